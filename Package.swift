@@ -1,0 +1,72 @@
+// swift-tools-version:6.0
+// followup: support conversations that follow the customer — Postgres is the store and the queue.
+import PackageDescription
+
+let package = Package(
+    name: "followup",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "followup", targets: ["followup"]),
+        .library(name: "Postgres", targets: ["Postgres"]),
+        .library(name: "Jobs", targets: ["Jobs"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+    ],
+    targets: [
+        // C boundaries: headers plus a shim.h of static inline wrappers.
+        .systemLibrary(
+            name: "CLibPQ", pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]),
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
+
+        // A small, safe libpq client. Knows nothing of jobs.
+        .target(name: "Postgres", dependencies: [
+            "CLibPQ", .product(name: "Logging", package: "swift-log"),
+        ]),
+        // HTTP(S) and SMTP over libcurl's multi interface.
+        .target(name: "Outbound", dependencies: ["CCurl"]),
+        // The generic Postgres job queue. Knows nothing of follow-ups.
+        .target(name: "Jobs", dependencies: [
+            "Postgres",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // The SQL schema (numbered files in migrations/), shipped as resources.
+        .target(name: "Schema", path: "migrations", resources: [.copy("sql")]),
+        // Push, messenger, SMS, email and payment adapters, each behind a protocol.
+        .target(name: "Providers", dependencies: [
+            "Outbound", .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The SMS wallet: double-entry ledger, holds, auto-charge, monthly credit.
+        .target(name: "Wallet", dependencies: [
+            "Postgres", "Jobs", "Providers", .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The product's rules: presence, eligibility, the channel plan, text routing, email.
+        .target(name: "FollowUp", dependencies: [
+            "Postgres", "Jobs", "Providers", "Wallet",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Loopback servers shaped like the real providers (HTTP APIs, SMTP), for the demo and tests.
+        .target(name: "Fakes", dependencies: []),
+        .executableTarget(name: "followup", dependencies: [
+            "Postgres", "Jobs", "Schema", "FollowUp", "Wallet", "Providers", "Fakes",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
+        // Shared by the tests: one embedded cluster per test run, a fresh database per test.
+        .target(name: "TestSupport", dependencies: ["Postgres", "Schema"], path: "Tests/TestSupport"),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "OutboundTests", dependencies: ["Outbound", "Fakes"]),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "TestSupport"]),
+        .testTarget(name: "FollowUpTests", dependencies: ["FollowUp", "Providers", "Fakes", "TestSupport"]),
+        .testTarget(name: "WalletTests", dependencies: ["Wallet", "Fakes", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,124 @@
+import Foundation
+
+/// An HTTP/1.1 server on 127.0.0.1 that answers every request with `handler`:
+/// the base of the provider fakes (push, messenger, SMS, payments) in tests and
+/// in `followup demo`.
+///
+/// One thread per connection, keep-alive, `Content-Length` or chunked request
+/// bodies, `Expect: 100-continue`. ``latency`` delays each answer without
+/// holding up other connections, like a real provider's round trip.
+///
+/// ```swift
+/// let server = try LoopbackHTTPServer { request in .json(200, #"{"ok":true}"#) }
+/// defer { server.stop() }
+/// ```
+public final class LoopbackHTTPServer: Sendable {
+    public typealias Handler = @Sendable (FakeHTTPRequest) -> FakeHTTPResponse
+
+    private struct State {
+        var handler: Handler
+        var latency: Duration = .zero
+        var requests: [FakeHTTPRequest] = []
+        var connectionsAccepted = 0
+    }
+
+    private let listener: ListeningSocket
+    private let connections = ConnectionRegistry()
+    private let state: Locked<State>
+    private let stopped = Locked(false)
+
+    /// Starts listening on 127.0.0.1 at a free port.
+    public init(handler: @escaping Handler) throws {
+        listener = try ListeningSocket()
+        state = Locked(State(handler: handler))
+        let listener = self.listener
+        let connections = self.connections
+        let state = self.state
+        startThread(named: "fakes.http.accept") {
+            while let descriptor = listener.accept() {
+                guard connections.add(descriptor) else { break }
+                state.withLock { $0.connectionsAccepted += 1 }
+                startThread(named: "fakes.http.connection") {
+                    Self.serve(Connection(descriptor: descriptor), state: state)
+                    connections.remove(descriptor)
+                }
+            }
+            listener.release()
+        }
+    }
+
+    deinit {
+        stop()
+    }
+
+    /// The port the server listens on.
+    public var port: Int { listener.port }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// How long to wait before answering each request (default zero). Thread-safe.
+    public var latency: Duration {
+        get { state.withLock { $0.latency } }
+        set { state.withLock { $0.latency = newValue } }
+    }
+
+    /// Replaces the handler for requests received from now on. Thread-safe.
+    public var handler: Handler {
+        get { state.withLock { $0.handler } }
+        set { state.withLock { $0.handler = newValue } }
+    }
+
+    /// Everything received so far, in arrival order.
+    public var requests: [FakeHTTPRequest] { state.withLock { $0.requests } }
+
+    /// How many requests were received so far.
+    public var requestCount: Int { state.withLock { $0.requests.count } }
+
+    /// How many TCP connections were accepted so far (keep-alive reuse keeps this low).
+    public var connectionCount: Int { state.withLock { $0.connectionsAccepted } }
+
+    /// Forgets the requests received so far.
+    public func clearRequests() {
+        state.withLock { $0.requests = [] }
+    }
+
+    /// Closes the listening socket and every connection. Idempotent.
+    public func stop() {
+        let first = stopped.withLock { stopped in
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
+        listener.shutDown()
+        connections.stopAll()
+    }
+
+    private static func serve(_ connection: Connection, state: Locked<State>) {
+        while true {
+            let received: HTTPWire.Received
+            do {
+                received = try HTTPWire.readRequest(from: connection)
+            } catch .closed {
+                return
+            } catch {
+                connection.write(HTTPWire.responseBytes(.text(400, "malformed request"), keepAlive: false))
+                return
+            }
+            let (handler, latency) = state.withLock { state in
+                state.requests.append(received.request)
+                return (state.handler, state.latency)
+            }
+            if latency > .zero { blockThread(for: latency) }
+            let response = handler(received.request)
+            let bytes = HTTPWire.responseBytes(response, keepAlive: received.keepAlive, headOnly: received.request.method == "HEAD")
+            guard connection.write(bytes), received.keepAlive else { return }
+        }
+    }
+}
+
+/// Blocks the calling (dedicated) thread for `duration`.
+func blockThread(for duration: Duration) {
+    let (seconds, attoseconds) = duration.components
+    Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+}

@@ -1,0 +1,121 @@
+import Foundation
+import Postgres
+
+/// A claimed job, as its handler sees it.
+public struct Job: Sendable {
+    public var id: Int64
+    public var queue: String
+    public var kind: String
+    /// The payload as JSON text; decode it with `JobContext.payload(as:)`.
+    public var payload: String
+    /// 1 on the first run, incremented by every claim.
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var priority: Int
+    public var runAt: Date
+    public var createdAt: Date
+    /// How late the claim was: claim time − `runAt`, in seconds (database clock).
+    public var lateness: Double
+}
+
+/// A job type with a Codable payload and a stable name, for typed enqueue and handlers.
+public protocol JobPayload: Codable, Sendable {
+    static var kind: String { get }
+}
+
+/// What a handler wants done with its job when it returns.
+public enum JobResult: Sendable {
+    /// Done. If the handler did not already complete it through `JobContext.complete`, the
+    /// worker marks it completed.
+    case done
+    /// Not yet: run it again after `delay`. Does not use up an attempt.
+    case snooze(Duration)
+}
+
+/// Thrown by a handler for a failure that retrying cannot fix: the job goes straight to `dead`,
+/// with the reason in its error history.
+public struct PermanentJobError: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+/// Thrown when a fenced write finds the job no longer ours: its lease ran out and it was rescued,
+/// or an operator cancelled it. Nothing the handler wrote in that transaction is kept.
+public struct LeaseLostError: Error, Sendable, CustomStringConvertible {
+    public var jobID: Int64
+    public var attempt: Int
+    public var description: String { "job \(jobID) attempt \(attempt) is no longer running here (lease lost or cancelled)" }
+}
+
+/// A handler's view of its job and of the database.
+public struct JobContext: Sendable {
+    public let job: Job
+    public let database: ConnectionPool
+    let completedFlag = LockedValue(false)
+
+    /// Decodes the payload; a malformed payload is a permanent error (retrying cannot fix it).
+    public func payload<T: Decodable>(as type: T.Type) throws -> T {
+        do {
+            return try JSONDecoder.jobs.decode(T.self, from: Data(job.payload.utf8))
+        } catch {
+            throw PermanentJobError("payload of \(job.kind) job \(job.id) does not decode as \(T.self): \(Self.describe(error))")
+        }
+    }
+
+    /// Runs `body` in a transaction that also completes the job, fenced on (id, attempt): the
+    /// outcome, any money moved and the completion commit together, or none of them does.
+    /// Throws `LeaseLostError` (and writes nothing) when the job is no longer ours.
+    @discardableResult
+    public func complete<T>(_ body: (Transaction) async throws -> T) async throws -> T {
+        let result = try await database.withTransaction { tx in
+            guard try await tx.execute(QueueSQL.complete(id: job.id, attempt: job.attempt)) == 1 else {
+                throw LeaseLostError(jobID: job.id, attempt: job.attempt)
+            }
+            return try await body(tx)
+        }
+        completedFlag.withLock { $0 = true }
+        return result
+    }
+
+    /// Runs `body` in a transaction fenced on (id, attempt) that leaves the job running: for the
+    /// step before an external call (e.g. mark a delivery `sending` and hold its funds).
+    public func fenced<T>(_ body: (Transaction) async throws -> T) async throws -> T {
+        try await database.withTransaction { tx in
+            guard try await tx.execute(QueueSQL.fence(id: job.id, attempt: job.attempt)) == 1 else {
+                throw LeaseLostError(jobID: job.id, attempt: job.attempt)
+            }
+            return try await body(tx)
+        }
+    }
+
+    var completed: Bool { completedFlag.current }
+
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): return "missing field \(key.stringValue)"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            return "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        case DecodingError.dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not valid JSON" : "bad value at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        default: return "\(error)"
+        }
+    }
+}
+
+extension JSONDecoder {
+    static let jobs: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+}
+
+extension JSONEncoder {
+    static let jobs: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+}

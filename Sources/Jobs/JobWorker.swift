@@ -1,0 +1,289 @@
+import Foundation
+import Logging
+import Postgres
+import ServiceLifecycle
+
+/// The poller: claims due jobs and runs them, as a swift-service-lifecycle `Service`.
+///
+/// Run as many as you like, on any hosts; they coordinate only through row locks. Each queue has
+/// its own claim loop and concurrency limit. A loop claims a batch (`FOR UPDATE SKIP LOCKED`),
+/// runs each job in a task of its own, and when nothing more is due it sleeps until the next
+/// known due time, a NOTIFY from an insert, a freed slot, or the safety poll — whichever is first.
+///
+/// On graceful shutdown (SIGTERM/SIGINT through ServiceGroup, or `shutdown()`), it stops claiming,
+/// lets in-flight jobs finish within `shutdownGrace`, then cancels the rest and hands them back.
+public final class JobWorker: Service, Sendable {
+    public let configuration: WorkerConfiguration
+    public let metrics = QueueMetrics()
+    private let pool: ConnectionPool
+    private let registry: JobRegistry
+    private let periodic: [PeriodicJob]
+    private let logger: Logger
+    private let signals: [String: WakeSignal]
+    private let maintenanceSignal = WakeSignal()
+    private let drainSignal = WakeSignal()
+    private let stopping = LockedValue(false)
+    private let inFlight = LockedValue<[Int64: InFlight]>([:])
+
+    private struct InFlight: Sendable {
+        var attempt: Int
+        var queue: String
+        var task: Task<Void, Never>?
+    }
+
+    public init(pool: ConnectionPool, registry: JobRegistry, periodic: [PeriodicJob] = [],
+                configuration: WorkerConfiguration = WorkerConfiguration(),
+                logger: Logger = Logger(label: "followup.jobs")) {
+        self.pool = pool
+        self.registry = registry
+        self.periodic = periodic
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(configuration.workerID)"
+        self.logger = logger
+        signals = Dictionary(uniqueKeysWithValues: configuration.queues.map { ($0.name, WakeSignal()) })
+    }
+
+    /// Begins a graceful shutdown; `run()` returns once in-flight jobs finished or were handed back.
+    public func shutdown() {
+        stopping.withLock { $0 = true }
+        for signal in signals.values { signal.signal() }
+        drainSignal.signal()
+    }
+
+    private var isStopping: Bool { stopping.current || Task.isCancelled }
+
+    /// Jobs this worker is running now.
+    public var runningJobs: Int { inFlight.current.count }
+
+    public func run() async throws {
+        logger.info("worker starting", metadata: [
+            "queues": "\(configuration.queues.map { "\($0.name)×\($0.concurrency)" }.joined(separator: ","))",
+            "kinds": "\(registry.kinds.joined(separator: ","))",
+        ])
+        if !periodic.isEmpty { try await registerPeriodic() }
+        let listener = configuration.listen ? Listener(pool.configuration, channels: ["jobs"], logger: logger) : nil
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                if let listener {
+                    group.addTask { await self.pumpNotifications(listener) }
+                }
+                group.addTask { await self.maintenanceLoop() }
+                await withTaskGroup(of: Void.self) { claimers in
+                    for queue in configuration.queues {
+                        claimers.addTask { await self.claimLoop(queue) }
+                    }
+                }
+                await drainInFlight()
+                stopping.withLock { $0 = true }
+                maintenanceSignal.signal()
+                listener?.stop()
+            }
+        } onGracefulShutdown: {
+            self.shutdown()
+        }
+        logger.info("worker stopped")
+    }
+
+    private func registerPeriodic() async throws {
+        var delay: Duration = .milliseconds(100)
+        while true {
+            do {
+                try await PeriodicSchedules.register(periodic, on: pool)
+                return
+            } catch let error as PostgresError where error.isConnectionError && !isStopping {
+                logger.warning("database unavailable, retrying", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+
+    // MARK: Claiming
+
+    private func claimLoop(_ queue: WorkerConfiguration.QueueLimit) async {
+        let signal = signals[queue.name]!
+        var failures = 0
+        while !isStopping {
+            let free = queue.concurrency - inFlight.withLock { $0.values.filter { $0.queue == queue.name }.count }
+            if free <= 0 {
+                await signal.wait(upTo: configuration.safetyPoll)
+                continue
+            }
+            do {
+                let batch = min(configuration.claimBatch, free)
+                let jobs = try await pool.query(QueueSQL.claim(queue: queue.name, limit: batch, worker: configuration.workerID, lease: configuration.lease))
+                    .map(QueueSQL.decodeJob)
+                failures = 0
+                if !jobs.isEmpty {
+                    metrics.recordClaims(jobs)
+                    for job in jobs { start(job, signal: signal) }
+                }
+                if jobs.count == batch { continue }
+                let untilDue = try await pool.first(QueueSQL.secondsUntilNextDue(queue: queue.name))?.decode(Double?.self, at: 0)
+                var wait = configuration.safetyPoll
+                if let untilDue { wait = min(wait, .microseconds(Int64(max(0, untilDue) * 1_000_000))) }
+                await signal.wait(upTo: wait)
+            } catch {
+                if isStopping { break }
+                failures += 1
+                let delay = Duration.milliseconds(min(50 << min(failures, 7), 5000))
+                logger.warning("claim failed; retrying", metadata: ["queue": "\(queue.name)", "error": "\(error)", "retry_in_ms": "\(delay.seconds * 1000)"])
+                await signal.wait(upTo: delay)
+            }
+        }
+    }
+
+    private func start(_ job: Job, signal: WakeSignal) {
+        inFlight.withLock { running in
+            running[job.id] = InFlight(attempt: job.attempt, queue: job.queue, task: Task {
+                await self.execute(job)
+                self.inFlight.withLock { _ = $0.removeValue(forKey: job.id) }
+                signal.signal()
+                self.drainSignal.signal()
+            })
+        }
+    }
+
+    // MARK: Running one job
+
+    private func execute(_ job: Job) async {
+        var logger = self.logger
+        logger[metadataKey: "job_id"] = "\(job.id)"
+        logger[metadataKey: "kind"] = "\(job.kind)"
+        logger[metadataKey: "attempt"] = "\(job.attempt)"
+        guard let handler = registry.handler(for: job.kind) else {
+            await recordFailure(job, error: PermanentJobError("unknown job kind \(job.kind): no handler is registered in this worker"), logger: logger)
+            return
+        }
+        let context = JobContext(job: job, database: pool)
+        do {
+            switch try await handler(context) {
+            case .done:
+                if !context.completed, try await pool.execute(QueueSQL.complete(id: job.id, attempt: job.attempt)) != 1 {
+                    throw LeaseLostError(jobID: job.id, attempt: job.attempt)
+                }
+                metrics.record { $0.completed += 1 }
+                logger.debug("job completed")
+            case .snooze(let delay):
+                if try await pool.execute(QueueSQL.snooze(id: job.id, attempt: job.attempt, delay: delay)) != 1 {
+                    throw LeaseLostError(jobID: job.id, attempt: job.attempt)
+                }
+                metrics.record { $0.snoozed += 1 }
+            }
+        } catch let error as LeaseLostError {
+            metrics.record { $0.leaseLost += 1 }
+            logger.warning("job finished after losing its lease; its writes were discarded", metadata: ["error": "\(error)"])
+        } catch {
+            if Task.isCancelled && stopping.current { return }  // handed back by drainInFlight
+            await recordFailure(job, error: error, logger: logger)
+        }
+    }
+
+    /// Records a failed attempt: retry after backoff, or dead. Retries the write itself while the
+    /// database is unreachable; if it never gets through, the lease runs out and a rescuer retries.
+    private func recordFailure(_ job: Job, error: Error, logger: Logger) async {
+        let permanent = error is PermanentJobError
+        let backoff = configuration.backoff.delay(afterAttempt: job.attempt)
+        let text = String(String(describing: error).prefix(2000))
+        for attempt in 0..<5 {
+            do {
+                let state = try await pool.first(QueueSQL.fail(id: job.id, attempt: job.attempt, error: text, backoff: backoff, permanent: permanent))?
+                    .decode(String.self, at: 0)
+                switch state {
+                case "dead":
+                    metrics.record { $0.dead += 1 }
+                    logger.error("job is dead", metadata: ["error": "\(text)"])
+                case "available":
+                    metrics.record { $0.retried += 1 }
+                    logger.info("job failed; will retry", metadata: ["error": "\(text)", "backoff_s": "\(backoff.seconds)"])
+                    signals[job.queue]?.signal()
+                default:
+                    metrics.record { $0.leaseLost += 1 }
+                }
+                return
+            } catch {
+                try? await Task.sleep(for: .milliseconds(100 << attempt))
+            }
+        }
+    }
+
+    // MARK: Shutdown
+
+    private func drainInFlight() async {
+        let deadline = ContinuousClock.now + configuration.shutdownGrace
+        while !inFlight.current.isEmpty, ContinuousClock.now < deadline, !Task.isCancelled {
+            await drainSignal.wait(upTo: .milliseconds(100))
+        }
+        let left = inFlight.current
+        guard !left.isEmpty else { return }
+        logger.warning("shutdown grace ran out; handing jobs back", metadata: ["jobs": "\(left.count)"])
+        for entry in left.values { entry.task?.cancel() }
+        let ids = Array(left.keys)
+        let attempts = ids.map { left[$0]!.attempt }
+        // Not cancellable: the hand-back must reach the database even when we are being cancelled.
+        await Task.detached { [pool] in
+            _ = try? await pool.execute(QueueSQL.release(ids: ids, attempts: attempts))
+        }.value
+        for entry in left.values { await entry.task?.value }
+    }
+
+    // MARK: Wake-ups and maintenance
+
+    private func pumpNotifications(_ listener: Listener) async {
+        for await event in listener.events {
+            switch event {
+            case .notification(let notification):
+                signals[notification.payload]?.signal()
+            case .listening:
+                for signal in signals.values { signal.signal() }
+            }
+        }
+    }
+
+    private func maintenanceLoop() async {
+        let clock = ContinuousClock()
+        var last: [String: ContinuousClock.Instant] = [:]
+        func due(_ name: String, every interval: Duration) -> Bool {
+            let now = clock.now
+            if let previous = last[name], now - previous < interval { return false }
+            last[name] = now
+            return true
+        }
+        while !stopping.current || !inFlight.current.isEmpty {
+            if Task.isCancelled { return }
+            do {
+                if due("heartbeat", every: configuration.heartbeatInterval) { try await heartbeat() }
+                if stopping.current { 
+                    await maintenanceSignal.wait(upTo: configuration.heartbeatInterval)
+                    continue
+                }
+                if due("rescue", every: configuration.rescueInterval) {
+                    let rescued = try await pool.query(QueueSQL.rescue(limit: 1000))
+                    if !rescued.isEmpty {
+                        metrics.record { $0.rescued += rescued.count }
+                        logger.warning("rescued jobs whose lease expired", metadata: ["count": "\(rescued.count)"])
+                        for signal in signals.values { signal.signal() }
+                    }
+                }
+                if !periodic.isEmpty, due("periodic", every: configuration.periodicCheck) {
+                    try await PeriodicSchedules.fireDue(on: pool)
+                }
+                if due("prune", every: configuration.pruneInterval) {
+                    try await pool.execute(QueueSQL.prune(completedBefore: configuration.retention, deadBefore: configuration.deadRetention, limit: 10_000))
+                }
+            } catch {
+                logger.warning("maintenance failed; will retry", metadata: ["error": "\(error)"])
+            }
+            let tick = [configuration.heartbeatInterval, configuration.rescueInterval, configuration.periodicCheck].min()!
+            await maintenanceSignal.wait(upTo: tick)
+        }
+    }
+
+    private func heartbeat() async throws {
+        let mine = inFlight.current
+        guard !mine.isEmpty else { return }
+        let ids = Array(mine.keys)
+        try await pool.execute(QueueSQL.heartbeat(ids: ids, attempts: ids.map { mine[$0]!.attempt }, lease: configuration.lease))
+    }
+}

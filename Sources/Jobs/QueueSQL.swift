@@ -1,0 +1,147 @@
+import Foundation
+import Postgres
+
+/// Every statement the queue runs, in one place (as River keeps them in one .sql file).
+/// All values are bound parameters.
+enum QueueSQL {
+    static let jobColumns = """
+        j.id, j.queue, j.kind, j.payload::text, j.attempt, j.max_attempts, j.priority, j.run_at, j.created_at,
+        extract(epoch FROM clock_timestamp() - j.run_at)::float8 AS lateness
+        """
+
+    /// Claims up to `limit` due jobs of one queue, most urgent priority first, then by due time and id.
+    ///
+    /// One index range scan per priority level (`jobs_claim_idx`), walked lazily: the nested loop
+    /// stops as soon as `limit` rows are locked, so a lower level is read (and locked) only when
+    /// the levels above it could not fill the batch. O(log n) however many rows are scheduled later.
+    static func claim(queue: String, limit: Int, worker: String, lease: Duration) -> Query {
+        """
+        WITH picked AS MATERIALIZED (
+            SELECT c.id
+            FROM unnest('{1,2,3,4}'::smallint[]) AS level(priority)
+            CROSS JOIN LATERAL (
+                SELECT id FROM jobs
+                WHERE state = 'available' AND queue = \(queue) AND priority = level.priority AND run_at <= now()
+                ORDER BY run_at, id
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            ) c
+            LIMIT \(limit)
+        )
+        UPDATE jobs j
+        SET state = 'running', attempt = j.attempt + 1, attempted_at = now(), attempted_by = \(worker),
+            lease_expires_at = now() + \(lease)::interval
+        FROM picked
+        WHERE j.id = picked.id
+        RETURNING \(raw: jobColumns)
+        """
+    }
+
+    static func decodeJob(_ row: Row) throws -> Job {
+        Job(id: try row.decode(Int64.self, at: 0), queue: try row.decode(String.self, at: 1),
+            kind: try row.decode(String.self, at: 2), payload: try row.decode(String.self, at: 3),
+            attempt: try row.decode(Int.self, at: 4), maxAttempts: try row.decode(Int.self, at: 5),
+            priority: try row.decode(Int.self, at: 6), runAt: try row.decode(Date.self, at: 7),
+            createdAt: try row.decode(Date.self, at: 8), lateness: try row.decode(Double.self, at: 9))
+    }
+
+    /// Seconds until the next job of the queue becomes due, by the database clock (NULL: none
+    /// waiting). Same index, one probe per level.
+    static func secondsUntilNextDue(queue: String) -> Query {
+        """
+        SELECT extract(epoch FROM min(n.run_at) - now())::float8 FROM unnest('{1,2,3,4}'::smallint[]) AS level(priority)
+        CROSS JOIN LATERAL (
+            SELECT run_at FROM jobs
+            WHERE state = 'available' AND queue = \(queue) AND priority = level.priority
+            ORDER BY run_at, id LIMIT 1
+        ) n
+        """
+    }
+
+    /// The fence and the completion in one statement: only the holder of (id, attempt) succeeds.
+    static func complete(id: Int64, attempt: Int) -> Query {
+        """
+        UPDATE jobs SET state = 'completed', finished_at = now(), lease_expires_at = NULL
+        WHERE id = \(id) AND attempt = \(attempt) AND state = 'running'
+        """
+    }
+
+    /// Locks the job row for the rest of the transaction iff (id, attempt) is still running.
+    static func fence(id: Int64, attempt: Int) -> Query {
+        "SELECT 1 FROM jobs WHERE id = \(id) AND attempt = \(attempt) AND state = 'running' FOR UPDATE"
+    }
+
+    /// A failed attempt: back to 'available' after `backoff`, or 'dead' when attempts are used up
+    /// (or `permanent`). Returns the new state.
+    static func fail(id: Int64, attempt: Int, error: String, backoff: Duration, permanent: Bool) -> Query {
+        """
+        UPDATE jobs SET
+            state = CASE WHEN \(permanent) OR attempt >= max_attempts THEN 'dead'::job_state ELSE 'available'::job_state END,
+            run_at = CASE WHEN \(permanent) OR attempt >= max_attempts THEN run_at ELSE now() + \(backoff)::interval END,
+            finished_at = CASE WHEN \(permanent) OR attempt >= max_attempts THEN now() END,
+            lease_expires_at = NULL,
+            errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(), 'error', \(error)::text))
+        WHERE id = \(id) AND attempt = \(attempt) AND state = 'running'
+        RETURNING state::text
+        """
+    }
+
+    /// Run again after `delay` without using up an attempt.
+    static func snooze(id: Int64, attempt: Int, delay: Duration) -> Query {
+        """
+        UPDATE jobs SET state = 'available', run_at = now() + \(delay)::interval, max_attempts = max_attempts + 1,
+            lease_expires_at = NULL
+        WHERE id = \(id) AND attempt = \(attempt) AND state = 'running'
+        """
+    }
+
+    /// Hands jobs back at shutdown, due at once, without using up an attempt.
+    static func release(ids: [Int64], attempts: [Int]) -> Query {
+        """
+        UPDATE jobs j SET state = 'available', run_at = now(), max_attempts = j.max_attempts + 1, lease_expires_at = NULL
+        FROM unnest(\(int64Array(ids))::bigint[], \(intArray(attempts))::int[]) AS mine(id, attempt)
+        WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = 'running'
+        """
+    }
+
+    /// Extends the leases of the jobs this worker still runs.
+    static func heartbeat(ids: [Int64], attempts: [Int], lease: Duration) -> Query {
+        """
+        UPDATE jobs j SET lease_expires_at = now() + \(lease)::interval
+        FROM unnest(\(int64Array(ids))::bigint[], \(intArray(attempts))::int[]) AS mine(id, attempt)
+        WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = 'running'
+        """
+    }
+
+    /// Running jobs whose lease ran out (their worker died or hung): due again, or dead when out
+    /// of attempts. Skips rows a live transaction holds.
+    static func rescue(limit: Int) -> Query {
+        """
+        UPDATE jobs j SET
+            state = CASE WHEN j.attempt >= j.max_attempts THEN 'dead'::job_state ELSE 'available'::job_state END,
+            run_at = now(),
+            finished_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
+            lease_expires_at = NULL,
+            errors = j.errors || jsonb_build_array(jsonb_build_object('attempt', j.attempt, 'at', now(),
+                'error', 'lease expired: worker ' || coalesce(j.attempted_by, '?') || ' stopped heartbeating'))
+        FROM (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < now()
+              ORDER BY lease_expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED) expired
+        WHERE j.id = expired.id
+        RETURNING j.id, j.state::text
+        """
+    }
+
+    /// Deletes finished jobs past their retention, a bounded batch at a time.
+    static func prune(completedBefore: Duration, deadBefore: Duration, limit: Int) -> Query {
+        """
+        DELETE FROM jobs WHERE id IN (
+            SELECT id FROM jobs
+            WHERE (state IN ('completed', 'cancelled') AND finished_at < now() - \(completedBefore)::interval)
+               OR (state = 'dead' AND finished_at < now() - \(deadBefore)::interval)
+            LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+        """
+    }
+
+    static func int64Array(_ values: [Int64]) -> String { "{" + values.map(String.init).joined(separator: ",") + "}" }
+    static func intArray(_ values: [Int]) -> String { "{" + values.map(String.init).joined(separator: ",") + "}" }
+}

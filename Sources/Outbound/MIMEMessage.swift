@@ -1,0 +1,225 @@
+import Foundation
+
+/// A mailbox: an address with an optional display name.
+public struct MailAddress: Sendable, Hashable {
+    /// The display name, e.g. `Acme Support`; any Unicode.
+    public var name: String?
+    /// The bare address, e.g. `support@acme.example`.
+    public var address: String
+
+    public init(name: String? = nil, address: String) {
+        self.name = name
+        self.address = address
+    }
+}
+
+/// An email with a plain-text body and an optional HTML alternative, rendered
+/// to RFC 5322 / MIME bytes for ``MailSubmission/message``.
+///
+/// Non-ASCII subjects and display names become RFC 2047 encoded-words; bodies
+/// are UTF-8, base64 in 76-column lines; every line ends in CRLF. Rendering is
+/// deterministic: the same message renders to the same bytes. Header
+/// values have CR and LF replaced, so user text cannot inject headers.
+public struct MIMEMessage: Sendable {
+    public var from: MailAddress
+    public var to: [MailAddress]
+    public var replyTo: MailAddress?
+    public var subject: String
+    /// The Message-ID, with or without the angle brackets; see ``makeMessageID(domain:)``.
+    public var messageID: String
+    public var date: Date
+    public var textBody: String
+    /// When set, the message is `multipart/alternative`: the text part, then this.
+    public var htmlBody: String?
+    /// More header fields, written after the standard ones (e.g. `List-Unsubscribe`).
+    public var extraHeaders: [HTTPHeader]
+
+    public init(
+        from: MailAddress,
+        to: [MailAddress],
+        replyTo: MailAddress? = nil,
+        subject: String,
+        messageID: String,
+        date: Date = Date(),
+        textBody: String,
+        htmlBody: String? = nil,
+        extraHeaders: [HTTPHeader] = []
+    ) {
+        self.from = from
+        self.to = to
+        self.replyTo = replyTo
+        self.subject = subject
+        self.messageID = messageID
+        self.date = date
+        self.textBody = textBody
+        self.htmlBody = htmlBody
+        self.extraHeaders = extraHeaders
+    }
+
+    /// A fresh, globally unique Message-ID such as `<3F2A…@example.com>`.
+    public static func makeMessageID(domain: String) -> String {
+        "<\(UUID().uuidString.lowercased())@\(domain)>"
+    }
+
+    /// The complete message: headers, a blank line, the body; CRLF line endings.
+    public func render() -> [UInt8] {
+        var head: [String] = []
+        head.append(MIMEHeader.fold("From", MIMEHeader.mailbox(from)))
+        head.append(MIMEHeader.fold("To", to.map(MIMEHeader.mailbox).joined(separator: ", ")))
+        if let replyTo { head.append(MIMEHeader.fold("Reply-To", MIMEHeader.mailbox(replyTo))) }
+        head.append(MIMEHeader.fold("Subject", MIMEHeader.encodeIfNeeded(subject)))
+        head.append("Date: " + MIMEHeader.rfc5322Date(date))
+        let id = MIMEHeader.sanitized(messageID).trimmingCharacters(in: CharacterSet(charactersIn: "<> "))
+        head.append("Message-ID: <\(id)>")
+        head.append("MIME-Version: 1.0")
+        for header in extraHeaders {
+            let name = String(header.name.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F && $0 != ":" })
+            guard !name.isEmpty else { continue }
+            head.append(MIMEHeader.fold(name, MIMEHeader.encodeIfNeeded(header.value)))
+        }
+
+        var lines = head
+        if let htmlBody {
+            let boundary = MIMEBody.boundary(for: [messageID, subject, textBody, htmlBody])
+            lines.append("Content-Type: multipart/alternative; boundary=\"\(boundary)\"")
+            lines.append("")
+            lines.append("This is a multi-part message in MIME format.")
+            for (type, text) in [("text/plain", textBody), ("text/html", htmlBody)] {
+                lines.append("--" + boundary)
+                lines.append(contentsOf: MIMEBody.partHeaders(type))
+                lines.append("")
+                lines.append(contentsOf: MIMEBody.base64Lines(text))
+            }
+            lines.append("--" + boundary + "--")
+        } else {
+            lines.append(contentsOf: MIMEBody.partHeaders("text/plain"))
+            lines.append("")
+            lines.append(contentsOf: MIMEBody.base64Lines(textBody))
+        }
+        return Array(lines.map { $0 + "\r\n" }.joined().utf8)
+    }
+}
+
+/// Body encoding: UTF-8, canonical CRLF line breaks, base64 in 76-column lines.
+enum MIMEBody {
+    static func partHeaders(_ type: String) -> [String] {
+        ["Content-Type: \(type); charset=UTF-8", "Content-Transfer-Encoding: base64"]
+    }
+
+    /// A boundary that cannot occur in base64 lines (they never contain `=_`),
+    /// derived from the content so that rendering is deterministic.
+    static func boundary(for parts: [String]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
+        for part in parts {
+            for byte in part.utf8 {
+                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+            }
+            hash = (hash ^ 0xFF) &* 0x0000_0100_0000_01B3
+        }
+        let hex = String(hash, radix: 16)
+        return "=_followup_" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    static func base64Lines(_ text: String) -> [String] {
+        let canonical = text.replacingOccurrences(of: "\r\n", with: "\n")
+            .replacingOccurrences(of: "\r", with: "\n")
+            .replacingOccurrences(of: "\n", with: "\r\n")
+        let encoded = Data(canonical.utf8).base64EncodedString()
+        var lines: [String] = []
+        var start = encoded.startIndex
+        while start < encoded.endIndex {
+            let end = encoded.index(start, offsetBy: 76, limitedBy: encoded.endIndex) ?? encoded.endIndex
+            lines.append(String(encoded[start..<end]))
+            start = end
+        }
+        return lines
+    }
+}
+
+/// Header encoding: RFC 2047 encoded-words, mailboxes, folding, dates.
+enum MIMEHeader {
+    /// CR, LF and other controls become spaces: no header injection through values.
+    static func sanitized(_ value: String) -> String {
+        String(String.UnicodeScalarView(value.unicodeScalars.map {
+            $0.value < 0x20 || $0.value == 0x7F ? " " : $0
+        }))
+    }
+
+    static func isPlainASCII(_ value: String) -> Bool {
+        value.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7F }
+    }
+
+    /// `value` as-is when printable ASCII (and not itself encoded-word-like), else
+    /// space-separated `=?UTF-8?B?…?=` words of whole characters, each at most 64 columns.
+    static func encodeIfNeeded(_ value: String) -> String {
+        let clean = sanitized(value)
+        if isPlainASCII(clean) && !clean.contains("=?") { return clean }
+        return encodedWords(clean).joined(separator: " ")
+    }
+
+    static func encodedWords(_ value: String) -> [String] {
+        // 39 bytes encode to 52 base64 columns: a 64-column word, so even
+        // "Subject: " + word stays within 76 columns (RFC 2047 §2).
+        let maxBytes = 39
+        var words: [String] = []
+        var chunk: [UInt8] = []
+        for character in value {
+            let bytes = Array(String(character).utf8)
+            if !chunk.isEmpty && chunk.count + bytes.count > maxBytes {
+                words.append(word(chunk))
+                chunk = []
+            }
+            chunk.append(contentsOf: bytes)  // a single oversized grapheme still stays whole
+        }
+        if !chunk.isEmpty || words.isEmpty { words.append(word(chunk)) }
+        return words
+    }
+
+    private static func word(_ bytes: [UInt8]) -> String {
+        "=?UTF-8?B?" + Data(bytes).base64EncodedString() + "?="
+    }
+
+    /// `Name <address>`, with the name quoted or encoded as needed.
+    static func mailbox(_ mailbox: MailAddress) -> String {
+        let address = sanitized(mailbox.address).filter { $0 != "<" && $0 != ">" && $0 != " " }
+        guard let rawName = mailbox.name.map(sanitized), !rawName.isEmpty else { return "<\(address)>" }
+        let name: String
+        if isPlainASCII(rawName) && !rawName.contains("=?") {
+            let escaped = rawName.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            name = "\"\(escaped)\""
+        } else {
+            name = encodedWords(rawName).joined(separator: " ")
+        }
+        return "\(name) <\(address)>"
+    }
+
+    /// `Name: value`, folded at spaces so lines stay within 78 columns where possible.
+    static func fold(_ name: String, _ value: String) -> String {
+        var lines: [String] = []
+        var current = name + ":"
+        for token in value.split(separator: " ", omittingEmptySubsequences: false) {
+            if current.count + 1 + token.count > 78 && current.count > name.count + 1 {
+                lines.append(current)
+                current = ""
+            }
+            current += " " + token
+        }
+        lines.append(current)
+        return lines.joined(separator: "\r\n")
+    }
+
+    /// RFC 5322 date-time in UTC, e.g. `Tue, 28 Nov 2023 09:53:00 +0000`.
+    static func rfc5322Date(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int?) -> String {
+            let value = value ?? 0
+            return value < 10 ? "0\(value)" : "\(value)"
+        }
+        return "\(days[(parts.weekday ?? 1) - 1]), \(two(parts.day)) \(months[(parts.month ?? 1) - 1]) \(parts.year ?? 1970) "
+            + "\(two(parts.hour)):\(two(parts.minute)):\(two(parts.second)) +0000"
+    }
+}

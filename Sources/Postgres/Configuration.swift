@@ -1,0 +1,72 @@
+import Foundation
+import CLibPQ
+
+/// Where and how to connect: a libpq connection URL or `key=value` string.
+///
+/// Anything libpq accepts works: `postgresql://user:pw@host:5432/db?sslmode=require`,
+/// a Unix socket via `?host=/path/to/dir`, several hosts with `target_session_attrs=read-write`
+/// (so a failover to a promoted standby passes with a reconnect).
+public struct PostgresConfiguration: Sendable {
+    public var connectionString: String
+    /// Shown in `pg_stat_activity` unless the URL sets `application_name`.
+    public var applicationName: String
+    /// Seconds to wait for a connection, unless the URL sets `connect_timeout`.
+    public var connectTimeout: Int
+
+    /// Validates the string with libpq's own parser; a malformed URL is an error here, not at first use.
+    public init(_ connectionString: String, applicationName: String = "followup", connectTimeout: Int = 10) throws {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(connectionString, &errorMessage) else {
+            var reason = "not a valid connection URL or conninfo string"
+            if let errorMessage {
+                reason = String(cString: errorMessage).trimmingTrailingNewlines
+                PQfreemem(errorMessage)
+            }
+            throw PostgresError(code: .invalidConfiguration, message: "bad database URL: \(reason)")
+        }
+        PQconninfoFree(options)
+        self.connectionString = connectionString
+        self.applicationName = applicationName
+        self.connectTimeout = connectTimeout
+    }
+
+    /// The same server, another database (used to create and reach per-test databases).
+    public func database(_ name: String) throws -> PostgresConfiguration {
+        var copy = self
+        copy.connectionString = try Self.replacingDatabase(in: connectionString, with: name)
+        return copy
+    }
+
+    static func replacingDatabase(in connectionString: String, with name: String) throws -> String {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(connectionString, &errorMessage) else {
+            if let errorMessage { PQfreemem(errorMessage) }
+            throw PostgresError(code: .invalidConfiguration, message: "bad database URL")
+        }
+        defer { PQconninfoFree(options) }
+        var parts: [String] = []
+        var option = options
+        while let keyword = option.pointee.keyword {
+            let key = String(cString: keyword)
+            if key == "dbname" {
+                parts.append("dbname=\(quote(name))")
+            } else if let value = option.pointee.val {
+                parts.append("\(key)=\(quote(String(cString: value)))")
+            }
+            option += 1
+        }
+        return parts.joined(separator: " ")
+    }
+
+    private static func quote(_ value: String) -> String {
+        "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+    }
+}
+
+extension String {
+    var trimmingTrailingNewlines: String {
+        var s = self
+        while s.last == "\n" || s.last == " " { s.removeLast() }
+        return s
+    }
+}

@@ -1,0 +1,313 @@
+import CLibPQ
+import Dispatch
+import Foundation
+import Logging
+
+/// One libpq connection.
+///
+/// libpq calls block, so every call on this connection runs on the connection's own serial
+/// dispatch queue, never on Swift's cooperative thread pool: a long query parks one dispatch
+/// thread, not the executor everything else runs on. Cancelling the calling task sends a
+/// cancel request to the server (`PQcancel`), and the query throws `.cancelled`.
+public final class Connection: Queryable, @unchecked Sendable {
+    // @unchecked: `conn` is read and written only on `queue`, a serial queue. `cancelHandle`
+    // and `state` are guarded by `lock`. Nothing else is mutable.
+    private let queue: DispatchQueue
+    private var conn: OpaquePointer?
+    private let lock = NSLock()
+    private var cancelHandle: OpaquePointer?
+    private var state = State()
+    public let logger: Logger
+
+    private struct State {
+        var usable = true
+        var idleInTransaction = false
+        var cancelRequested = false
+    }
+
+    private init(conn: OpaquePointer, logger: Logger) {
+        self.conn = conn
+        self.logger = logger
+        self.queue = DispatchQueue(label: "followup.postgres.connection")
+        self.cancelHandle = PQgetCancel(conn)
+    }
+
+    deinit {
+        if let cancelHandle { PQfreeCancel(cancelHandle) }
+        if let conn { PQfinish(conn) }
+    }
+
+    /// Opens a connection. Errors name the reason (refused, authentication, unknown database),
+    /// never the password.
+    public static func connect(_ configuration: PostgresConfiguration, logger: Logger = Logger(label: "followup.postgres")) async throws -> Connection {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Connection, Error>) in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try connectBlocking(configuration, logger: logger) })
+            }
+        }
+    }
+
+    static func connectBlocking(_ configuration: PostgresConfiguration, logger: Logger) throws -> Connection {
+        // Keys before `dbname` are overridden by what the URL says; `fallback_application_name`
+        // applies only when the URL sets no application_name.
+        let keys = ["connect_timeout", "dbname", "fallback_application_name", "client_encoding"]
+        let values = [String(configuration.connectTimeout), configuration.connectionString, configuration.applicationName, "UTF8"]
+        let conn = withCStringArray(keys) { keyPointers in
+            withCStringArray(values) { valuePointers in
+                PQconnectdbParams(keyPointers, valuePointers, 1)
+            }
+        }
+        guard let conn else {
+            throw PostgresError(code: .connectionFailed, message: "out of memory creating a connection")
+        }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines
+            PQfinish(conn)  // always, even after a failed connect
+            throw PostgresError(code: .connectionFailed, message: message.isEmpty ? "could not connect" : message)
+        }
+        return Connection(conn: conn, logger: logger)
+    }
+
+    /// False once the connection broke or was closed; the pool then drops it.
+    public var isUsable: Bool { lock.withLock { state.usable } }
+
+    /// Usable and not left inside a transaction: safe to hand to the next borrower.
+    public var isReusable: Bool { lock.withLock { state.usable && !state.idleInTransaction } }
+
+    /// The server's process id for this session (what `pg_terminate_backend` takes).
+    public var backendPID: Int32 {
+        queue.sync { conn.map { PQbackendPID($0) } ?? 0 }
+    }
+
+    /// Closes the connection. Safe to call twice.
+    public func close() {
+        lock.withLock { state.usable = false }
+        queue.async { [self] in
+            if let conn { PQfinish(conn) }
+            conn = nil
+        }
+    }
+
+    // MARK: Queries
+
+    /// Runs one statement with its bound parameters (extended protocol, text format).
+    public func query(_ query: Query) async throws -> Rows {
+        try await onQueue { connection in try connection.execBlocking(query) }
+    }
+
+    /// Runs a script of several statements with no parameters (simple protocol), e.g. a migration.
+    public func executeScript(_ sql: String) async throws {
+        try await onQueue { connection in try connection.scriptBlocking(sql) }
+    }
+
+    /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws.
+    @discardableResult
+    public func withTransaction<T>(
+        isolation: IsolationLevel = .readCommitted,
+        _ body: (Transaction) async throws -> T
+    ) async throws -> T {
+        _ = try await query(Query(sql: "BEGIN ISOLATION LEVEL \(isolation.rawValue)"))
+        let result: T
+        do {
+            result = try await body(Transaction(connection: self))
+        } catch {
+            if isUsable {
+                // Roll back even when our task was cancelled: the connection must go back clean.
+                _ = try? await Task.detached { [self] in try await self.query("ROLLBACK") }.value
+            }
+            throw error
+        }
+        _ = try await query("COMMIT")
+        return result
+    }
+
+    /// Runs a blocking libpq operation on this connection's queue, cancelling it on the server
+    /// if the calling task is cancelled.
+    private func onQueue<T: Sendable>(_ operation: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        try Task.checkCancellation()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+                queue.async { [self] in
+                    continuation.resume(with: Result { try operation(self) })
+                }
+            }
+        } onCancel: {
+            self.requestCancel()
+        }
+    }
+
+    private func requestCancel() {
+        lock.withLock {
+            state.cancelRequested = true
+            guard let cancelHandle else { return }
+            var buffer = [CChar](repeating: 0, count: 256)
+            _ = PQcancel(cancelHandle, &buffer, Int32(buffer.count))
+        }
+    }
+
+    private func execBlocking(_ query: Query) throws -> Rows {
+        let conn = try liveConnection()
+        let result = withOptionalCStringArray(query.binds) { values in
+            PQexecParams(conn, query.sql, Int32(query.binds.count), nil, values, nil, nil, 0)
+        }
+        return try consume(result, conn: conn, query: query.sql)
+    }
+
+    private func scriptBlocking(_ sql: String) throws {
+        let conn = try liveConnection()
+        _ = try consume(PQexec(conn, sql), conn: conn, query: nil)
+        // PQexec returns only the last result of a multi-statement string; an error stops it.
+    }
+
+    private func liveConnection() throws -> OpaquePointer {
+        guard let conn else { throw PostgresError(code: .connectionLost, message: "connection is closed") }
+        if PQstatus(conn) != CONNECTION_OK {
+            lock.withLock { state.usable = false }
+            throw PostgresError(code: .connectionLost, message: "connection is broken")
+        }
+        lock.withLock { state.cancelRequested = false }
+        return conn
+    }
+
+    private func consume(_ result: OpaquePointer?, conn: OpaquePointer, query: String?) throws -> Rows {
+        defer {
+            if let result { PQclear(result) }
+            let inTransaction = PQtransactionStatus(conn) != PQTRANS_IDLE
+            lock.withLock { state.idleInTransaction = inTransaction }
+        }
+        guard let result else {
+            markBrokenIfBad(conn)
+            throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines, query: query)
+        }
+        switch PQresultStatus(result) {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return Self.rows(of: result)
+        default:
+            throw serverError(result, conn: conn, query: query)
+        }
+    }
+
+    private func markBrokenIfBad(_ conn: OpaquePointer) {
+        if PQstatus(conn) != CONNECTION_OK { lock.withLock { state.usable = false } }
+    }
+
+    private func serverError(_ result: OpaquePointer, conn: OpaquePointer, query: String?) -> PostgresError {
+        func field(_ code: Int32) -> String? {
+            guard let value = PQresultErrorField(result, code) else { return nil }
+            return String(cString: value)
+        }
+        let sqlState = field(followup_pg_diag_sqlstate())
+        let primary = field(followup_pg_diag_message_primary())
+            ?? String(cString: PQresultErrorMessage(result)).trimmingTrailingNewlines
+        markBrokenIfBad(conn)
+        let broken = PQstatus(conn) != CONNECTION_OK
+        let cancelled = lock.withLock { state.cancelRequested } && sqlState == "57014"
+        let code: PostgresError.Code = cancelled ? .cancelled : (broken ? .connectionLost : .server)
+        var error = PostgresError(code: code, message: PostgresError.redact(primary, sqlState: sqlState), sqlState: sqlState, query: query)
+        error.detail = field(followup_pg_diag_message_detail())
+        error.hint = field(followup_pg_diag_message_hint())
+        error.constraint = field(followup_pg_diag_constraint_name())
+        error.table = field(followup_pg_diag_table_name())
+        error.column = field(followup_pg_diag_column_name())
+        return error
+    }
+
+    private static func rows(of result: OpaquePointer) -> Rows {
+        let fieldCount = Int(PQnfields(result))
+        let rowCount = Int(PQntuples(result))
+        var columns: [String] = []
+        columns.reserveCapacity(fieldCount)
+        for column in 0..<fieldCount {
+            columns.append(String(cString: PQfname(result, Int32(column))))
+        }
+        var values: [[String?]] = []
+        values.reserveCapacity(rowCount)
+        for row in 0..<rowCount {
+            var rowValues: [String?] = []
+            rowValues.reserveCapacity(fieldCount)
+            for column in 0..<fieldCount {
+                if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
+                    rowValues.append(nil)
+                } else {
+                    rowValues.append(String(cString: PQgetvalue(result, Int32(row), Int32(column))))
+                }
+            }
+            values.append(rowValues)
+        }
+        let tag = String(cString: PQcmdTuples(result))
+        return Rows(columns: columns, values: values, affected: Int(tag) ?? rowCount)
+    }
+
+    // MARK: Blocking entry points for `Listener`, which owns its connection and its thread
+
+    func queryBlocking(_ query: Query) throws -> Rows {
+        try queue.sync { try execBlocking(query) }
+    }
+
+    /// Quotes an identifier (a channel name for LISTEN, which cannot be a bound parameter).
+    func escapeIdentifierBlocking(_ identifier: String) throws -> String {
+        try queue.sync {
+            let conn = try liveConnection()
+            guard let escaped = PQescapeIdentifier(conn, identifier, identifier.utf8.count) else {
+                throw PostgresError(code: .invalidConfiguration, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines)
+            }
+            defer { PQfreemem(escaped) }
+            return String(cString: escaped)
+        }
+    }
+
+    /// Waits up to `timeoutMilliseconds` for notifications and returns those that arrived.
+    /// Blocking: call only from a thread you own.
+    func waitForNotificationsBlocking(timeoutMilliseconds: Int32) throws -> [PostgresNotification] {
+        try queue.sync {
+            let conn = try liveConnection()
+            var received: [PostgresNotification] = []
+            func drain() {
+                while let notify = PQnotifies(conn) {
+                    received.append(PostgresNotification(
+                        channel: String(cString: notify.pointee.relname),
+                        payload: String(cString: notify.pointee.extra)))
+                    PQfreemem(notify)
+                }
+            }
+            guard PQconsumeInput(conn) == 1 else {
+                markBrokenIfBad(conn)
+                throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines)
+            }
+            drain()
+            if !received.isEmpty { return received }
+            let ready = followup_pg_wait_readable(conn, timeoutMilliseconds)
+            if ready > 0 {
+                guard PQconsumeInput(conn) == 1 else {
+                    markBrokenIfBad(conn)
+                    throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines)
+                }
+                drain()
+            }
+            return received
+        }
+    }
+}
+
+/// A NOTIFY received on a LISTEN connection.
+public struct PostgresNotification: Sendable, Equatable {
+    public var channel: String
+    public var payload: String
+    public init(channel: String, payload: String) {
+        self.channel = channel
+        self.payload = payload
+    }
+}
+
+// MARK: C string helpers
+
+func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    withOptionalCStringArray(strings.map(Optional.some), body)
+}
+
+/// Null-terminated array of C strings (nil entries stay NULL: SQL NULL for parameters).
+func withOptionalCStringArray<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } } + [nil]
+    defer { for pointer in pointers { free(pointer) } }
+    return pointers.map { UnsafePointer($0) }.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

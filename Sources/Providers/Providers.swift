@@ -1,0 +1,1 @@
+// The provider adapters (push, messenger, SMS, email, payments) live here.

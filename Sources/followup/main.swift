@@ -1,0 +1,1 @@
+print("followup: under construction")

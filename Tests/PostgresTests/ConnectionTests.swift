@@ -1,0 +1,93 @@
+import Foundation
+import Postgres
+import Testing
+import TestSupport
+
+@Suite("Connections, transactions, pool")
+struct ConnectionTests {
+    @Test("withTransaction commits on return and rolls back on throw")
+    func transactions() async throws {
+        let db = try await TestDatabase.fresh()
+        try await db.pool.execute("CREATE TABLE t (n int)")
+        try await db.pool.withTransaction { tx in try await tx.execute("INSERT INTO t VALUES (1)") }
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await db.pool.withTransaction { tx in
+                try await tx.execute("INSERT INTO t VALUES (2)")
+                throw Boom()
+            }
+        }
+        #expect(try await db.pool.scalar("SELECT array_agg(n)::text FROM t", as: String.self) == "{1}")
+    }
+
+    @Test("the isolation level is selectable")
+    func isolation() async throws {
+        let db = try await TestDatabase.fresh()
+        let level = try await db.pool.withTransaction(isolation: .serializable) { tx in
+            try await tx.scalar("SHOW transaction_isolation", as: String.self)
+        }
+        #expect(level == "serializable")
+    }
+
+    @Test("cancelling the task cancels the query on the server")
+    func cancellation() async throws {
+        let db = try await TestDatabase.fresh()
+        let started = ContinuousClock.now
+        let task = Task { try await db.pool.query("SELECT pg_sleep(30)") }
+        try await Task.sleep(for: .milliseconds(300))
+        task.cancel()
+        let result = await task.result
+        #expect(ContinuousClock.now - started < .seconds(5))
+        guard case .failure(let error as PostgresError) = result else {
+            Issue.record("expected a cancelled query, got \(result)")
+            return
+        }
+        #expect(error.code == .cancelled)
+        // The connection is still good afterwards.
+        #expect(try await db.pool.scalar("SELECT 1", as: Int.self) == 1)
+    }
+
+    @Test("long queries do not pin Swift's cooperative threads")
+    func nonBlocking() async throws {
+        let db = try await TestDatabase.fresh(maxConnections: 8)
+        let sleepers = (0..<8).map { _ in Task { try await db.pool.query("SELECT pg_sleep(1.5)") } }
+        try await Task.sleep(for: .milliseconds(300))
+        // With 8 queries in flight on a 2-core machine, plain async work must still run at once.
+        let started = ContinuousClock.now
+        let value = await Task.detached { (1...1000).reduce(0, +) }.value
+        #expect(value == 500_500)
+        #expect(ContinuousClock.now - started < .milliseconds(500))
+        for sleeper in sleepers { _ = try await sleeper.value }
+    }
+
+    @Test("the pool never opens more than its bound")
+    func bounded() async throws {
+        let db = try await TestDatabase.fresh(maxConnections: 3)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<12 { group.addTask { try await db.pool.execute("SELECT pg_sleep(0.1)") } }
+            try await group.waitForAll()
+        }
+        #expect(await db.pool.openConnections <= 3)
+        let observer = db.anotherPool(maxConnections: 1)
+        let peak = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<12 { group.addTask { try await db.pool.execute("SELECT pg_sleep(0.05)"); return 0 } }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(60))
+                return try await observer.scalar("SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", as: Int.self)
+            }
+            return try await group.reduce(0, max)
+        }
+        #expect(peak <= 3)
+    }
+
+    @Test("LISTEN receives what NOTIFY sends, payload bound as a parameter")
+    func listenNotify() async throws {
+        let db = try await TestDatabase.fresh()
+        let listener = Listener(db.configuration, channels: ["events"])
+        defer { listener.stop() }
+        var iterator = listener.events.makeAsyncIterator()
+        #expect(await iterator.next() == .listening)
+        try await db.pool.execute("SELECT pg_notify(\("events"), \("it's \"quoted\""))")
+        #expect(await iterator.next() == .notification(PostgresNotification(channel: "events", payload: "it's \"quoted\"")))
+    }
+}
