@@ -1,1 +1,0 @@
-// The provider adapters (push, messenger, SMS, email, payments) live here.
