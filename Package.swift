@@ -64,7 +64,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Postgres", "Schema"], path: "Tests/TestSupport"),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "Fakes"]),
-        .testTarget(name: "JobsTests", dependencies: ["Jobs", "TestSupport"]),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Schema", "TestSupport"]),
         .testTarget(name: "FollowUpTests", dependencies: ["FollowUp", "Providers", "Fakes", "TestSupport"]),
         .testTarget(name: "WalletTests", dependencies: ["Wallet", "Fakes", "TestSupport"]),
     ],

@@ -80,7 +80,9 @@ enum QueueSQL {
             run_at = CASE WHEN \(permanent) OR attempt >= max_attempts THEN run_at ELSE now() + \(backoff)::interval END,
             finished_at = CASE WHEN \(permanent) OR attempt >= max_attempts THEN now() END,
             lease_expires_at = NULL,
-            errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(), 'error', \(error)::text))
+            errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(), 'error', \(error)::text,
+                'retry_in_ms', CASE WHEN \(permanent) OR attempt >= max_attempts THEN NULL
+                                    ELSE round(extract(epoch FROM \(backoff)::interval) * 1000) END))
         WHERE id = \(id) AND attempt = \(attempt) AND state = 'running'
         RETURNING state::text
         """

@@ -39,7 +39,18 @@ public final class EmbeddedCluster: Sendable {
     }
 
     public static func start(options: Options = Options(), logger: Logger = Logger(label: "followup.embedded-postgres")) async throws -> EmbeddedCluster {
-        try await Task.detached { try EmbeddedCluster(options: options, logger: logger) }.value
+        try await Task.detached {
+            // The free port we picked can be taken by someone else before the server binds it: try again.
+            var attempt = 1
+            while true {
+                do {
+                    return try EmbeddedCluster(options: options, logger: logger)
+                } catch let error as PostgresError where attempt < 3 && error.message.contains("did not start") {
+                    logger.warning("embedded postgres did not start; retrying", metadata: ["error": "\(error)"])
+                    attempt += 1
+                }
+            }
+        }.value
     }
 
     private init(options: Options, logger: Logger) throws {
@@ -81,7 +92,12 @@ public final class EmbeddedCluster: Sendable {
         handle.seekToEndOfFile()
         handle.write(Data(("\n# followup embedded cluster\n" + conf + "\n").utf8))
         try handle.close()
-        try Self.runAs(osUser, "\(binDirectory)/pg_ctl", ["-D", data, "-l", "\(directory.path)/server.log", "-w", "-t", "60", "start"])
+        do {
+            try Self.runAs(osUser, "\(binDirectory)/pg_ctl", ["-D", data, "-l", "\(directory.path)/server.log", "-w", "-t", "60", "start"])
+        } catch {
+            let log = (try? String(contentsOfFile: "\(directory.path)/server.log", encoding: .utf8)) ?? ""
+            throw PostgresError(code: .invalidConfiguration, message: "the embedded Postgres did not start: \(log.suffix(1500))")
+        }
         logger.info("embedded postgres started", metadata: ["port": "\(port)", "dir": "\(directory.path)"])
     }
 

@@ -1,0 +1,106 @@
+import Foundation
+import Outbound
+
+// The one place that turns transport failures and HTTP statuses into `ProviderError`s. Every
+// adapter first recognises its provider's own error codes (Twilio 21211, Kakao 3018, ...), then
+// falls back to these rules, so "5xx is retryable, 401 is misconfigured" is decided once.
+
+extension ProviderError {
+    /// A failure below HTTP: the provider was not reached or did not answer in time.
+    ///
+    /// - `.timeout` → retryable `.timeout`
+    /// - could not connect, send/receive failures, TLS, anything else → retryable `.unavailable`
+    /// - a malformed request (bad base URL) → final `.misconfigured`
+    /// - SMTP rejections: 4xx → retryable; 530/534/535/538 (auth) → final `.misconfigured`;
+    ///   550/551/553 (mailbox) → final `.invalidRecipient`; other 5xx → final `.rejected`
+    ///
+    /// Cancellation is not a provider failure: it is rethrown by ``ProviderHTTP`` as
+    /// `CancellationError` before this is consulted.
+    public static func transport(_ error: OutboundError) -> ProviderError {
+        switch error.code {
+        case .timeout:
+            return ProviderError(.retryable(after: nil), .timeout)
+        case .invalidRequest:
+            return ProviderError(.final, .misconfigured)
+        case .smtpRejected:
+            return smtp(replyCode: error.responseCode)
+        default:
+            return ProviderError(.retryable(after: nil), .unavailable)
+        }
+    }
+
+    /// An SMTP reply code that refused the submission (nil: unknown, treated as transient).
+    public static func smtp(replyCode: Int?) -> ProviderError {
+        let code = replyCode.map(String.init)
+        guard let replyCode, (500...599).contains(replyCode) else {
+            return ProviderError(.retryable(after: nil), .unavailable, providerCode: code)
+        }
+        switch replyCode {
+        case 530, 534, 535, 538:
+            return ProviderError(.final, .misconfigured, providerCode: code)
+        case 550, 551, 553:
+            return ProviderError(.final, .invalidRecipient, providerCode: code)
+        default:
+            return ProviderError(.final, .rejected, providerCode: code)
+        }
+    }
+
+    /// The generic meaning of an HTTP error status, for statuses the adapter did not recognise
+    /// more precisely. `nil` for 1xx–3xx (not an error by itself).
+    ///
+    /// - 408 → retryable `.timeout`; 429 → retryable `.rateLimited` (with Retry-After)
+    /// - 504 → retryable `.timeout`; other 5xx → retryable `.unavailable` (with Retry-After)
+    /// - 401, 403 → final `.misconfigured`; other 4xx → final `.rejected`
+    public static func http(status: Int, retryAfter: Duration? = nil, providerCode: String? = nil) -> ProviderError? {
+        switch status {
+        case 408:
+            return ProviderError(.retryable(after: retryAfter), .timeout, providerCode: providerCode, status: status)
+        case 429:
+            return ProviderError(.retryable(after: retryAfter), .rateLimited, providerCode: providerCode, status: status)
+        case 504:
+            return ProviderError(.retryable(after: retryAfter), .timeout, providerCode: providerCode, status: status)
+        case 500...599:
+            return ProviderError(.retryable(after: retryAfter), .unavailable, providerCode: providerCode, status: status)
+        case 401, 403:
+            return ProviderError(.final, .misconfigured, providerCode: providerCode, status: status)
+        case 400...499:
+            return ProviderError(.final, .rejected, providerCode: providerCode, status: status)
+        default:
+            return nil
+        }
+    }
+
+    /// `http(status:retryAfter:providerCode:)` for a response, reading its `Retry-After`.
+    public static func http(_ response: HTTPResponse, providerCode: String? = nil) -> ProviderError? {
+        http(status: response.status, retryAfter: RetryAfter.parse(response.header("Retry-After")), providerCode: providerCode)
+    }
+
+    /// A 2xx response whose body could not be understood: final, since a retry may act twice.
+    static func unreadable(_ response: HTTPResponse) -> ProviderError {
+        ProviderError(.final, .badResponse, status: response.status)
+    }
+
+    /// Same error with a specific disposition, reason or code, keeping the status.
+    func with(_ disposition: Disposition? = nil, _ reason: Reason? = nil, providerCode: String? = nil) -> ProviderError {
+        var copy = self
+        if let disposition { copy.disposition = disposition }
+        if let reason { copy.reason = reason }
+        if let providerCode { copy.providerCode = providerCode }
+        return copy
+    }
+}
+
+/// `Retry-After` values: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+public enum RetryAfter {
+    /// The delay the header asks for; nil when absent or unreadable. Dates in the past give zero.
+    public static func parse(_ value: String?, now: Date = Date()) -> Duration? {
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        if let seconds = Int(value) { return .seconds(max(0, seconds)) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return .milliseconds(max(0, Int64((date.timeIntervalSince(now) * 1000).rounded())))
+    }
+}

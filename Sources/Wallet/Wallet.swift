@@ -1,1 +1,0 @@
-// The SMS wallet lives here.

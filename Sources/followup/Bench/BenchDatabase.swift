@@ -1,0 +1,51 @@
+import Foundation
+import Logging
+import Postgres
+import Schema
+
+/// The database a benchmark runs on: `--database-url`, or an embedded cluster with fsync on.
+struct BenchDatabase {
+    let pool: ConnectionPool
+    let configuration: PostgresConfiguration
+    let cluster: EmbeddedCluster?
+
+    static func open(_ options: DatabaseOptions, connections: Int) async throws -> BenchDatabase {
+        if options.isSet {
+            let configuration = try options.configuration()
+            let pool = ConnectionPool(configuration, maxConnections: connections)
+            try await Migrator(try Migration.load(from: Schema.directory)).migrate(pool)
+            return BenchDatabase(pool: pool, configuration: configuration, cluster: nil)
+        }
+        var clusterOptions = EmbeddedCluster.Options()
+        clusterOptions.durable = true
+        let cluster = try await EmbeddedCluster.start(options: clusterOptions, logger: Logger(label: "bench"))
+        let pool = ConnectionPool(cluster.configuration, maxConnections: connections)
+        try await Migrator(try Migration.load(from: Schema.directory)).migrate(pool)
+        return BenchDatabase(pool: pool, configuration: cluster.configuration, cluster: cluster)
+    }
+
+    func close() async {
+        await pool.close()
+        cluster?.stop()
+    }
+}
+
+/// Resident memory of this process, MiB (Linux).
+func residentMemoryMiB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+          let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+    return kb / 1024
+}
+
+func jsonLine(_ fields: [(String, Any)]) -> String {
+    "{" + fields.map { key, value in
+        let text: String
+        switch value {
+        case let string as String: text = "\"\(string)\""
+        case let double as Double: text = String(format: "%.2f", double)
+        default: text = "\(value)"
+        }
+        return "\"\(key)\":\(text)"
+    }.joined(separator: ",") + "}"
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks: they print figures (one JSON object as the last line); they are not tests.",
+        subcommands: [Queue.self] + ProductBenchmarks.extra)
+
+    struct Queue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The job queue: drain throughput, idle enqueue→start latency, near-future lateness.",
+            discussion: """
+                drain:    load --jobs no-op jobs, drain them with --workers workers claiming --batch at a time.
+                idle:     an idle poller; jobs enqueued one by one; enqueue→start latency (the NOTIFY path).
+                lateness: --scheduled-later jobs due in an hour, then jobs due in 100–300 ms; how late they start.
+                Uses --database-url if given, else an embedded cluster with fsync on.
+                For the side-by-side comparison with pgbench and PgQueuer, see benchmarks/compare_queue.sh.
+                """)
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "drain, idle or lateness.") var mode: String = "drain"
+        @Option(help: "Jobs to drain.") var jobs: Int = 50_000
+        @Option(help: "Concurrent workers (the queue's concurrency).") var workers: Int = 16
+        @Option(help: "Jobs claimed per round trip.") var batch: Int = 10
+        @Option(help: "Jobs scheduled later, for --mode lateness.") var scheduledLater: Int = 1_000_000
+        @Option(help: "Jobs measured in idle and lateness modes.") var samples: Int = 200
+
+        func run() async throws {
+            guard let mode = QueueBenchmark.Mode(rawValue: mode) else {
+                throw ValidationError("--mode must be one of \(QueueBenchmark.Mode.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard jobs > 0, workers > 0, batch > 0, samples > 0, scheduledLater >= 0 else {
+                throw ValidationError("--jobs, --workers, --batch and --samples must be positive")
+            }
+            let db = try await BenchDatabase.open(database, connections: 8)
+            do {
+                let line = try await QueueBenchmark.run(mode, settings: .init(jobs: jobs, workers: workers, batch: batch, scheduledLater: scheduledLater, samples: samples), database: db)
+                await db.close()
+                print(line)
+            } catch {
+                await db.close()
+                throw error
+            }
+        }
+    }
+}
+
+/// Benchmarks contributed by the product modules (follow-ups, activity ingest, wallet).
+enum ProductBenchmarks {
+    static let extra: [ParsableCommand.Type] = []
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+import Postgres
+
+/// The database options every command shares.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"),
+            help: ArgumentHelp("Postgres URL or conninfo (default: $DATABASE_URL).", valueName: "url"))
+    var databaseURL: String?
+
+    @Option(help: "Connections this process may open.")
+    var maxConnections: Int = 20
+
+    /// The URL from the flag or the environment; a clear error when neither is set.
+    func configuration() throws -> PostgresConfiguration {
+        guard let url = databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else {
+            throw ValidationError("no database: pass --database-url or set DATABASE_URL (or try `followup demo`, which starts a Postgres of its own)")
+        }
+        do {
+            return try PostgresConfiguration(url)
+        } catch let error as PostgresError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    func pool() async throws -> ConnectionPool {
+        ConnectionPool(try configuration(), maxConnections: maxConnections)
+    }
+
+    var isSet: Bool { databaseURL != nil || !(ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "").isEmpty }
+}

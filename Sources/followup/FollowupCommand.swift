@@ -1,0 +1,42 @@
+import ArgumentParser
+import Logging
+
+@main
+struct FollowupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "followup",
+        abstract: "Keeps support conversations alive after the customer walks away.",
+        discussion: """
+            The chat app writes rows into Postgres (activity, messages, push receipts); `followup run` \
+            watches for customers who went offline with answers they have not seen and reaches them: \
+            push first, then text (messenger, else SMS/LMS) and email. Postgres is the store and the \
+            job queue; run as many pollers as you like.
+
+            Start here:
+              followup demo                         see it work, on a Postgres it starts itself
+              followup migrate --database-url URL   create or update the schema
+              followup run --database-url URL       the poller
+            """,
+        subcommands: [
+            MigrateCommand.self, RunCommand.self, DemoCommand.self, JobsCommand.self,
+            BenchCommand.self,
+        ] + ProductCommands.extra
+    )
+}
+
+/// `--log-level`, shared by the long-running commands.
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func bootstrap() {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Jobs
+import Logging
+import Postgres
+import ServiceLifecycle
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "The poller: claim due jobs and run them until SIGTERM or SIGINT.",
+        discussion: "Deploy as many as you like; they coordinate through row locks only. On SIGTERM it stops claiming and lets running jobs finish within --shutdown-grace.")
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var logging: LoggingOptions
+    @OptionGroup var worker: WorkerOptions
+
+    func run() async throws {
+        logging.bootstrap()
+        let logger = Logger(label: "followup")
+        let pool = try await database.pool()
+        let runtime = try ProductRuntime(logger: logger)
+        let jobWorker = JobWorker(pool: pool, registry: runtime.registry, periodic: runtime.periodic,
+                                  configuration: try worker.configuration(), logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [jobWorker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        await pool.close()
+    }
+}
+
+/// Queue and timing options for `run`.
+struct WorkerOptions: ParsableArguments {
+    @Option(help: "Queues and their concurrency, e.g. default=16,followups=32.")
+    var queues: String = "default=16"
+    @Option(help: "Jobs claimed per round trip.")
+    var claimBatch: Int = 10
+    @Option(help: "Seconds a running job may go without a heartbeat before another poller rescues it.")
+    var leaseSeconds: Double = 60
+    @Option(help: "Seconds between safety polls (NOTIFY and due-time timers do the real work).")
+    var safetyPollSeconds: Double = 5
+    @Option(help: "Seconds in-flight jobs get to finish after SIGTERM.")
+    var shutdownGrace: Double = 30
+
+    func configuration() throws -> WorkerConfiguration {
+        var configuration = WorkerConfiguration()
+        configuration.queues = try queues.split(separator: ",").map { entry in
+            let parts = entry.split(separator: "=")
+            guard parts.count == 2, let concurrency = Int(parts[1]), concurrency > 0 else {
+                throw ValidationError("--queues takes name=concurrency pairs, e.g. default=16,followups=32 (got \(entry))")
+            }
+            return .init(String(parts[0]), concurrency: concurrency)
+        }
+        guard claimBatch > 0, leaseSeconds > 0, safetyPollSeconds > 0, shutdownGrace >= 0 else {
+            throw ValidationError("--claim-batch, --lease-seconds and --safety-poll-seconds must be positive")
+        }
+        configuration.claimBatch = claimBatch
+        configuration.lease = .milliseconds(Int64(leaseSeconds * 1000))
+        configuration.heartbeatInterval = .milliseconds(Int64(leaseSeconds * 1000 / 3))
+        configuration.rescueInterval = .milliseconds(Int64(max(leaseSeconds * 1000 / 4, 100)))
+        configuration.safetyPoll = .milliseconds(Int64(safetyPollSeconds * 1000))
+        configuration.shutdownGrace = .milliseconds(Int64(shutdownGrace * 1000))
+        return configuration
+    }
+}

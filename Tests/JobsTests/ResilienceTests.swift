@@ -1,0 +1,79 @@
+import Foundation
+import Jobs
+import Postgres
+import Schema
+import Testing
+import TestSupport
+
+@Suite("Resilience")
+struct ResilienceTests {
+    @Test("Postgres restarted mid-run: workers reconnect and finish every job exactly once")
+    func restartMidRun() async throws {
+        let cluster = try await EmbeddedCluster.start()
+        defer { cluster.stop() }
+        let admin = ConnectionPool(cluster.configuration, maxConnections: 2)
+        try await Migrator(try Migration.load(from: Schema.directory)).migrate(admin)
+        try await admin.execute("CREATE TABLE runs (job_id bigint NOT NULL, attempt int NOT NULL, worker text NOT NULL)")
+        try await JobQueue.enqueueMany(kind: Noop.kind, payloads: (0..<300).map { "{\"n\": \($0)}" }, on: admin)
+        var registry = JobRegistry()
+        registry.register(Noop.self) { _, context in
+            try await Task.sleep(for: .milliseconds(5))
+            try await context.complete { tx in try await tx.execute("INSERT INTO runs VALUES (\(context.job.id), \(context.job.attempt), 'w')") }
+            return .done
+        }
+        var configuration = fastConfiguration(concurrency: 4, lease: .seconds(2))
+        configuration.safetyPoll = .milliseconds(200)
+        let workers = (0..<2).map { _ in
+            RunningWorker(JobWorker(pool: ConnectionPool(cluster.configuration, maxConnections: 6), registry: registry, configuration: configuration))
+        }
+        #expect(try await eventually { (try? await admin.scalar("SELECT count(*)::int FROM runs", as: Int.self)) ?? 0 >= 50 })
+        try cluster.restart()
+        #expect(try await eventually(timeout: .seconds(60)) {
+            (try? await admin.scalar("SELECT count(*)::int FROM jobs WHERE state = 'completed'", as: Int.self)) == 300
+        })
+        for worker in workers { try await worker.stop() }
+        #expect(try await admin.scalar("SELECT count(DISTINCT job_id)::int FROM runs", as: Int.self) == 300)
+        #expect(try await admin.scalar("SELECT count(*)::int FROM runs", as: Int.self) == 300)
+    }
+
+    @Test("graceful shutdown: in-flight jobs finish within the grace period and nothing new is claimed")
+    func gracefulShutdown() async throws {
+        let db = try await TestDatabase.fresh()
+        try await createRunsTable(db)
+        try await JobQueue.enqueueMany(kind: Noop.kind, payloads: (0..<20).map { "{\"n\": \($0)}" }, on: db.pool)
+        var registry = JobRegistry()
+        registry.register(Noop.self) { _, context in
+            try await Task.sleep(for: .milliseconds(400))
+            try await context.complete { tx in try await tx.execute("INSERT INTO runs VALUES (\(context.job.id), \(context.job.attempt), 'w')") }
+            return .done
+        }
+        let worker = RunningWorker(JobWorker(pool: db.anotherPool(), registry: registry, configuration: fastConfiguration(concurrency: 4)))
+        #expect(try await eventually { try await count(db, "SELECT count(*)::int FROM jobs WHERE state = 'running'") == 4 })
+        try await worker.stop()
+        // The four in hand finished; no fifth was claimed.
+        #expect(try await count(db, "SELECT count(*)::int FROM runs") == 4)
+        #expect(try await count(db, "SELECT count(*)::int FROM jobs WHERE state = 'completed'") == 4)
+        #expect(try await count(db, "SELECT count(*)::int FROM jobs WHERE state = 'available'") == 16)
+    }
+
+    @Test("a job that outlives the grace period is handed back without using up an attempt")
+    func handBack() async throws {
+        let db = try await TestDatabase.fresh()
+        var registry = JobRegistry()
+        registry.register(Noop.self) { _, _ in
+            try await Task.sleep(for: .seconds(60))
+            return .done
+        }
+        let id = try #require(try await JobQueue.enqueue(Noop(n: 1), options: EnqueueOptions(maxAttempts: 1), on: db.pool))
+        var configuration = fastConfiguration()
+        configuration.shutdownGrace = .milliseconds(200)
+        let worker = RunningWorker(JobWorker(pool: db.anotherPool(), registry: registry, configuration: configuration))
+        #expect(try await eventually { try await count(db, "SELECT count(*)::int FROM jobs WHERE state = 'running'") == 1 })
+        let started = ContinuousClock.now
+        try await worker.stop()
+        #expect(ContinuousClock.now - started < .seconds(5))
+        let row = try #require(try await db.pool.first("SELECT state::text, max_attempts - attempt FROM jobs WHERE id = \(id)"))
+        #expect(try row.decode(String.self, at: 0) == "available")
+        #expect(try row.decode(Int.self, at: 1) == 1)
+    }
+}
