@@ -65,6 +65,8 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "Fakes"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Schema", "TestSupport"]),
+        // Runs the built `followup` binary as a real process (signals, crashes, CLI errors).
+        .testTarget(name: "CLITests", dependencies: ["Jobs", "Postgres", "TestSupport"]),
         .testTarget(name: "FollowUpTests", dependencies: ["FollowUp", "Providers", "Fakes", "TestSupport"]),
         .testTarget(name: "WalletTests", dependencies: ["Wallet", "Fakes", "TestSupport"]),
     ],

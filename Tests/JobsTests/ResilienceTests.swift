@@ -26,9 +26,9 @@ struct ResilienceTests {
         let workers = (0..<2).map { _ in
             RunningWorker(JobWorker(pool: ConnectionPool(cluster.configuration, maxConnections: 6), registry: registry, configuration: configuration))
         }
-        #expect(try await eventually { (try? await admin.scalar("SELECT count(*)::int FROM runs", as: Int.self)) ?? 0 >= 50 })
+        #expect(await eventually { (try? await admin.scalar("SELECT count(*)::int FROM runs", as: Int.self)) ?? 0 >= 50 })
         try cluster.restart()
-        #expect(try await eventually(timeout: .seconds(60)) {
+        #expect(await eventually(timeout: .seconds(60)) {
             (try? await admin.scalar("SELECT count(*)::int FROM jobs WHERE state = 'completed'", as: Int.self)) == 300
         })
         for worker in workers { try await worker.stop() }
