@@ -23,6 +23,7 @@ public final class JobWorker: Service, Sendable {
     private let maintenanceSignal = WakeSignal()
     private let drainSignal = WakeSignal()
     private let stopping = LockedValue(false)
+    private let completions: CompletionBatcher
     private let inFlight = LockedValue<[Int64: InFlight]>([:])
 
     private struct InFlight: Sendable {
@@ -38,6 +39,7 @@ public final class JobWorker: Service, Sendable {
         self.registry = registry
         self.periodic = periodic
         self.configuration = configuration
+        self.completions = CompletionBatcher(pool: pool)
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.workerID)"
         self.logger = logger
@@ -160,7 +162,7 @@ public final class JobWorker: Service, Sendable {
         do {
             switch try await handler(context) {
             case .done:
-                if !context.completed, try await pool.execute(QueueSQL.complete(id: job.id, attempt: job.attempt)) != 1 {
+                if !context.completed, try await !completions.complete(id: job.id, attempt: job.attempt) {
                     throw LeaseLostError(jobID: job.id, attempt: job.attempt)
                 }
                 metrics.record { $0.completed += 1 }
@@ -269,6 +271,7 @@ public final class JobWorker: Service, Sendable {
                 if !periodic.isEmpty, due("periodic", every: configuration.periodicCheck) {
                     try await PeriodicSchedules.fireDue(on: pool)
                 }
+                if due("metrics", every: configuration.metricsInterval) { logMetrics() }
                 if due("prune", every: configuration.pruneInterval) {
                     try await pool.execute(QueueSQL.prune(completedBefore: configuration.retention, deadBefore: configuration.deadRetention, limit: 10_000))
                 }
@@ -278,6 +281,18 @@ public final class JobWorker: Service, Sendable {
             let tick = [configuration.heartbeatInterval, configuration.rescueInterval, configuration.periodicCheck].min()!
             await maintenanceSignal.wait(upTo: tick)
         }
+    }
+
+    private func logMetrics() {
+        let snapshot = metrics.snapshot
+        guard snapshot.claimed > 0 else { return }
+        logger.info("queue metrics", metadata: [
+            "claimed": "\(snapshot.claimed)", "completed": "\(snapshot.completed)", "retried": "\(snapshot.retried)",
+            "dead": "\(snapshot.dead)", "rescued": "\(snapshot.rescued)", "lease_lost": "\(snapshot.leaseLost)",
+            "lateness_p50_ms": "\(Int(percentile(snapshot.latenessMilliseconds, 50)))",
+            "lateness_p99_ms": "\(Int(percentile(snapshot.latenessMilliseconds, 99)))",
+            "running": "\(inFlight.current.count)",
+        ])
     }
 
     private func heartbeat() async throws {

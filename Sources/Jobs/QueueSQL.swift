@@ -66,6 +66,16 @@ enum QueueSQL {
         """
     }
 
+    /// Completes many jobs at once, each fenced on its own (id, attempt). Returns the ids completed.
+    static func completeMany(ids: [Int64], attempts: [Int]) -> Query {
+        """
+        UPDATE jobs j SET state = 'completed', finished_at = now(), lease_expires_at = NULL
+        FROM unnest(\(int64Array(ids))::bigint[], \(intArray(attempts))::int[]) AS mine(id, attempt)
+        WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = 'running'
+        RETURNING j.id
+        """
+    }
+
     /// Locks the job row for the rest of the transaction iff (id, attempt) is still running.
     static func fence(id: Int64, attempt: Int) -> Query {
         "SELECT 1 FROM jobs WHERE id = \(id) AND attempt = \(attempt) AND state = 'running' FOR UPDATE"

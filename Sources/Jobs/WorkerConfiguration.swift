@@ -31,6 +31,8 @@ public struct WorkerConfiguration: Sendable {
     public var retention: Duration = .seconds(86_400)
     public var deadRetention: Duration = .seconds(7 * 86_400)
     public var pruneInterval: Duration = .seconds(60)
+    /// How often the worker logs its counters (claimed, completed, retried, dead, lateness) at info.
+    public var metricsInterval: Duration = .seconds(60)
     /// After SIGTERM/SIGINT: how long in-flight jobs get to finish before they are handed back.
     public var shutdownGrace: Duration = .seconds(30)
     /// LISTEN for new work (off: rely on timers and the safety poll, e.g. behind a transaction pooler).
