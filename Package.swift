@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        // ES256 (APNs token auth) and RS256 (FCM service accounts): JWT signing Foundation lacks on Linux.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
     ],
     targets: [
         // C boundaries: headers plus a shim.h of static inline wrappers.
@@ -41,6 +43,8 @@ let package = Package(
         // Push, messenger, SMS, email and payment adapters, each behind a protocol.
         .target(name: "Providers", dependencies: [
             "Outbound", .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
         // The SMS wallet: double-entry ledger, holds, auto-charge, monthly credit.
         .target(name: "Wallet", dependencies: [
@@ -64,6 +68,11 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Postgres", "Schema"], path: "Tests/TestSupport"),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "Fakes"]),
+        .testTarget(name: "ProvidersTests", dependencies: [
+            "Providers", "Fakes", "Outbound",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Schema", "TestSupport"]),
         // Runs the built `followup` binary as a real process (signals, crashes, CLI errors).
         .testTarget(name: "CLITests", dependencies: ["Jobs", "Postgres", "TestSupport"]),

@@ -65,7 +65,7 @@ done
 
 PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$URL")
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bare-pgbench.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+trap '[ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"' EXIT
 
 log() { echo "[bare/$COMPLETE] $*" >&2; }
 

@@ -3,17 +3,20 @@
 # go, on one throwaway Postgres cluster this script starts itself (fsync on) and deletes on exit.
 # See benchmarks/README.md.
 #
-#   benchmarks/compare_queue.sh [--jobs N] [--workers W] [--batch B] [--steps LIST]
+#   benchmarks/compare_queue.sh [--jobs N] [--workers W] [--batch B] [--repeat R] [--steps LIST]
 #                               [--timeout SECONDS] [--pgqueuer-processes P] [--json-out FILE] [--no-build]
 #
-# Steps (default: all, in this order): ours idle lateness bare bare_batch pgqueuer
-#   ours        followup bench queue (drain N jobs)       idle      ... --mode idle
-#   lateness    ... --mode lateness                          bare      pgbench, per-job completion
-#   bare_batch  pgbench, batch completion                    pgqueuer  benchmarks/pgqueuer_bench.py
-# Environment: BENCH_JOBS/N, BENCH_WORKERS/W, BENCH_BATCH/B, BENCH_STEPS, STEP_TIMEOUT (default 600),
-# BUILD_TIMEOUT (1800), FOLLOWUP_BIN, BENCH_NO_BUILD=1, PGQUEUER_PROCESSES, PG_BIN, PGBENCH_THREADS,
-# OURS_ARGS / OURS_IDLE_ARGS / OURS_LATENESS_ARGS (extra arguments for the three `followup` runs),
-# PYTHON (default python3).
+# Steps (default: all): ours bare bare_batch pgqueuer idle lateness
+#   ours        followup bench queue: drain N jobs (built first if .build/release/followup is missing)
+#   bare        bare SKIP LOCKED under pgbench, per-job completion (what our worker does)
+#   bare_batch  bare SKIP LOCKED under pgbench, one completion statement per batch
+#   pgqueuer    benchmarks/pgqueuer_bench.py
+#   idle        followup bench queue --mode idle       lateness  followup bench queue --mode lateness
+# The drain steps run R rounds (default 3), interleaved; the summary shows each system's median run.
+# Environment: BENCH_JOBS or N, BENCH_WORKERS or W, BENCH_BATCH or B, BENCH_REPEAT, BENCH_STEPS,
+# STEP_TIMEOUT (seconds per step, default 600), BUILD_TIMEOUT (1800), FOLLOWUP_BIN, BENCH_NO_BUILD=1,
+# PGQUEUER_PROCESSES, PGBENCH_THREADS (2), PG_BIN (/usr/lib/postgresql/15/bin), PYTHON (python3),
+# OURS_ARGS / OURS_IDLE_ARGS / OURS_LATENESS_ARGS: extra arguments for the three `followup` runs.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -21,10 +24,11 @@ ROOT=$(dirname "$HERE")
 JOBS=${BENCH_JOBS:-${N:-50000}}
 WORKERS=${BENCH_WORKERS:-${W:-16}}
 BATCH=${BENCH_BATCH:-${B:-10}}
-STEPS=${BENCH_STEPS:-"ours idle lateness bare bare_batch pgqueuer"}
+STEPS=${BENCH_STEPS:-"ours bare bare_batch pgqueuer idle lateness"}
 TIMEOUT=${STEP_TIMEOUT:-600}
 BUILD_TIMEOUT=${BUILD_TIMEOUT:-1800}
 NO_BUILD=${BENCH_NO_BUILD:-0}
+REPEAT=${BENCH_REPEAT:-3}
 PGQ_PROCESSES=${PGQUEUER_PROCESSES:-}
 JSON_OUT=""
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -32,7 +36,7 @@ PYTHON=${PYTHON:-python3}
 DEFAULT_BIN=$ROOT/.build/release/followup
 BIN=${FOLLOWUP_BIN:-$DEFAULT_BIN}
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --jobs) JOBS=$2; shift 2 ;;
@@ -41,13 +45,14 @@ while [ $# -gt 0 ]; do
         --steps) STEPS=${2//,/ }; shift 2 ;;
         --timeout) TIMEOUT=$2; shift 2 ;;
         --pgqueuer-processes) PGQ_PROCESSES=$2; shift 2 ;;
+        --repeat) REPEAT=$2; shift 2 ;;
         --json-out) JSON_OUT=$2; shift 2 ;;
         --no-build) NO_BUILD=1; shift ;;
         -h|--help) usage ;;
         *) echo "unknown argument: $1" >&2; usage ;;
     esac
 done
-for v in JOBS WORKERS BATCH TIMEOUT; do
+for v in JOBS WORKERS BATCH TIMEOUT REPEAT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "$v must be a positive integer, got '${!v}'" >&2; exit 2; }
 done
 for s in $STEPS; do
@@ -100,7 +105,7 @@ trap 'exit 129' HUP
 # Runs a step in the background (so Ctrl-C reaches the trap at once) under a timeout.
 run_step() {
     local out=$1 err=$2; shift 2
-    timeout -k 10 "$TIMEOUT" "$@" >"$out" 2>"$err" &
+    timeout -k 10 "${RUN_TIMEOUT:-$TIMEOUT}" "$@" >"$out" 2>"$err" &
     CHILD=$!
     local rc=0
     wait "$CHILD" || rc=$?
@@ -114,7 +119,8 @@ free_port() {
 
 PORT=$(free_port)
 mkdir -p "$CLUSTER"
-[ "$(id -u)" -eq 0 ] && chown -R postgres: "$CLUSTER"
+chmod 755 "$WORK"
+if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$CLUSTER"; fi
 log "initdb $DATA (port $PORT, socket dir $CLUSTER)"
 as_pg "$PG_BIN/initdb" -D "$DATA" -U followup -A trust -E UTF8 --locale=C >"$WORK/initdb.log" 2>&1 \
     || { cat "$WORK/initdb.log" >&2; exit 1; }
@@ -139,7 +145,15 @@ psql_admin() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$ADMIN_URL" "$@"; }
 db_url() { echo "postgresql://followup@127.0.0.1:$PORT/$1"; }
 new_db() { psql_admin -c "CREATE DATABASE $1" >/dev/null; db_url "$1"; }
 checkpoint() { psql_admin -c "CHECKPOINT" >/dev/null; }
-log "Postgres $("$PG_BIN/postgres" --version | awk '{print $3}') up on 127.0.0.1:$PORT (fsync on); jobs=$JOBS workers=$WORKERS batch=$BATCH"
+# Each run gets a fresh database, dropped afterwards so that autovacuum of its dead rows does not
+# run during the next system's measurement.
+drop_db() { psql_admin -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null 2>&1 || true; }
+log "Postgres $("$PG_BIN/postgres" --version | awk '{print $3}') up on 127.0.0.1:$PORT (fsync on); jobs=$JOBS workers=$WORKERS batch=$BATCH rounds=$REPEAT"
+CPUS=$(nproc)
+LOAD=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$LOAD" -v c="$CPUS" 'BEGIN { exit !(l > c / 2) }'; then
+    echo "    warning: load average $LOAD on $CPUS CPUs before starting: something else is busy, numbers will be noisy" >&2
+fi
 
 skip() { # system reason
     "$PYTHON" -c 'import json, sys; print(json.dumps({"system": sys.argv[1], "skipped": sys.argv[2]}))' "$1" "$2" >>"$RESULTS"
@@ -160,7 +174,7 @@ ours_ready() { # builds the binary when needed; 0 when it can run `bench queue`
         [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
         if ! command -v swift >/dev/null; then OURS_WHY="$BIN missing and no swift toolchain to build it"; return 1; fi
         log "building: swift build -c release --product followup (log: $WORK/build.log)"
-        if ! (cd "$ROOT" && run_step "$WORK/build.log" "$WORK/build.log.err" swift build -c release --product followup); then
+        if ! RUN_TIMEOUT=$BUILD_TIMEOUT run_step "$WORK/build.log" "$WORK/build.log.err" swift build --package-path "$ROOT" -c release --product followup; then
             tail -15 "$WORK/build.log" "$WORK/build.log.err" >&2 || true
             OURS_WHY="swift build -c release --product followup failed (see the lines above)"; return 1
         fi
@@ -172,10 +186,21 @@ ours_ready() { # builds the binary when needed; 0 when it can run `bench queue`
     OURS_READY=yes
 }
 
-run_ours() { # system mode db extra-args...
-    local system=$1 mode=$2 db=$3; shift 3
+# Appends the step's last output line to the results, as {"system": ..., **that JSON object}.
+take_json() { # system outfile
+    tail -1 "$2" | "$PYTHON" -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+assert isinstance(d, dict)
+print(json.dumps({**d, "system": sys.argv[1]}))' "$1" >>"$RESULTS" 2>/dev/null
+}
+
+run_ours() { # system mode run extra-args...
+    local system=$1 mode=$2 run=$3; shift 3
+    local tag=${system}_r$run
     if ! ours_ready; then skip "$system" "$OURS_WHY"; return 0; fi
-    local args=(bench queue --database-url "$(new_db "$db")" --workers "$WORKERS" --batch "$BATCH")
+    local url; url=$(new_db "$tag")
+    local args=(bench queue --database-url "$url" --workers "$WORKERS" --batch "$BATCH")
     if [ "$mode" = drain ]; then
         args+=(--jobs "$JOBS")
     elif ! grep -q -- '--mode' "$WORK/ours-help.txt"; then
@@ -185,71 +210,74 @@ run_ours() { # system mode db extra-args...
     fi
     args+=("$@")
     checkpoint
-    log "$system: $(basename "$BIN") ${args[*]}"
-    if ! run_step "$WORK/$system.out" "$WORK/$system.err" "$BIN" "${args[@]}"; then
-        tail -15 "$WORK/$system.err" "$WORK/$system.out" >&2 || true
-        skip "$system" "followup bench queue --mode $mode failed or timed out (${TIMEOUT}s)"; return 0
+    log "$system (run $run): $(basename "$BIN") ${args[*]}"
+    if ! run_step "$WORK/$tag.out" "$WORK/$tag.err" "$BIN" "${args[@]}"; then
+        tail -15 "$WORK/$tag.err" "$WORK/$tag.out" >&2 || true
+        skip "$system" "followup bench queue --mode $mode failed or timed out (${TIMEOUT}s)"; drop_db "$tag"; return 0
     fi
     # The command prints one JSON object as its last line.
-    if ! tail -1 "$WORK/$system.out" | "$PYTHON" -c '
-import json, sys
-d = json.loads(sys.stdin.read())
-assert isinstance(d, dict)
-d = {"system": sys.argv[1], **d}
-print(json.dumps(d))' "$system" >>"$RESULTS"; then
-        skip "$system" "last output line is not a JSON object: $(tail -1 "$WORK/$system.out" | head -c 200)"
-    fi
+    take_json "$system" "$WORK/$tag.out" \
+        || skip "$system" "last output line is not a JSON object: $(tail -1 "$WORK/$tag.out" | head -c 200)"
+    drop_db "$tag"
 }
 
-# shellcheck disable=SC2086
-has_step ours && run_ours ours drain followup ${OURS_ARGS:-}
-# shellcheck disable=SC2086
-has_step idle && run_ours ours_idle idle followup_idle ${OURS_IDLE_ARGS:-}
-# shellcheck disable=SC2086
-has_step lateness && run_ours ours_lateness lateness followup_lateness ${OURS_LATENESS_ARGS:-}
-
-# --- bare SKIP LOCKED under pgbench -----------------------------------------------------------
-run_bare() { # system complete
-    local system=$1 complete=$2
-    local url; url=$(new_db "$system")
+run_bare() { # system complete run
+    local system=$1 complete=$2 run=$3
+    local tag=${system}_r$run
+    local url; url=$(new_db "$tag")
     checkpoint
-    log "$system: benchmarks/bare_pgbench.sh --complete $complete"
-    if run_step "$WORK/$system.out" "$WORK/$system.err" env PG_BIN="$PG_BIN" "$HERE/bare_pgbench.sh" \
+    log "$system (run $run): benchmarks/bare_pgbench.sh --complete $complete"
+    if run_step "$WORK/$tag.out" "$WORK/$tag.err" env PG_BIN="$PG_BIN" "$HERE/bare_pgbench.sh" \
         --database-url "$url" --jobs "$JOBS" --workers "$WORKERS" --batch "$BATCH" --complete "$complete" --timeout "$TIMEOUT" \
-        && tail -1 "$WORK/$system.out" | "$PYTHON" -c 'import json, sys; json.loads(sys.stdin.read())' 2>/dev/null; then
-        tail -1 "$WORK/$system.out" >>"$RESULTS"
+        && take_json "$system" "$WORK/$tag.out"; then
+        :
     else
-        tail -15 "$WORK/$system.err" >&2 || true
+        tail -15 "$WORK/$tag.err" >&2 || true
         skip "$system" "bare_pgbench.sh failed or timed out (${TIMEOUT}s)"
     fi
+    drop_db "$tag"
 }
-has_step bare && run_bare bare_pgbench_each each
-has_step bare_batch && run_bare bare_pgbench_batch batch
 
-# --- PgQueuer ---------------------------------------------------------------------------------
-if has_step pgqueuer; then
+run_pgqueuer() { # run
+    local run=$1 tag=pgqueuer_r$1
     if ! "$PYTHON" -c 'import pgqueuer, asyncpg' 2>/dev/null; then
-        skip pgqueuer "python modules missing: pip install pgqueuer asyncpg"
-    else
-        url=$(new_db pgqueuer)
-        checkpoint
-        pargs=(--dsn "$url" --jobs "$JOBS" --workers "$WORKERS" --batch "$BATCH" --timeout "$TIMEOUT")
-        [ -n "$PGQ_PROCESSES" ] && pargs+=(--processes "$PGQ_PROCESSES")
-        log "pgqueuer: benchmarks/pgqueuer_bench.py ${pargs[*]}"
-        if run_step "$WORK/pgqueuer.out" "$WORK/pgqueuer.err" "$PYTHON" "$HERE/pgqueuer_bench.py" "${pargs[@]}" \
-            && tail -1 "$WORK/pgqueuer.out" | "$PYTHON" -c 'import json, sys; json.loads(sys.stdin.read())' 2>/dev/null; then
-            tail -1 "$WORK/pgqueuer.out" >>"$RESULTS"
-        else
-            tail -15 "$WORK/pgqueuer.err" >&2 || true
-            skip pgqueuer "pgqueuer_bench.py failed or timed out (${TIMEOUT}s)"
-        fi
+        skip pgqueuer "python modules missing: pip install pgqueuer asyncpg"; return 0
     fi
-fi
+    local url; url=$(new_db "$tag")
+    checkpoint
+    local pargs=(--dsn "$url" --jobs "$JOBS" --workers "$WORKERS" --batch "$BATCH" --timeout "$TIMEOUT")
+    [ -n "$PGQ_PROCESSES" ] && pargs+=(--processes "$PGQ_PROCESSES")
+    log "pgqueuer (run $run): benchmarks/pgqueuer_bench.py ${pargs[*]}"
+    if run_step "$WORK/$tag.out" "$WORK/$tag.err" "$PYTHON" "$HERE/pgqueuer_bench.py" "${pargs[@]}" \
+        && take_json pgqueuer "$WORK/$tag.out"; then
+        :
+    else
+        tail -15 "$WORK/$tag.err" >&2 || true
+        skip pgqueuer "pgqueuer_bench.py failed or timed out (${TIMEOUT}s)"
+    fi
+    drop_db "$tag"
+}
+
+# Drain rounds: each round runs every system once, each on a fresh database; the summary reports
+# the median run per system (all runs are in the JSON lines).
+for ((run = 1; run <= REPEAT; run++)); do
+    # shellcheck disable=SC2086
+    if has_step ours; then run_ours ours drain "$run" ${OURS_ARGS:-}; fi
+    if has_step bare; then run_bare bare_pgbench_each each "$run"; fi
+    if has_step bare_batch; then run_bare bare_pgbench_batch batch "$run"; fi
+    if has_step pgqueuer; then run_pgqueuer "$run"; fi
+done
+# Our latency modes, once each.
+# shellcheck disable=SC2086
+if has_step idle; then run_ours ours_idle idle 1 ${OURS_IDLE_ARGS:-}; fi
+# shellcheck disable=SC2086
+if has_step lateness; then run_ours ours_lateness lateness 1 ${OURS_LATENESS_ARGS:-}; fi
 
 # --- summary ----------------------------------------------------------------------------------
 echo
+echo "machine: $CPUS CPUs, load average before the runs: $LOAD"
 "$PYTHON" "$HERE/summarize.py" "$RESULTS"
 if [ -n "$JSON_OUT" ]; then
     cp "$RESULTS" "$JSON_OUT"
-    echo "results (JSON lines): $JSON_OUT" >&2
+    echo "results (JSON lines, one per run): $JSON_OUT" >&2
 fi

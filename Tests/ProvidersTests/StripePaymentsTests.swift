@@ -110,6 +110,21 @@ struct StripePaymentsTests {
         #expect(fake.chargesCreated == 1)
     }
 
+    @Test("a charge answered too late: the caller sees a retryable timeout, the money was taken once")
+    func lateAnswer() async throws {
+        fake.chargeButAnswerLate(by: .milliseconds(800))
+        let error = await #expect(throws: ProviderError.self) {
+            try await adapter(timeout: .milliseconds(200)).charge(request(key: "k-late"))
+        }
+        #expect(error?.reason == .timeout)
+        #expect(error?.isRetryable == true)
+        #expect(fake.chargesCreated == 1)
+        let id = try #require(fake.intents.first?.id)
+        #expect(try await adapter().lookup(idempotencyKey: "k-late") == .succeeded(paymentID: id))
+        #expect(try await adapter().charge(request(key: "k-late")) == .succeeded(paymentID: id))
+        #expect(fake.chargesCreated == 1)
+    }
+
     @Test("lookup of an unknown key is nil; of a declined attempt is the decline")
     func lookupStates() async throws {
         #expect(try await adapter().lookup(idempotencyKey: "never") == nil)

@@ -38,6 +38,8 @@ public final class FakeStripe: Sendable {
         var declines: [String: String] = [:]
         var failuresLeft = 0
         var dropsLeft = 0
+        var slowLeft = 0
+        var slowDelay: Duration = .zero
         var createRequests = 0
     }
 
@@ -61,7 +63,8 @@ public final class FakeStripe: Sendable {
     /// `http://127.0.0.1:PORT`: the adapter's base URL.
     public var baseURL: String { server.baseURL }
 
-    /// Delay before every answer (make it longer than the client's timeout to simulate one).
+    /// Delay before every request is handled (make it longer than the client's timeout to
+    /// simulate one; the request is still handled afterwards, as a real server would).
     public var latency: Duration {
         get { server.latency }
         set { server.latency = newValue }
@@ -81,6 +84,16 @@ public final class FakeStripe: Sendable {
     /// as if the response was lost on the way back.
     public func chargeButDropResponse(next count: Int = 1) {
         state.withLock { $0.dropsLeft = count }
+    }
+
+    /// The next `count` create calls charge at once (remembering the key) but answer only after
+    /// `delay`: with a client timeout shorter than `delay`, the caller sees a timeout although the
+    /// money was taken — the "did it or didn't it?" case reconciliation exists for.
+    public func chargeButAnswerLate(by delay: Duration, next count: Int = 1) {
+        state.withLock {
+            $0.slowLeft = count
+            $0.slowDelay = delay
+        }
     }
 
     /// Every intent created, in order (declined ones included).
@@ -121,9 +134,17 @@ public final class FakeStripe: Sendable {
     }
 
     private static func create(_ request: FakeHTTPRequest, state: Locked<State>) -> FakeHTTPResponse {
+        let (response, delay) = createNow(request, state: state)
+        if let delay { blockThread(for: delay) }  // outside the lock: other requests go on
+        return response
+    }
+
+    /// The answer, and how long to hold it back.
+    private static func createNow(_ request: FakeHTTPRequest, state: Locked<State>) -> (FakeHTTPResponse, Duration?) {
         let fields = request.formFields()
         let key = request.header("Idempotency-Key")
-        return state.withLock { state in
+        var delay: Duration?
+        let response: FakeHTTPResponse = state.withLock { state in
             state.createRequests += 1
             if state.failuresLeft > 0 {
                 state.failuresLeft -= 1
@@ -145,7 +166,7 @@ public final class FakeStripe: Sendable {
             }
             let declineCode = state.declines[customer]
             let intent = Intent(
-                id: "pi_" + randomID(), amount: amount, currency: currency, customer: customer,
+                id: "pi_" + FakeIDs.alphanumeric(), amount: amount, currency: currency, customer: customer,
                 paymentMethod: fields["payment_method"], description: fields["description"] ?? "",
                 attempt: fields["metadata[attempt]"],
                 status: declineCode == nil ? "succeeded" : "requires_payment_method",
@@ -163,8 +184,13 @@ public final class FakeStripe: Sendable {
                 state.dropsLeft -= 1
                 return error(500, type: "api_error", code: nil, message: "An unknown error occurred")
             }
+            if state.slowLeft > 0 {
+                state.slowLeft -= 1
+                delay = state.slowDelay
+            }
             return response
         }
+        return (response, delay)
     }
 
     private static func search(_ request: FakeHTTPRequest, state: Locked<State>) -> FakeHTTPResponse {
@@ -200,7 +226,7 @@ public final class FakeStripe: Sendable {
         } else {
             object["last_payment_error"] = NSNull()
         }
-        return serialize(object)
+        return FakeJSON.text(object)
     }
 
     static func error(_ status: Int, type: String, code: String?, declineCode: String? = nil,
@@ -212,22 +238,8 @@ public final class FakeStripe: Sendable {
            let object = try? JSONSerialization.jsonObject(with: data) {
             detail["payment_intent"] = object
         }
-        var response = FakeHTTPResponse.json(status, serialize(["error": detail]))
-        response.headers.append(FakeHTTPHeader("Request-Id", "req_" + randomID()))
+        var response = FakeHTTPResponse.json(status, FakeJSON.text(["error": detail]))
+        response.headers.append(FakeHTTPHeader("Request-Id", "req_" + FakeIDs.alphanumeric()))
         return response
     }
-}
-
-/// JSON text of a property-list-like value, keys sorted (stable for assertions).
-func serialize(_ object: Any) -> String {
-    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
-        return "{}"
-    }
-    return String(decoding: data, as: UTF8.self)
-}
-
-/// 24 random alphanumerics, like the tail of Stripe and Twilio ids.
-func randomID(length: Int = 24) -> String {
-    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-    return String((0..<length).map { _ in alphabet.randomElement()! })
 }

@@ -1,0 +1,63 @@
+import Foundation
+
+// Small helpers shared by the provider fakes, namespaced so they cannot clash with other fakes.
+
+/// JSON text of a property-list-like value (dictionaries, arrays, strings, numbers, NSNull),
+/// keys sorted so answers are stable for assertions.
+enum FakeJSON {
+    static func text(_ object: Any) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
+            return "{}"
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Provider-looking ids.
+enum FakeIDs {
+    /// Random alphanumerics, like the tail of a Stripe id.
+    static func alphanumeric(length: Int = 24) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        return String((0..<length).map { _ in alphabet.randomElement()! })
+    }
+
+    /// 32 lowercase hex digits, like the tail of a Twilio sid.
+    static func hex() -> String {
+        (0..<32).map { _ in String(Int.random(in: 0..<16), radix: 16) }.joined()
+    }
+}
+
+/// Reading (not verifying) compact JWTs.
+enum FakeJWT {
+    /// The claims of a compact JWT; nil if malformed.
+    static func claims(_ token: String) -> [String: Any]? {
+        part(token, index: 1)
+    }
+
+    /// Part `index` (0 header, 1 claims) of a compact JWT with a non-empty signature, decoded.
+    static func part(_ token: String, index: Int) -> [String: Any]? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[2].isEmpty else { return nil }
+        var text = parts[index].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while text.count % 4 != 0 { text += "=" }
+        guard let data = Data(base64Encoded: text) else { return nil }
+        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    }
+}
+
+/// Date formats the fakes write and read (UTC, POSIX locale).
+enum FakeDates {
+    /// `Thu, 24 Aug 2023 05:01:45 +0000`, as Twilio writes dates.
+    static var rfc2822: DateFormatter { formatter("EEE, dd MMM yyyy HH:mm:ss Z") }
+
+    /// `2023-08-24`, as Twilio's `DateSent` filters take.
+    static var twilioDay: DateFormatter { formatter("yyyy-MM-dd") }
+
+    private static func formatter(_ format: String) -> DateFormatter {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = format
+        return formatter
+    }
+}
