@@ -14,9 +14,15 @@ enum QueueSQL {
     /// One index range scan per priority level (`jobs_claim_idx`), walked lazily: the nested loop
     /// stops as soon as `limit` rows are locked, so a lower level is read (and locked) only when
     /// the levels above it could not fill the batch. O(log n) however many rows are scheduled later.
+    ///
+    /// The claim commits asynchronously (`synchronous_commit = off`, for this transaction only):
+    /// losing it in a crash only returns the jobs to 'available', and any later durable commit —
+    /// a handler's fenced step or completion, which touch the same rows — flushes the WAL
+    /// through the claim first. So no fsync wait sits on the claim path.
     static func claim(queue: String, limit: Int, worker: String, lease: Duration) -> Query {
         """
-        WITH picked AS MATERIALIZED (
+        WITH async_commit AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)),
+        picked AS MATERIALIZED (
             SELECT c.id
             FROM unnest('{1,2,3,4}'::smallint[]) AS level(priority)
             CROSS JOIN LATERAL (
@@ -31,7 +37,7 @@ enum QueueSQL {
         UPDATE jobs j
         SET state = 'running', attempt = j.attempt + 1, attempted_at = now(), attempted_by = \(worker),
             lease_expires_at = now() + \(lease)::interval
-        FROM picked
+        FROM picked, async_commit
         WHERE j.id = picked.id
         RETURNING \(raw: jobColumns)
         """
