@@ -49,11 +49,13 @@ public enum Wallet {
     /// Reserves `amountMicros` from the channel's wallet for delivery `deliveryID`: promotional
     /// credit first, then paid balance, moved into the channel's "held" account by a transfer.
     /// Idempotent per delivery (the same delivery and amount → no new transfer; another amount →
-    /// `WalletError.idempotencyConflict`). A zero amount (free routes) holds nothing.
+    /// `WalletError.idempotencyConflict`; a hold that was released → `holdAlreadySettled`). A zero
+    /// amount (free routes) holds nothing.
     ///
     /// Throws `WalletError.insufficientFunds` when the wallet cannot cover it. In that case it has
-    /// already requested an auto-charge top-up in `tx` (if the channel has auto-charge on) and
-    /// `tx` is still usable: record the failed delivery and commit, and the top-up goes with it.
+    /// already requested an auto-charge top-up in `tx` (if the channel has auto-charge on).
+    /// After any of these three `WalletError`s, `tx` is still usable: record the failed delivery
+    /// and commit (and the top-up request goes with it).
     ///
     /// `route` ("sms", "lms", "messenger", "email") names the revenue account the capture credits;
     /// when nil, the capture reads it from the delivery row.
@@ -64,9 +66,18 @@ public enum Wallet {
             try await tx.first("SELECT status, available FROM wallet.hold(\(channelID), \(deliveryID), \(amountMicros), \(route))")
         }
         guard let row else { throw WalletError.invalid("wallet.hold returned nothing") }
-        if try row.decode(String.self, at: 0) == "insufficient" {
+        switch try row.decode(String.self, at: 0) {
+        case "held":
+            return
+        case "insufficient":
             throw WalletError.insufficientFunds(channelID: channelID, neededMicros: amountMicros,
                                                 availableMicros: try row.decode(Int64.self, at: 1))
+        case "conflict":
+            throw WalletError.idempotencyConflict(key: "hold:\(deliveryID)")
+        case "released":
+            throw WalletError.holdAlreadySettled(deliveryID: deliveryID, as: "released")
+        case let status:
+            throw WalletError.invalid("wallet.hold answered \(status)")
         }
     }
 

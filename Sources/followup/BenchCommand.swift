@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Wallet
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,5 +48,28 @@ struct BenchCommand: AsyncParsableCommand {
 
 /// Benchmarks contributed by the product modules (follow-ups, activity ingest, wallet).
 enum ProductBenchmarks {
-    static let extra: [ParsableCommand.Type] = []
+    static let extra: [ParsableCommand.Type] = [WalletBench.self]
+}
+
+struct WalletBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wallet",
+        abstract: "Charges per second (hold + capture, ledger checks on) on one hot wallet and across many, beside a bare INSERT rate.",
+        discussion: "Ledger rows cannot be deleted: run it on the embedded cluster (the default) or a scratch database.")
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Charges per scenario.") var charges: Int = 5_000
+    @Option(help: "Wallets in the spread-out scenario.") var wallets: Int = 1_000
+    @Option(help: "Concurrent chargers.") var concurrency: Int = 8
+
+    func run() async throws {
+        guard charges > 0, wallets > 0, concurrency > 0 else { throw ValidationError("--charges, --wallets and --concurrency must be positive") }
+        let db = try await BenchDatabase.open(database, connections: concurrency + 2)
+        do {
+            print(try await WalletBenchmark.run(pool: db.pool, settings: .init(charges: charges, wallets: wallets, concurrency: concurrency)))
+            await db.close()
+        } catch {
+            await db.close()
+            throw error
+        }
+    }
 }

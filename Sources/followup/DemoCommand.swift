@@ -1,50 +1,390 @@
 import ArgumentParser
+import Fakes
+import FollowUp
 import Foundation
 import Jobs
 import Logging
+import Outbound
 import Postgres
+import Providers
 import Schema
+import Wallet
 
-/// `followup demo`: the product working end to end on a Postgres it starts itself.
+/// `followup demo`: the seed's scenarios, end to end, in seconds — on a Postgres it starts itself,
+/// with loopback stand-ins for FCM, APNs, Kakao, Twilio and SMTP.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "See it work: starts its own Postgres, runs jobs through the queue, prints what happened.")
+        abstract: "See it work: customers walk away mid-chat and their answers follow them (own Postgres, fake providers).",
+        discussion: """
+            Starts an embedded Postgres (or uses --database-url / DATABASE_URL), applies the schema, starts
+            local fakes of every provider, runs the poller, and plays the seed's scenarios with short
+            timeouts: push acknowledged; push unanswered; no app; messenger blocked; a long Korean answer;
+            a chat a manager opened; a marketing message. Then prints what each customer received, and why,
+            and the SMS wallet's statement.
+            """)
 
     @OptionGroup var database: DatabaseOptions
+    @Option(help: "Seconds without activity that count as offline in the demo (production default: 270).")
+    var offlineSeconds: Double = 2
+    @Option(help: "Seconds a push has to be acknowledged in the demo (production default: 30).")
+    var pushAckSeconds: Double = 2
+    @Flag(help: "Show the poller's log (info level).") var verbose = false
+
+    func validate() throws {
+        guard offlineSeconds > 0, pushAckSeconds > 0 else { throw ValidationError("the timeouts must be positive") }
+    }
 
     func run() async throws {
         var logger = Logger(label: "demo")
-        logger.logLevel = .warning
+        logger.logLevel = verbose ? .info : .error
+        let started = ContinuousClock.now
         let cluster = database.isSet ? nil : try await EmbeddedCluster.start(logger: logger)
         let stop = StopOnSignal { cluster?.stop() }
         defer { stop.cancel(); cluster?.stop() }
-        let configuration = try cluster?.configuration ?? database.configuration()
-        let pool = ConnectionPool(configuration, maxConnections: 8)
-        print("Postgres: \(cluster.map { "embedded, port \($0.port)" } ?? "DATABASE_URL")")
-        try await Migrator(try Migration.load(from: Schema.directory)).migrate(pool)
+        let pool = ConnectionPool(try cluster?.configuration ?? database.configuration(), maxConnections: 16, logger: logger)
+        print("Postgres: \(cluster.map { "embedded (port \($0.port)), thrown away at the end" } ?? "the database at DATABASE_URL")")
+        try await Migrator(try Migration.load(from: Schema.directory), logger: logger).migrate(pool)
 
+        let fakes = try FakeProviders()
+        defer { fakes.stop() }
+        let client = OutboundClient()
+        let providers = try ProviderSet(settings: try ProviderSettings(environment: fakes.environment), client: client)
+        print("Providers: local fakes of FCM, APNs, Kakao AlimTalk, Twilio and an SMTP server\n")
+
+        var settings = FollowUpSettings.fast()
+        settings.gatherDelay = .milliseconds(300)
         var registry = JobRegistry()
-        DiagnosticJobs.register(in: &registry)
-        var configuration_ = WorkerConfiguration()
-        configuration_.queues = [.init("default", concurrency: 4)]
-        let worker = JobWorker(pool: pool, registry: registry, configuration: configuration_, logger: logger)
-        let task = Task { try await worker.run() }
-        print("Enqueueing 3 jobs in one transaction, one due in 1 s, and one of an unknown kind…")
-        try await pool.withTransaction { tx in
-            for ms in [50, 100, 150] {
-                try await JobQueue.enqueue(DiagnosticJobs.Sleep(ms: ms), on: tx)
-            }
-            try await JobQueue.enqueue(DiagnosticJobs.Noop(), options: EnqueueOptions(delay: .seconds(1)), on: tx)
-            try await JobQueue.enqueue(kind: "demo.unknown", on: tx)
+        var periodic: [PeriodicJob] = []
+        FollowUpRuntime.register(in: &registry, providers: providers, settings: settings, logger: logger)
+        WalletRuntime.register(in: &registry, periodic: &periodic, payments: providers.payments, settings: WalletSettings(), logger: logger)
+        var workerConfiguration = WorkerConfiguration()
+        workerConfiguration.queues = [.init("default", concurrency: 16)]
+        workerConfiguration.safetyPoll = .milliseconds(250)
+        workerConfiguration.backoff = Backoff(base: .milliseconds(100), maximum: .seconds(1))
+        workerConfiguration.shutdownGrace = .seconds(2)
+        let worker = JobWorker(pool: pool, registry: registry, periodic: periodic, configuration: workerConfiguration, logger: logger)
+        let workerTask = Task { try await worker.run() }
+
+        let story = DemoStory(pool: pool, fakes: fakes, offlineSeconds: offlineSeconds, pushAckSeconds: pushAckSeconds)
+        do {
+            try await story.setUp()
+            try await story.play()
+            try await story.report()
+        } catch {
+            worker.shutdown()
+            _ = try? await workerTask.value
+            await pool.close()
+            throw error
         }
-        _ = await QueueBenchmark.eventually(timeout: .seconds(10)) { worker.metrics.snapshot.completed + worker.metrics.snapshot.dead >= 5 }
         worker.shutdown()
-        try await task.value
-        for job in try await JobAdmin.list(state: nil, on: pool).reversed() {
-            print("  job \(job.id) \(job.kind): \(job.state) after \(job.attempt) attempt(s)\(job.lastError.map { " — \($0)" } ?? "")")
-        }
+        _ = try? await workerTask.value
         await pool.close()
+        client.shutdown()
+        let elapsed = ContinuousClock.now - started
+        print(String(format: "\nDone in %.1f s. Ask the delivery log yourself: followup deliveries --database-url URL --channel 1", elapsed.seconds))
+    }
+}
+
+/// The demo's cast and what happens to each of them.
+struct DemoStory: Sendable {
+    let pool: ConnectionPool
+    let fakes: FakeProviders
+    let offlineSeconds: Double
+    let pushAckSeconds: Double
+
+    struct Scenario: Sendable {
+        var title: String
+        var customer: String
+        var channel: String
+        var phone: String?
+        var email: String?
+        var country: String
+        var language: String
+        var device: (platform: String, token: String)?
+        var openedBy = "customer"
+        var kind = "support"
+        var customerSays: String?
+        /// How the customer goes away: left, tab_hidden, or silence (heartbeat, then nothing).
+        var away: String
+        var answers: [String]
+        /// Shown when no notification is expected.
+        var rule: String?
+        var acknowledgesPush = false
+        var messengerBlocked = false
+    }
+
+    static let acme = "Acme Shop"
+    static let bloom = "Bloom Flowers"
+
+    var scenarios: [Scenario] {
+        [
+            Scenario(title: "Push acknowledged", customer: "Minji", channel: Self.acme, phone: "+821055510001",
+                     email: "minji@example.com", country: "KR", language: "en",
+                     device: ("android", "fcm-demo-minji-" + String(repeating: "Zq9x", count: 30)),
+                     customerSays: "Has my refund gone through?", away: "left",
+                     answers: ["Yes — it was approved this morning."], acknowledgesPush: true),
+            Scenario(title: "Push unanswered", customer: "Jisoo", channel: Self.acme, phone: "+821055510002",
+                     email: "jisoo@example.com", country: "KR", language: "en",
+                     device: ("ios", String(repeating: "a1b2c3d4", count: 8)),
+                     customerSays: "Can I change my delivery address?", away: "tab_hidden",
+                     answers: ["Sure, I updated it to the new address you gave us."]),
+            Scenario(title: "No app: text and email at once", customer: "Alex", channel: Self.acme, phone: "+14155550123",
+                     email: "alex@example.com", country: "US", language: "en",
+                     customerSays: "Do you ship to Canada?", away: "silence",
+                     answers: ["We do!", "Shipping to Canada takes 5-7 days."]),
+            Scenario(title: "Messenger blocked: SMS instead", customer: "Hyun", channel: Self.bloom, phone: "+821055510004",
+                     email: "hyun@example.com", country: "KR", language: "ko",
+                     customerSays: "내일 배송 가능한가요?", away: "left",
+                     answers: ["네, 내일 오전에 도착합니다."], messengerBlocked: true),
+            Scenario(title: "Messenger delivered", customer: "Yuna", channel: Self.bloom, phone: "+821055510005",
+                     email: nil, country: "KR", language: "ko",
+                     customerSays: "장미 꽃다발 있나요?", away: "left",
+                     answers: ["네, 오늘 들어온 장미가 있습니다."]),
+            Scenario(title: "Long Korean answer: LMS", customer: "Seo-yeon", channel: Self.acme, phone: "+821055510006",
+                     email: "seoyeon@example.com", country: "KR", language: "ko",
+                     customerSays: "반품 절차를 알려주세요.", away: "left",
+                     answers: ["반품은 주문 후 14일 이내에 가능합니다. 마이페이지에서 반품 신청을 누르신 후 사유를 선택해 주세요. "
+                               + "택배 기사님이 2영업일 안에 방문하여 상품을 회수하며, 회수가 확인되면 3영업일 이내에 환불이 완료됩니다. "
+                               + "포장은 받으신 상자 그대로 사용하셔도 됩니다."]),
+            Scenario(title: "Manager-opened chat, no reply", customer: "Daniel", channel: Self.acme, phone: "+821055510007",
+                     email: "daniel@example.com", country: "KR", language: "en", openedBy: "manager",
+                     away: "left", answers: ["Hi Daniel, anything we can help you with?"],
+                     rule: "a manager started this chat and the customer never replied"),
+            Scenario(title: "Marketing message", customer: "Emma", channel: Self.acme, phone: "+821055510008",
+                     email: "emma@example.com", country: "KR", language: "en", openedBy: "manager", kind: "marketing",
+                     away: "left", answers: ["Spring sale: 20% off everything this weekend!"],
+                     rule: "marketing messages are never followed up"),
+        ]
+    }
+
+    func channelID(_ name: String) async throws -> Int64 {
+        try await pool.scalar("SELECT id FROM channels WHERE name = \(name)", as: Int64.self)
+    }
+
+    func chatID(_ scenario: Scenario) async throws -> Int64 {
+        try await pool.scalar("""
+            SELECT c.id FROM chats c JOIN customers cu ON cu.id = c.customer_id WHERE cu.name = \(scenario.customer)
+            """, as: Int64.self)
+    }
+
+    /// The companies, as an app (or its admin screen) would set them up: plain SQL.
+    func setUp() async throws {
+        let offline = "\(offlineSeconds) seconds"
+        let ack = "\(pushAckSeconds) seconds"
+        try await pool.execute("""
+            INSERT INTO channels (name, plan, phone_enabled, email_enabled, push_integrated, default_country,
+                                  offline_timeout, push_ack_timeout, email_from_address, email_domain, email_domain_verified,
+                                  link_base_url)
+            VALUES (\(Self.acme), 'paid', true, true, true, 'KR', \(offline)::interval, \(ack)::interval,
+                    'help@acme-shop.example', 'acme-shop.example', true, 'https://chat.acme-shop.example')
+            """)
+        try await pool.execute("""
+            INSERT INTO channels (name, plan, phone_enabled, email_enabled, push_integrated, default_country,
+                                  messenger_sender_key, messenger_template_code, offline_timeout, push_ack_timeout)
+            VALUES (\(Self.bloom), 'paid', true, true, false, 'KR', 'bloom-sender-key', 'FOLLOWUP_KO_01',
+                    \(offline)::interval, \(ack)::interval)
+            """)
+        // Paid plans get their monthly SMS credit from the wallet's periodic job; wait for it.
+        for name in [Self.acme, Self.bloom] {
+            let channel = try await channelID(name)
+            let credited = await waitFor(seconds: 5) { () -> Bool? in
+                let balance = try? await Wallet.balance(channelID: channel, on: pool)
+                return (balance?.promotionalMicros ?? 0) > 0 ? true : nil
+            }
+            if credited == nil {
+                try await Wallet.credit(channelID: channel, amountMicros: 10 * Money.microsPerDollar, to: .promotional,
+                                        reason: "SMS credit for the demo", by: "demo", on: pool)
+            }
+        }
+        for scenario in scenarios {
+            let channel = try await channelID(scenario.channel)
+            let customer = try await pool.scalar("""
+                INSERT INTO customers (channel_id, name, phone, email, country, language)
+                VALUES (\(channel), \(scenario.customer), \(scenario.phone), \(scenario.email), \(scenario.country), \(scenario.language))
+                RETURNING id
+                """, as: Int64.self)
+            if let device = scenario.device {
+                try await pool.execute("""
+                    INSERT INTO customer_devices (customer_id, platform, token) VALUES (\(customer), \(device.platform), \(device.token))
+                    """)
+            }
+            if scenario.messengerBlocked, let phone = scenario.phone { fakes.kakao.setBehaviour(.blocked, for: phone) }
+            let chat = try await pool.scalar("""
+                INSERT INTO chats (channel_id, customer_id, opened_by, kind) VALUES (\(channel), \(customer), \(scenario.openedBy), \(scenario.kind))
+                RETURNING id
+                """, as: Int64.self)
+            if let says = scenario.customerSays {
+                try await pool.execute("INSERT INTO messages (chat_id, sender, body) VALUES (\(chat), 'customer', \(says))")
+            }
+            try await pool.execute("INSERT INTO activity (customer_id, kind) VALUES (\(customer), 'page_view')")
+        }
+    }
+
+    /// Everyone walks away, the managers answer, and the app acknowledges the pushes it receives.
+    func play() async throws {
+        print("The customers walk away; the managers answer…")
+        for scenario in scenarios {
+            let chat = try await chatID(scenario)
+            let customer = try await pool.scalar("SELECT customer_id FROM chats WHERE id = \(chat)", as: Int64.self)
+            if scenario.away != "silence" {
+                try await pool.execute("INSERT INTO activity (customer_id, kind) VALUES (\(customer), \(scenario.away))")
+            } else {
+                try await pool.execute("INSERT INTO activity (customer_id, kind) VALUES (\(customer), 'heartbeat')")
+            }
+            for answer in scenario.answers {
+                try await pool.execute("INSERT INTO messages (chat_id, sender, body) VALUES (\(chat), 'manager', \(answer))")
+            }
+        }
+        // The app's SDK backend: when Minji's phone shows the push, it acknowledges it.
+        for scenario in scenarios where scenario.acknowledgesPush {
+            guard let token = scenario.device?.token else { continue }
+            let push = await waitFor(seconds: 10) { fakes.fcm.pushes.first { $0.token == token } }
+            if let id = push?.data["follow_up_id"].flatMap(Int64.init) {
+                try await pool.execute("INSERT INTO push_receipts (follow_up_id) VALUES (\(id))")
+            }
+        }
+        let expected = scenarios.filter { $0.rule == nil }.count
+        let finished = await waitFor(seconds: 30 + offlineSeconds + pushAckSeconds) { () -> Bool? in
+            let done = try? await pool.scalar("""
+                SELECT count(*)::int FROM follow_ups f
+                WHERE f.status NOT IN ('pending', 'awaiting_push_ack')
+                  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.follow_up_id = f.id AND d.status IN ('queued', 'sending'))
+                """, as: Int.self)
+            return (done ?? 0) >= expected ? true : nil
+        }
+        if finished == nil { print("(some follow-ups had not finished after the wait; showing what happened so far)") }
+        // Give the checks of the chats that get nothing a moment to conclude.
+        _ = await waitFor(seconds: 5) { () -> Bool? in
+            let busy = try? await pool.scalar("""
+                SELECT count(*)::int FROM jobs WHERE kind LIKE 'followup.%' AND (state = 'running' OR (state = 'available' AND run_at <= now()))
+                """, as: Int.self)
+            return busy == 0 ? true : nil
+        }
+        print("")
+    }
+
+    /// What each customer received, and why.
+    func report() async throws {
+        for (index, scenario) in scenarios.enumerated() {
+            let chat = try await chatID(scenario)
+            print("\(index + 1). \(scenario.title) — \(scenario.customer), a customer of \(scenario.channel)")
+            print("   \(situation(scenario))")
+            let followUp = try await pool.first("""
+                SELECT id, status, reason, offline_reason, message_count FROM follow_ups WHERE chat_id = \(chat) ORDER BY id DESC LIMIT 1
+                """)
+            guard let followUp else {
+                print("   → Nothing sent: \(scenario.rule ?? "no follow-up was needed").\n")
+                continue
+            }
+            let offline = try followUp.decode(String.self, at: 3)
+            let count = try followUp.decode(Int.self, at: 4)
+            print("   Went offline (\(offline)) with \(count) unseen answer\(count == 1 ? "" : "s").")
+            let rows = try await DeliveryReport.list(.init(chatID: chat, limit: 20), on: pool).reversed()
+            for row in rows {
+                print("   → \(describe(row, scenario))")
+            }
+            let status = try followUp.decode(String.self, at: 1)
+            let reason = try followUp.decode(String?.self, at: 2) ?? ""
+            print("   Outcome: \(outcome(status, reason))\n")
+        }
+        try await printWallets()
+    }
+
+    private func situation(_ scenario: Scenario) -> String {
+        var parts: [String] = []
+        if let device = scenario.device { parts.append("has the \(device.platform == "ios" ? "iPhone" : "Android") app") }
+        else { parts.append("no mobile app") }
+        switch scenario.away {
+        case "left": parts.append("closed the website")
+        case "tab_hidden": parts.append("switched to another browser tab")
+        default: parts.append("stopped doing anything on the website")
+        }
+        if scenario.openedBy == "manager" && scenario.kind == "support" { parts.append("the chat was started by a manager") }
+        if scenario.kind == "marketing" { parts.append("the message is a marketing campaign") }
+        if scenario.messengerBlocked { parts.append("has blocked the company on the messenger") }
+        if scenario.acknowledgesPush { parts.append("sees the push") }
+        return parts.joined(separator: "; ").prefix(1).uppercased() + parts.joined(separator: "; ").dropFirst() + "."
+    }
+
+    private func describe(_ row: DeliveryReport.Row, _ scenario: Scenario) -> String {
+        let cost = row.costMicros > 0 ? ", \(Money.format(row.costMicros)) from the SMS wallet" : ""
+        let label: String
+        switch row.route {
+        case "push": label = "Mobile push"
+        case "messenger": label = "Messenger (Kakao AlimTalk)"
+        case "sms": label = "SMS (\(row.segments) part\(row.segments == 1 ? "" : "s"))"
+        case "lms": label = "LMS (long text)"
+        default: label = "Email"
+        }
+        guard ["sent", "delivered"].contains(row.status) else {
+            var text = "\(label): \(row.status) — \(row.why)"
+            if let replaced = row.replacedByRoute { text += "; replaced by \(replaced.uppercased())" }
+            return text
+        }
+        return "\(label): \(row.status)\(cost)\n     \(content(row, scenario))"
+    }
+
+    /// What the provider fake actually received.
+    private func content(_ row: DeliveryReport.Row, _ scenario: Scenario) -> String {
+        switch row.route {
+        case "push":
+            let token = scenario.device?.token ?? ""
+            if let push = fakes.fcm.pushes.first(where: { $0.token == token }) { return "“\(push.title): \(push.body)”" }
+            if let push = fakes.apns.pushes.first(where: { $0.deviceToken == token }) { return "“\(push.title): \(push.body)”" }
+            return "(push accepted)"
+        case "messenger":
+            return quote(fakes.kakao.delivered(to: scenario.phone ?? "").first?.content ?? "")
+        case "sms", "lms":
+            return "to \(mask(scenario.phone ?? "")): " + quote(fakes.twilio.messages(to: scenario.phone ?? "").first?.body ?? "")
+        default:
+            guard let mail = fakes.smtp.messages.first(where: { $0.recipients.contains(scenario.email ?? "") })?.parsed else {
+                return "(mail accepted)"
+            }
+            return "to \(scenario.email ?? ""): “\(mail.decodedHeader("Subject") ?? "")”, from \(mail.decodedHeader("From") ?? "?"), replies go to \(mail.header("Reply-To") ?? "?")"
+        }
+    }
+
+    private func outcome(_ status: String, _ reason: String) -> String {
+        switch status {
+        case "acknowledged": "the push reached the phone, so no text or email was sent."
+        case "notified": reason.prefix(1).uppercased() + reason.dropFirst() + "."
+        case "cancelled": "nothing sent — \(reason)."
+        default: "\(status) — \(reason)"
+        }
+    }
+
+    private func quote(_ text: String) -> String {
+        let flat = text.replacingOccurrences(of: "\n", with: " ⏎ ")
+        return "“" + (flat.count > 110 ? String(flat.prefix(109)) + "…" : flat) + "”"
+    }
+
+    private func mask(_ phone: String) -> String {
+        phone.count > 6 ? String(phone.prefix(5)) + String(repeating: "•", count: phone.count - 8) + String(phone.suffix(3)) : phone
+    }
+
+    private func printWallets() async throws {
+        for name in [Self.acme, Self.bloom] {
+            let channel = try await channelID(name)
+            print("SMS wallet of \(name):")
+            for line in try await Wallet.statement(channelID: channel, on: pool) {
+                let change = line.promotionalChangeMicros + line.paidChangeMicros
+                let amount = change == 0 ? String(repeating: " ", count: 10) : (change > 0 ? "+" : "") + Money.format(change)
+                print("   \(line.kind.padding(toLength: 15, withPad: " ", startingAt: 0)) \(amount.padding(toLength: 10, withPad: " ", startingAt: 0))  available \(Money.format(line.availableAfterMicros))  — \(line.reason)")
+            }
+            let balance = try await Wallet.balance(channelID: channel, on: pool)
+            print("   now: \(balance)\n")
+        }
+    }
+
+    /// Polls `probe` until it returns a value or `seconds` pass.
+    private func waitFor<T: Sendable>(seconds: Double, _ probe: () async -> T?) async -> T? {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if let value = await probe() { return value }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return await probe()
     }
 }
 

@@ -1,22 +1,41 @@
 import ArgumentParser
 import Foundation
+import FollowUp
 import Jobs
 import Logging
+import Outbound
+import Providers
+import Wallet
 
-/// Every job kind and periodic job the product runs, in one place.
+/// Every job kind and periodic job the product runs, in one place: `followup run` and the demo
+/// build their workers from this.
 struct ProductRuntime {
     var registry = JobRegistry()
     var periodic: [PeriodicJob] = []
+    let client: OutboundClient
 
-    init(logger: Logger) throws {
+    /// Providers from `FOLLOWUP_*` environment variables (docs/providers.md); a missing or bad one
+    /// is a clear error naming the variable, never echoing a secret.
+    init(environment: [String: String] = ProcessInfo.processInfo.environment,
+         followUps: FollowUpSettings = FollowUpSettings(), wallet: WalletSettings = WalletSettings(),
+         logger: Logger) throws {
+        let settings: ProviderSettings
+        do {
+            settings = try ProviderSettings(environment: environment)
+        } catch let error as ProviderSettingsError {
+            throw ValidationError("provider settings: \(error)")
+        }
+        client = OutboundClient()
+        let providers = try ProviderSet(settings: settings, client: client)
         DiagnosticJobs.register(in: &registry)
-        // Product handlers (follow-ups, wallet) register here.
+        FollowUpRuntime.register(in: &registry, providers: providers, settings: followUps, logger: logger)
+        WalletRuntime.register(in: &registry, periodic: &periodic, payments: providers.payments, settings: wallet, logger: logger)
     }
 }
 
-/// Subcommands contributed by the product modules (deliveries, wallet).
+/// Subcommands contributed by the product modules.
 enum ProductCommands {
-    static let extra: [ParsableCommand.Type] = []
+    static let extra: [ParsableCommand.Type] = [DeliveriesCommand.self, WalletCommand.self]
 }
 
 /// Job kinds for operators and benchmarks: `followup.noop` does nothing; `followup.sleep`

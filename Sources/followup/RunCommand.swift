@@ -17,10 +17,11 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         logging.bootstrap()
         let logger = Logger(label: "followup")
+        let workerConfiguration = try worker.configuration()
         let pool = try await database.pool()
         let runtime = try ProductRuntime(logger: logger)
         let jobWorker = JobWorker(pool: pool, registry: runtime.registry, periodic: runtime.periodic,
-                                  configuration: try worker.configuration(), logger: logger)
+                                  configuration: workerConfiguration, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [jobWorker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await pool.close()

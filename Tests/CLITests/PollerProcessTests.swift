@@ -1,3 +1,4 @@
+import Fakes
 import Foundation
 import Jobs
 import Postgres
@@ -12,14 +13,17 @@ struct PollerProcessTests {
     }
 
     func state(_ db: TestDatabase, _ state: String) async throws -> Int {
-        try await db.pool.scalar("SELECT count(*)::int FROM jobs WHERE state = \(state)::job_state", as: Int.self)
+        try await db.pool.scalar("SELECT count(*)::int FROM jobs WHERE kind = 'followup.sleep' AND state = \(state)::job_state", as: Int.self)
     }
 
     @Test("SIGTERM: in-flight jobs finish within the grace period, nothing new is claimed, exit 0")
     func sigterm() async throws {
         let db = try await TestDatabase.fresh()
         try await sleepJobs(db, count: 10, ms: 1500)
-        let poller = try ChildProcess(ChildProcess.followupBinary, ["run", "--database-url", try await db.url, "--queues", "default=3", "--shutdown-grace", "20"])
+        let fakes = try FakeProviders()
+        defer { fakes.stop() }
+        let poller = try ChildProcess(ChildProcess.followupBinary, ["run", "--database-url", try await db.url, "--queues", "default=3", "--shutdown-grace", "20"],
+                                      environment: fakes.environment)
         #expect(try await eventually { try await state(db, "running") == 3 })
         poller.signal(SIGTERM)
         let code = await poller.wait(timeout: .seconds(15))
@@ -34,7 +38,10 @@ struct PollerProcessTests {
         let db = try await TestDatabase.fresh()
         try await db.pool.execute("CREATE TABLE runs (job_id bigint NOT NULL)")
         try await sleepJobs(db, count: 2, ms: 60_000)
-        let poller = try ChildProcess(ChildProcess.followupBinary, ["run", "--database-url", try await db.url, "--queues", "default=2", "--lease-seconds", "1"])
+        let fakes = try FakeProviders()
+        defer { fakes.stop() }
+        let poller = try ChildProcess(ChildProcess.followupBinary, ["run", "--database-url", try await db.url, "--queues", "default=2", "--lease-seconds", "1"],
+                                      environment: fakes.environment)
         #expect(try await eventually { try await state(db, "running") == 2 })
         poller.signal(SIGKILL)
         #expect(await poller.wait(timeout: .seconds(5)) == 128 + SIGKILL)
@@ -53,7 +60,7 @@ struct PollerProcessTests {
         worker.shutdown()
         try await task.value
         #expect(try await db.pool.scalar("SELECT count(*)::int FROM runs", as: Int.self) == 2)
-        #expect(try await db.pool.scalar("SELECT bool_and(errors->0->>'error' LIKE 'lease expired%') FROM jobs", as: Bool.self))
+        #expect(try await db.pool.scalar("SELECT bool_and(errors->0->>'error' LIKE 'lease expired%') FROM jobs WHERE kind = 'followup.sleep'", as: Bool.self))
     }
 
     @Test("a bad DATABASE_URL is a clear error that does not echo the password")
@@ -71,6 +78,16 @@ struct PollerProcessTests {
         #expect(await unreachable.wait(timeout: .seconds(15)) != 0)
         #expect(unreachable.output.contains("connect"))
         #expect(!unreachable.output.contains("hunter2"))
+    }
+
+    @Test("run without provider settings refuses to start, naming the variable")
+    func missingProviders() async throws {
+        let db = try await TestDatabase.fresh()
+        let poller = try ChildProcess(ChildProcess.followupBinary, ["run", "--database-url", try await db.url],
+                                      environment: ["FOLLOWUP_TWILIO_AUTH_TOKEN": "secret-token-value"])
+        #expect(await poller.wait(timeout: .seconds(10)) != 0)
+        #expect(poller.output.contains("FOLLOWUP_TWILIO_ACCOUNT_SID"))
+        #expect(!poller.output.contains("secret-token-value"))
     }
 
     @Test("--queues with a bad value is refused with a usable message")

@@ -66,7 +66,10 @@ actor SharedServer {
             let base = admin
             urlFor = { name in (try? base.database(name).connectionString) ?? url }
         } else {
-            let cluster = try await EmbeddedCluster.start()
+            // Every test gets its own database and pools, kept until the process ends: room for all.
+            var options = EmbeddedCluster.Options()
+            options.maxConnections = 1000
+            let cluster = try await EmbeddedCluster.start(options: options)
             admin = cluster.configuration
             urlFor = { cluster.url(database: $0) }
             Keeper.cluster = cluster
@@ -84,6 +87,7 @@ actor SharedServer {
 
 /// Keeps the embedded cluster alive for the whole test process; its watchdog stops it after.
 enum Keeper {
+    // Written once, by SharedServer's actor-serialized start, and only read for its lifetime.
     nonisolated(unsafe) static var cluster: EmbeddedCluster?
 }
 

@@ -156,3 +156,17 @@ END $$;
 
 CREATE TRIGGER activity_away AFTER INSERT ON activity
     FOR EACH ROW WHEN (NEW.kind IN ('left', 'tab_hidden')) EXECUTE FUNCTION followups_on_away();
+
+-- A push receipt ends the wait for it: the follow-up's deadline job runs now.
+CREATE FUNCTION followups_on_push_receipt() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE jobs SET run_at = now()
+    WHERE unique_key = 'push_timeout:' || NEW.follow_up_id AND state = 'available' AND run_at > now();
+    IF FOUND THEN
+        PERFORM pg_notify('jobs', queue) FROM jobs WHERE unique_key = 'push_timeout:' || NEW.follow_up_id AND state = 'available';
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER push_receipts_followups AFTER INSERT ON push_receipts
+    FOR EACH ROW EXECUTE FUNCTION followups_on_push_receipt();

@@ -1,0 +1,166 @@
+import Foundation
+import Jobs
+import Logging
+import Postgres
+
+/// The channel plan (the seed's "detailed transmission process"):
+/// push integrated and a device → push first, and text + email only if no `push_receipts` row
+/// arrives within the push acknowledgement timeout (or every push was rejected); otherwise text
+/// and email at once, as separate deliveries with jobs of their own.
+struct ChannelPlan: Sendable {
+    let settings: FollowUpSettings
+    let logger: Logger
+
+    /// `followup.dispatch`: re-checks the follow-up at send time and starts its routes.
+    func dispatch(_ payload: FollowUpJobs.Dispatch, _ context: JobContext) async throws -> JobResult {
+        let outcome = try await context.complete { tx -> String in
+            guard let record = try await FollowUpRecord.lock(payload.followUpID, on: tx) else { return "unknown follow-up" }
+            guard record.status == "pending" else { return "already \(record.status)" }
+            if try await record.customerReturned(on: tx) {
+                try await record.end("cancelled", reason: "customer came back before it was sent", settings: settings, on: tx)
+                return "cancelled: customer came back"
+            }
+            // Answers written since the offline check join this notification (several → one).
+            guard let unseen = try await UnseenMessages.find(chatID: record.chatID, excludingFollowUp: record.id, on: tx) else {
+                try await record.end("cancelled", reason: "customer read the chat before it was sent", settings: settings, on: tx)
+                return "cancelled: chat read"
+            }
+            try await tx.execute("""
+                UPDATE follow_ups SET first_message_id = \(unseen.firstID), last_message_id = \(unseen.lastID),
+                    message_count = \(unseen.count)
+                WHERE id = \(record.id)
+                """)
+            guard let followUp = try await FollowUpContext.load(followUpID: record.id, on: tx) else { return "unknown follow-up" }
+            let devices = followUp.channel.pushIntegrated ? try await devicesOf(followUp.customer.id, on: tx) : []
+            if devices.isEmpty {
+                let reason = followUp.channel.pushIntegrated ? "no mobile device registered" : "mobile push not integrated"
+                return try await planTextAndEmail(record, followUp, because: reason, on: tx)
+            }
+            return try await startPush(record, followUp, devices: devices, on: tx)
+        }
+        logger.debug("follow-up dispatched", metadata: ["follow_up_id": "\(payload.followUpID)", "outcome": "\(outcome)"])
+        return .done
+    }
+
+    /// `followup.push_timeout`: acknowledged → done; otherwise text and email now.
+    func pushTimeout(_ payload: FollowUpJobs.PushTimeout, _ context: JobContext) async throws -> JobResult {
+        do {
+            let outcome = try await handlePushTimeout(payload, context)
+            logger.debug("push deadline handled", metadata: ["follow_up_id": "\(payload.followUpID)", "outcome": "\(outcome)"])
+            return .done
+        } catch let early as SnoozeUntilDeadline {
+            return .snooze(.milliseconds(Int64(max(0, early.seconds) * 1000) + 1))
+        }
+    }
+
+    private func handlePushTimeout(_ payload: FollowUpJobs.PushTimeout, _ context: JobContext) async throws -> String {
+        try await context.complete { tx -> String in
+            guard let record = try await FollowUpRecord.lock(payload.followUpID, on: tx) else { return "unknown follow-up" }
+            guard record.status == "awaiting_push_ack" else { return "already \(record.status)" }
+            if try await tx.first("SELECT 1 FROM push_receipts WHERE follow_up_id = \(record.id) LIMIT 1") != nil {
+                try await record.end("acknowledged", reason: "push received on the device; no text or email needed",
+                                     settings: settings, on: tx)
+                return "acknowledged"
+            }
+            let remaining = try await tx.scalar("""
+                SELECT extract(epoch FROM push_deadline - now())::float8 FROM follow_ups WHERE id = \(record.id)
+                """, as: Double.self)
+            if remaining > 0 {
+                // Woken before the deadline without a receipt: wait for the real deadline.
+                throw SnoozeUntilDeadline(seconds: remaining)
+            }
+            guard let followUp = try await FollowUpContext.load(followUpID: record.id, on: tx) else { return "unknown follow-up" }
+            let seconds = settings.pushAckTimeout?.seconds ?? followUp.channel.pushAckTimeoutSeconds
+            return try await planTextAndEmail(record, followUp,
+                                              because: "push not acknowledged within \(Presence.describe(seconds: seconds))", on: tx)
+        }
+    }
+
+    struct SnoozeUntilDeadline: Error { var seconds: Double }
+
+    // MARK: Steps
+
+    private func devicesOf(_ customerID: Int64, on tx: Transaction) async throws -> [(id: Int64, platform: String, token: String)] {
+        try await tx.query("""
+            SELECT id, platform, token FROM customer_devices WHERE customer_id = \(customerID)
+            ORDER BY created_at DESC, id DESC LIMIT \(settings.maxPushDevices)
+            """).map { (try $0.decode(Int64.self, at: 0), try $0.decode(String.self, at: 1), try $0.decode(String.self, at: 2)) }
+    }
+
+    private func startPush(_ record: FollowUpRecord, _ followUp: FollowUpContext,
+                           devices: [(id: Int64, platform: String, token: String)], on tx: Transaction) async throws -> String {
+        let content = PushContent(followUp)
+        for device in devices {
+            try await NewDelivery(route: .push, recipient: device.token, subject: content.title, body: content.body,
+                                  deviceID: device.id).insert(for: followUp, settings: settings, on: tx)
+        }
+        let timeout = settings.pushAckTimeout ?? .milliseconds(Int64(followUp.channel.pushAckTimeoutSeconds * 1000))
+        let deadline = try await tx.scalar("""
+            UPDATE follow_ups SET status = 'awaiting_push_ack', push_deadline = now() + \(timeout)::interval
+            WHERE id = \(record.id) RETURNING push_deadline
+            """, as: Date.self)
+        try await JobQueue.enqueue(FollowUpJobs.PushTimeout(followUpID: record.id),
+                                   options: EnqueueOptions(queue: settings.queue, runAt: deadline,
+                                                           uniqueKey: FollowUpJobs.PushTimeout.uniqueKey(record.id)),
+                                   on: tx)
+        return "push to \(devices.count) device(s)"
+    }
+
+    /// Text and email, each its own delivery and job, so one failing never blocks the other.
+    /// Turned-off routes and missing contact data are recorded as `excluded`, with the reason.
+    func planTextAndEmail(_ record: FollowUpRecord, _ followUp: FollowUpContext, because: String,
+                          on tx: Transaction) async throws -> String {
+        var queued = 0
+        var excluded: [String] = []
+        let plan = followUp.composeText()
+        let xmsRoute: Route = plan.route == .lms ? .lms : .sms
+        if !followUp.channel.phoneEnabled {
+            try await NewDelivery(route: xmsRoute, status: "excluded", reason: "text notifications are turned off for this channel")
+                .insert(for: followUp, settings: settings, on: tx)
+            excluded.append("text off")
+        } else if followUp.customer.phone == nil {
+            try await NewDelivery(route: xmsRoute, status: "excluded", reason: "customer has no phone number")
+                .insert(for: followUp, settings: settings, on: tx)
+            excluded.append("no phone")
+        } else {
+            try await textDelivery(followUp, plan: plan, messenger: followUp.channel.hasMessenger, replaces: nil)
+                .insert(for: followUp, settings: settings, on: tx)
+            queued += 1
+        }
+        if !followUp.channel.emailEnabled {
+            try await NewDelivery(route: .email, status: "excluded", reason: "email notifications are turned off for this channel")
+                .insert(for: followUp, settings: settings, on: tx)
+            excluded.append("email off")
+        } else if followUp.customer.email == nil {
+            try await NewDelivery(route: .email, status: "excluded", reason: "customer has no email address")
+                .insert(for: followUp, settings: settings, on: tx)
+            excluded.append("no email")
+        } else {
+            let email = EmailContent(followUp, settings: settings)
+            try await NewDelivery(route: .email, recipient: followUp.customer.email, subject: email.subject, body: email.text)
+                .insert(for: followUp, settings: settings, on: tx)
+            queued += 1
+        }
+        if queued == 0 {
+            try await record.end("cancelled", reason: "\(because); nothing to send (\(excluded.joined(separator: ", ")))",
+                                 settings: settings, on: tx)
+            return "nothing to send"
+        }
+        let sent = queued == 2 ? "text and email" : (excluded.contains { $0.contains("email") } ? "text only" : "email only")
+        let note = excluded.isEmpty ? "" : " (\(excluded.joined(separator: ", ")))"
+        try await record.end("notified", reason: "\(because); \(sent)\(note)", settings: settings, on: tx)
+        return sent
+    }
+
+    /// The text delivery: messenger when the channel has SNS settings (and a messenger provider
+    /// is configured), else SMS/LMS as planned.
+    func textDelivery(_ followUp: FollowUpContext, plan: XMSPlan, messenger: Bool, replaces: Int64?) -> NewDelivery {
+        if messenger {
+            return NewDelivery(route: .messenger, recipient: followUp.customer.phone, body: plan.body, segments: 1,
+                               country: followUp.country, replaces: replaces)
+        }
+        return NewDelivery(route: plan.route == .lms ? .lms : .sms, recipient: followUp.customer.phone,
+                           subject: plan.subject, body: plan.body, segments: max(1, plan.segments),
+                           country: followUp.country, replaces: replaces)
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Postgres
+
+/// A chat as the offline check sees it, read under the chat's row lock.
+struct ChatState: Sendable {
+    var chatID: Int64
+    var channelID: Int64
+    var customerID: Int64
+    var kind: String
+    var openedBy: String
+    var createdAt: Date
+    var offlineTimeoutSeconds: Double
+    var customerEverWrote: Bool
+    var hasOpenFollowUp: Bool
+    var now: Date
+
+    /// Locks the chat row (`FOR UPDATE`) and reads it. The lock orders this transaction with
+    /// message inserts (their foreign key check takes a share lock on the chat) and with the
+    /// transactions that end a follow-up, so no answer slips between a check and its completion.
+    static func lock(_ chatID: Int64, on tx: Transaction) async throws -> ChatState? {
+        guard let row = try await tx.first("""
+            SELECT c.id, c.channel_id, c.customer_id, c.kind, c.opened_by, c.created_at,
+                   extract(epoch FROM ch.offline_timeout)::float8,
+                   EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.sender = 'customer'),
+                   EXISTS (SELECT 1 FROM follow_ups f WHERE f.chat_id = c.id AND f.status IN ('pending', 'awaiting_push_ack')),
+                   now()
+            FROM chats c JOIN channels ch ON ch.id = c.channel_id
+            WHERE c.id = \(chatID)
+            FOR UPDATE OF c
+            """) else { return nil }
+        return ChatState(chatID: try row.decode(Int64.self, at: 0), channelID: try row.decode(Int64.self, at: 1),
+                         customerID: try row.decode(Int64.self, at: 2), kind: try row.decode(String.self, at: 3),
+                         openedBy: try row.decode(String.self, at: 4), createdAt: try row.decode(Date.self, at: 5),
+                         offlineTimeoutSeconds: try row.decode(Double.self, at: 6),
+                         customerEverWrote: try row.decode(Bool.self, at: 7),
+                         hasOpenFollowUp: try row.decode(Bool.self, at: 8), now: try row.decode(Date.self, at: 9))
+    }
+
+    /// Why this chat never gets a follow-up, or nil when it may.
+    var ineligibility: String? {
+        if kind == "marketing" { return "marketing chats are not followed up" }
+        if openedBy == "manager" && !customerEverWrote { return "a manager opened the chat and the customer never replied" }
+        return nil
+    }
+}
+
+/// The unseen answers of a chat: manager and bot messages after the customer's last message in
+/// the chat and after the last `chat_reads` row, and not already carried by an earlier follow-up
+/// (`excludingFollowUp`: ignore that follow-up's own coverage, when re-reading its range).
+struct UnseenMessages: Sendable, Equatable {
+    var firstID: Int64
+    var lastID: Int64
+    var count: Int
+
+    static func find(chatID: Int64, excludingFollowUp: Int64? = nil, on db: some Queryable) async throws -> UnseenMessages? {
+        let row = try await db.first("""
+            SELECT min(m.id), max(m.id), count(*)::int FROM messages m
+            WHERE m.chat_id = \(chatID) AND m.sender <> 'customer'
+              AND m.id > coalesce((SELECT max(id) FROM messages WHERE chat_id = \(chatID) AND sender = 'customer'), 0)
+              AND m.id > coalesce((SELECT max(last_message_id) FROM follow_ups
+                                   WHERE chat_id = \(chatID) AND status <> 'cancelled'
+                                     AND id IS DISTINCT FROM \(excludingFollowUp)::bigint), 0)
+              AND m.created_at > coalesce((SELECT max(read_at) FROM chat_reads WHERE chat_id = \(chatID)), '-infinity')
+            """)
+        guard let row, try row.decode(Int.self, at: 2) > 0 else { return nil }
+        return UnseenMessages(firstID: try row.decode(Int64.self, at: 0), lastID: try row.decode(Int64.self, at: 1),
+                              count: try row.decode(Int.self, at: 2))
+    }
+}

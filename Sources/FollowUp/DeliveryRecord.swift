@@ -1,0 +1,94 @@
+import Foundation
+import Jobs
+import Postgres
+
+/// Routes of the delivery log.
+enum Route: String, Sendable {
+    case push, messenger, sms, lms, email
+
+    var isText: Bool { self == .messenger || self == .sms || self == .lms }
+}
+
+/// One row of `deliveries`.
+struct DeliveryRecord: Sendable {
+    var id: Int64
+    var followUpID: Int64?
+    var channelID: Int64
+    var chatID: Int64?
+    var route: Route
+    var status: String
+    var reason: String?
+    var deviceID: Int64?
+    var platform: String?
+    var recipient: String?
+    var subject: String?
+    var body: String?
+    var segments: Int
+    var country: String?
+    var priceMicros: Int64
+    var attempts: Int
+
+    /// The idempotency key providers dedupe on: one per delivery, stable across retries and crashes.
+    var idempotencyKey: String { "delivery-\(id)" }
+
+    var isFinished: Bool { ["sent", "delivered", "failed", "excluded", "unknown"].contains(status) }
+
+    static func load(_ id: Int64, lock: Bool = false, on db: some Queryable) async throws -> DeliveryRecord? {
+        guard let row = try await db.first("""
+            SELECT d.id, d.follow_up_id, d.channel_id, d.chat_id, d.route, d.status, d.reason, d.device_id, cd.platform,
+                   d.recipient, d.subject, d.body, d.segments, d.country, d.price_micros, d.attempts
+            FROM deliveries d LEFT JOIN customer_devices cd ON cd.id = d.device_id
+            WHERE d.id = \(id)
+            \(raw: lock ? "FOR UPDATE OF d" : "")
+            """) else { return nil }
+        guard let route = Route(rawValue: try row.decode(String.self, at: 4)) else {
+            throw PermanentJobError("delivery \(id) has an unknown route")
+        }
+        return DeliveryRecord(
+            id: try row.decode(Int64.self, at: 0), followUpID: try row.decode(Int64?.self, at: 1),
+            channelID: try row.decode(Int64.self, at: 2), chatID: try row.decode(Int64?.self, at: 3), route: route,
+            status: try row.decode(String.self, at: 5), reason: try row.decode(String?.self, at: 6),
+            deviceID: try row.decode(Int64?.self, at: 7), platform: try row.decode(String?.self, at: 8),
+            recipient: try row.decode(String?.self, at: 9), subject: try row.decode(String?.self, at: 10),
+            body: try row.decode(String?.self, at: 11), segments: try row.decode(Int.self, at: 12),
+            country: try row.decode(String?.self, at: 13), priceMicros: try row.decode(Int64.self, at: 14),
+            attempts: try row.decode(Int.self, at: 15))
+    }
+}
+
+/// A delivery to create for a follow-up.
+struct NewDelivery: Sendable {
+    var route: Route
+    var status = "queued"
+    var reason: String?
+    var recipient: String?
+    var subject: String?
+    var body: String?
+    var segments = 0
+    var country: String?
+    var deviceID: Int64?
+    var replaces: Int64?
+
+    /// Inserts it (once per follow-up, route and device: a repeated planning step is a no-op)
+    /// and, when queued, its delivery job in the same transaction. Returns the new id, or nil.
+    @discardableResult
+    func insert(for context: FollowUpContext, settings: FollowUpSettings, on tx: Transaction) async throws -> Int64? {
+        let row = try await tx.first("""
+            INSERT INTO deliveries (follow_up_id, channel_id, chat_id, customer_id, route, status, reason, recipient,
+                                    subject, body, segments, country, device_id, replaces,
+                                    finished_at)
+            VALUES (\(context.followUpID), \(context.channel.id), \(context.chatID), \(context.customer.id), \(route.rawValue),
+                    \(status), \(reason), \(recipient), \(subject), \(body), \(segments), \(country), \(deviceID), \(replaces),
+                    CASE WHEN \(status) IN ('excluded', 'failed') THEN now() END)
+            ON CONFLICT (follow_up_id, route, coalesce(device_id, 0)) WHERE follow_up_id IS NOT NULL DO NOTHING
+            RETURNING id
+            """)
+        guard let id = try row?.decode(Int64.self, at: 0) else { return nil }
+        if status == "queued" {
+            try await JobQueue.enqueue(FollowUpJobs.Deliver(deliveryID: id),
+                                       options: EnqueueOptions(queue: settings.queue, maxAttempts: settings.deliveryAttempts + 4),
+                                       on: tx)
+        }
+        return id
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Postgres
+
+/// "Were my texts sent, and if not, why?" — the `delivery_report` view, for `followup deliveries`.
+public enum DeliveryReport {
+    /// One delivery attempt, as the report shows it.
+    public struct Row: Sendable, Equatable {
+        public var deliveryID: Int64
+        public var channelID: Int64
+        public var channelName: String
+        public var followUpID: Int64?
+        public var chatID: Int64?
+        public var customerID: Int64?
+        /// text, email or push.
+        public var kind: String
+        /// push, messenger, sms, lms or email.
+        public var route: String
+        /// queued, sending, sent, delivered, failed, excluded or unknown.
+        public var status: String
+        /// Why, in words.
+        public var why: String
+        /// The SMS/LMS that replaced this messenger text, if any.
+        public var replacedByRoute: String?
+        public var replacedByStatus: String?
+        public var providerMessageID: String?
+        public var segments: Int
+        public var country: String?
+        public var costMicros: Int64
+        public var createdAt: Date
+        public var sentAt: Date?
+    }
+
+    /// Which rows to list.
+    public struct Filter: Sendable {
+        public var channelID: Int64?
+        public var chatID: Int64?
+        public var status: String?
+        /// text, email or push.
+        public var kind: String?
+        /// Only attempts created this recently (nil: any time).
+        public var since: Duration?
+        public var limit: Int
+        public init(channelID: Int64? = nil, chatID: Int64? = nil, status: String? = nil, kind: String? = nil,
+                    since: Duration? = nil, limit: Int = 50) {
+            self.channelID = channelID
+            self.chatID = chatID
+            self.status = status
+            self.kind = kind
+            self.since = since
+            self.limit = limit
+        }
+    }
+
+    /// The newest attempts matching `filter`, newest first.
+    public static func list(_ filter: Filter, on db: some Queryable) async throws -> [Row] {
+        try await db.query("""
+            SELECT delivery_id, channel_id, channel_name, follow_up_id, chat_id, customer_id, kind, route, status, why,
+                   replaced_by_route, replaced_by_status, provider_message_id, segments, country, cost_micros, created_at, sent_at
+            FROM delivery_report
+            WHERE (\(filter.channelID)::bigint IS NULL OR channel_id = \(filter.channelID))
+              AND (\(filter.chatID)::bigint IS NULL OR chat_id = \(filter.chatID))
+              AND (\(filter.status)::text IS NULL OR status = \(filter.status))
+              AND (\(filter.kind)::text IS NULL OR kind = \(filter.kind))
+              AND (\(filter.since)::interval IS NULL OR created_at >= now() - \(filter.since)::interval)
+            ORDER BY created_at DESC, delivery_id DESC
+            LIMIT \(filter.limit)
+            """).map { row in
+                Row(deliveryID: try row.decode(Int64.self, at: 0), channelID: try row.decode(Int64.self, at: 1),
+                    channelName: try row.decode(String.self, at: 2), followUpID: try row.decode(Int64?.self, at: 3),
+                    chatID: try row.decode(Int64?.self, at: 4), customerID: try row.decode(Int64?.self, at: 5),
+                    kind: try row.decode(String.self, at: 6), route: try row.decode(String.self, at: 7),
+                    status: try row.decode(String.self, at: 8), why: try row.decode(String.self, at: 9),
+                    replacedByRoute: try row.decode(String?.self, at: 10), replacedByStatus: try row.decode(String?.self, at: 11),
+                    providerMessageID: try row.decode(String?.self, at: 12), segments: try row.decode(Int.self, at: 13),
+                    country: try row.decode(String?.self, at: 14), costMicros: try row.decode(Int64.self, at: 15),
+                    createdAt: try row.decode(Date.self, at: 16), sentAt: try row.decode(Date?.self, at: 17))
+            }
+    }
+
+    /// Counts per kind and status (and what they cost), for a one-screen answer.
+    public struct Count: Sendable, Equatable {
+        public var kind: String
+        public var status: String
+        public var count: Int
+        public var costMicros: Int64
+    }
+
+    public static func summary(channelID: Int64?, since: Duration?, on db: some Queryable) async throws -> [Count] {
+        try await db.query("""
+            SELECT kind, status, count(*)::int, coalesce(sum(cost_micros), 0)::bigint FROM delivery_report
+            WHERE (\(channelID)::bigint IS NULL OR channel_id = \(channelID))
+              AND (\(since)::interval IS NULL OR created_at >= now() - \(since)::interval)
+            GROUP BY kind, status ORDER BY kind, status
+            """).map {
+                Count(kind: try $0.decode(String.self, at: 0), status: try $0.decode(String.self, at: 1),
+                      count: try $0.decode(Int.self, at: 2), costMicros: try $0.decode(Int64.self, at: 3))
+            }
+    }
+}

@@ -1,0 +1,360 @@
+import Foundation
+import Jobs
+import Logging
+import Postgres
+import Providers
+import Wallet
+
+/// `followup.deliver`: one delivery, exactly once even across crashes.
+///
+/// 1. In one fenced transaction: the last-moment checks (customer came back? follow-up
+///    cancelled?), the price, `queued → sending`, and `Wallet.hold`.
+/// 2. Outside any transaction: the provider call, keyed by the delivery id.
+/// 3. In the transaction that completes the job: the outcome, `Wallet.capture` or
+///    `Wallet.release`, and what follows a failure (messenger → SMS/LMS; every push failed →
+///    text and email).
+///
+/// A run that finds its delivery already `sending` (a crash or a lost lease between 1 and 3)
+/// never resends blindly: it asks the provider (`lookup`) and records what it says; where the
+/// provider cannot tell (push, email), the delivery is recorded as `unknown`.
+struct DeliveryRunner: Sendable {
+    let providers: FollowUpProviders
+    let settings: FollowUpSettings
+    let plan: ChannelPlan
+    let logger: Logger
+
+    func run(_ payload: FollowUpJobs.Deliver, _ context: JobContext) async throws -> JobResult {
+        guard let delivery = try await DeliveryRecord.load(payload.deliveryID, on: context.database) else {
+            logger.warning("delivery job for a delivery that does not exist", metadata: ["delivery_id": "\(payload.deliveryID)"])
+            return .done
+        }
+        if delivery.isFinished { return .done }
+        if delivery.status == "sending" { return try await reconcile(delivery, context) }
+        return try await send(payload.deliveryID, context)
+    }
+
+    // MARK: Sending
+
+    /// Steps 1–3 for a `queued` delivery.
+    func send(_ deliveryID: Int64, _ context: JobContext) async throws -> JobResult {
+        let prepared = try await prepare(deliveryID, context)
+        guard case .proceed(let delivery, let followUp) = prepared else {
+            try await context.complete { _ in }
+            return .done
+        }
+        let result: Result<String, Error>
+        do {
+            result = .success(try await call(delivery, followUp))
+        } catch {
+            result = .failure(error)
+        }
+        return try await record(result, delivery, followUp, context)
+    }
+
+    /// Step 3.
+    func record(_ result: Result<String, Error>, _ delivery: DeliveryRecord, _ followUp: FollowUpContext,
+                _ context: JobContext) async throws -> JobResult {
+        switch result {
+        case .success(let providerMessageID):
+            try await context.complete { tx in
+                _ = try await lockFollowUp(delivery, on: tx)
+                try await finish(delivery.id, "sent", reason: nil, providerMessageID: providerMessageID, on: tx)
+                try await Wallet.capture(deliveryID: delivery.id, on: tx)
+            }
+            logger.info("delivery sent", metadata: meta(delivery))
+            return .done
+        case .failure(let error as ProviderError):
+            let limit = delivery.route == .messenger ? settings.messengerAttempts : settings.deliveryAttempts
+            if error.isRetryable && delivery.attempts < limit {
+                // A response with a status means the provider did not take it: back to queued.
+                // No response (timeout, connection lost) might mean it did: a text stays `sending`
+                // so the next run looks it up before sending again.
+                let ambiguous = error.status == nil && delivery.route.isText
+                _ = try await context.fenced { tx in
+                    try await tx.execute("""
+                        UPDATE deliveries SET status = \(ambiguous ? "sending" : "queued"), reason = \("will retry: \(Self.describe(error))"),
+                            provider_code = \(error.providerCode), updated_at = now()
+                        WHERE id = \(delivery.id)
+                        """)
+                }
+                logger.info("delivery failed; will retry", metadata: meta(delivery, ["error": "\(error)"]))
+                if case .retryable(let after?) = error.disposition { return .snooze(after) }
+                throw error
+            }
+            if error.isRetryable && delivery.route == .messenger && error.status == nil,
+               let found = try? await providers.messenger?.lookup(idempotencyKey: delivery.idempotencyKey) {
+                // Gave up on an answer we never heard, but the provider has it: it counts.
+                return try await settle(delivery, followUp, found, context)
+            }
+            let reason = error.isRetryable ? "gave up after \(delivery.attempts) attempts: \(Self.describe(error))" : Self.describe(error)
+            try await context.complete { tx in
+                let record = try await lockFollowUp(delivery, on: tx)
+                try await finish(delivery.id, "failed", reason: reason, providerCode: error.providerCode, on: tx)
+                try await Wallet.release(deliveryID: delivery.id, on: tx)
+                try await afterFailure(delivery, followUp, record, reason: reason, on: tx)
+            }
+            logger.info("delivery failed", metadata: meta(delivery, ["error": "\(error)"]))
+            return .done
+        case .failure(let error):
+            // Cancelled or something unexpected: it stays `sending`, and the next run reconciles.
+            throw error
+        }
+    }
+
+    enum Preparation: Sendable {
+        case proceed(DeliveryRecord, FollowUpContext)
+        case stopped
+    }
+
+    /// Step 1.
+    func prepare(_ deliveryID: Int64, _ context: JobContext) async throws -> Preparation {
+        try await context.fenced { tx -> Preparation in
+            guard let unlocked = try await DeliveryRecord.load(deliveryID, on: tx) else { return .stopped }
+            let record = try await lockFollowUp(unlocked, on: tx)
+            guard var delivery = try await DeliveryRecord.load(deliveryID, lock: true, on: tx), delivery.status == "queued" else {
+                return .stopped
+            }
+            guard let record, let followUp = try await FollowUpContext.load(followUpID: record.id, on: tx) else {
+                try await finish(delivery.id, "failed", reason: "its follow-up no longer exists", on: tx)
+                return .stopped
+            }
+            if record.status == "cancelled" {
+                try await finish(delivery.id, "excluded", reason: "the follow-up was cancelled before it was sent", on: tx)
+                return .stopped
+            }
+            if try await record.customerReturned(on: tx) {
+                try await finish(delivery.id, "excluded", reason: "customer came back before it was sent", on: tx)
+                let anySent = try await tx.first("""
+                    SELECT 1 FROM deliveries WHERE follow_up_id = \(record.id) AND status IN ('sending', 'sent', 'delivered', 'unknown') LIMIT 1
+                    """) != nil
+                if !anySent && record.status != "acknowledged" {
+                    try await record.end("cancelled", reason: "customer came back before it was sent", settings: settings, on: tx)
+                }
+                return .stopped
+            }
+            if delivery.route == .push, !PushContent.isWellFormed(token: delivery.recipient ?? "", platform: delivery.platform ?? "") {
+                let reason = "malformed device token (\(delivery.platform ?? "unknown platform"))"
+                try await finish(delivery.id, "failed", reason: reason, on: tx)
+                try await afterFailure(delivery, followUp, record, reason: reason, on: tx)
+                return .stopped
+            }
+            let price: Int64
+            do {
+                price = try await self.price(delivery, on: tx)
+            } catch let error as WalletError {
+                try await finish(delivery.id, "failed", reason: error.description, on: tx)
+                try await afterFailure(delivery, followUp, record, reason: error.description, on: tx)
+                return .stopped
+            }
+            try await tx.execute("""
+                UPDATE deliveries SET status = 'sending', sending_at = coalesce(sending_at, now()), attempts = attempts + 1,
+                    price_micros = \(price), reason = NULL, updated_at = now()
+                WHERE id = \(delivery.id)
+                """)
+            do {
+                try await Wallet.hold(channelID: delivery.channelID, deliveryID: delivery.id, amountMicros: price,
+                                      route: delivery.route == .push ? nil : delivery.route.rawValue, on: tx)
+            } catch let error as WalletError {
+                // The wallet has already asked for an auto-charge top-up in this transaction, if on.
+                try await finish(delivery.id, "failed", reason: error.description, on: tx)
+                return .stopped
+            }
+            delivery.attempts += 1
+            delivery.priceMicros = price
+            delivery.status = "sending"
+            return .proceed(delivery, followUp)
+        }
+    }
+
+    /// The text's price by route, country and segments (held now, charged when sent). Push is
+    /// free; email is free unless the price table has an email price. A retry keeps its first price.
+    private func price(_ delivery: DeliveryRecord, on tx: Transaction) async throws -> Int64 {
+        if delivery.attempts > 0 { return delivery.priceMicros }
+        switch delivery.route {
+        case .push:
+            return 0
+        case .email:
+            do {
+                return try await Wallet.price(route: "email", country: delivery.country ?? "*", units: 1, on: tx)
+            } catch WalletError.noPrice {
+                return 0
+            }
+        case .messenger, .sms, .lms:
+            return try await Wallet.price(route: delivery.route.rawValue, country: delivery.country ?? "*",
+                                          units: max(1, delivery.segments), on: tx)
+        }
+    }
+
+    /// Step 2: the provider call, with the delivery id as idempotency key.
+    func call(_ delivery: DeliveryRecord, _ followUp: FollowUpContext) async throws -> String {
+        switch delivery.route {
+        case .push:
+            guard let platform = delivery.platform.flatMap(PushPlatform.init(rawValue:)),
+                  let provider = providers.push else {
+                throw ProviderError(.final, ProviderError.Reason("push is not configured for \(delivery.platform ?? "this platform")"))
+            }
+            return try await provider.send(PushNotification(
+                platform: platform, deviceToken: delivery.recipient ?? "", title: delivery.subject ?? followUp.channel.name,
+                body: delivery.body ?? "",
+                data: ["follow_up_id": String(followUp.followUpID), "chat_id": String(followUp.chatID),
+                       "delivery_id": String(delivery.id)],
+                collapseKey: "followup-\(followUp.followUpID)"))
+        case .messenger:
+            guard let provider = providers.messenger, let senderKey = followUp.channel.messengerSenderKey,
+                  let templateCode = followUp.channel.messengerTemplateCode else {
+                throw ProviderError(.final, ProviderError.Reason("messenger is not configured"))
+            }
+            return try await provider.send(MessengerMessage(
+                phone: delivery.recipient ?? "", senderKey: senderKey, templateCode: templateCode,
+                text: delivery.body ?? "", idempotencyKey: delivery.idempotencyKey))
+        case .sms, .lms:
+            return try await providers.text.send(textMessage(delivery, followUp))
+        case .email:
+            let content = EmailContent(followUp, settings: settings)
+            return try await providers.email.send(EmailMessage(
+                fromName: content.fromName, fromAddress: content.fromAddress, to: delivery.recipient ?? "",
+                toName: followUp.customer.name, replyTo: content.replyTo, subject: delivery.subject ?? content.subject,
+                text: delivery.body ?? content.text, html: content.html,
+                messageID: EmailContent.messageID(deliveryID: delivery.id, settings: settings)))
+        }
+    }
+
+    func textMessage(_ delivery: DeliveryRecord, _ followUp: FollowUpContext) -> TextMessage {
+        TextMessage(to: delivery.recipient ?? "", from: followUp.channel.smsFrom ?? settings.defaultSMSFrom,
+                    body: delivery.body ?? "", route: delivery.route == .lms ? .lms : .sms,
+                    subject: delivery.route == .lms ? delivery.subject : nil, idempotencyKey: delivery.idempotencyKey)
+    }
+
+    // MARK: Reconciling
+
+    /// A run found the delivery `sending`: an earlier run called (or was about to call) the
+    /// provider and never recorded the outcome. Ask the provider instead of sending again.
+    func reconcile(_ delivery: DeliveryRecord, _ context: JobContext) async throws -> JobResult {
+        guard let followUpID = delivery.followUpID,
+              let followUp = try await FollowUpContext.load(followUpID: followUpID, on: context.database) else {
+            try await context.complete { tx in
+                try await finish(delivery.id, "unknown", reason: "interrupted while sending, and its follow-up is gone", on: tx)
+                try await Wallet.release(deliveryID: delivery.id, on: tx)
+            }
+            return .done
+        }
+        let found: ProviderLookup?
+        do {
+            switch delivery.route {
+            case .messenger:
+                guard let provider = providers.messenger else { throw ProviderError(.final, .misconfigured) }
+                found = try await provider.lookup(idempotencyKey: delivery.idempotencyKey)
+            case .sms, .lms:
+                found = try await providers.text.lookup(textMessage(delivery, followUp))
+            case .push, .email:
+                try await recordUnknown(delivery, reason: "interrupted after calling the provider, which cannot be asked; not sent again", context)
+                return .done
+            }
+        } catch let error as ProviderError where error.isRetryable && delivery.attempts < settings.deliveryAttempts {
+            logger.info("delivery lookup failed; will retry", metadata: meta(delivery, ["error": "\(error)"]))
+            throw error
+        } catch let error as ProviderError {
+            try await recordUnknown(delivery, reason: "interrupted while sending, and the provider lookup failed (\(error)); not sent again", context)
+            return .done
+        }
+        guard let found else {
+            // The provider never got it: send it now, under the same idempotency key.
+            logger.info("interrupted delivery never reached the provider; sending it", metadata: meta(delivery))
+            _ = try await context.fenced { tx in
+                try await tx.execute("UPDATE deliveries SET status = 'queued', updated_at = now() WHERE id = \(delivery.id) AND status = 'sending'")
+            }
+            return try await send(delivery.id, context)
+        }
+        return try await settle(delivery, followUp, found, context)
+    }
+
+    /// Records what the provider's lookup said about an interrupted attempt.
+    private func settle(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, _ found: ProviderLookup,
+                        _ context: JobContext) async throws -> JobResult {
+        logger.info("interrupted delivery reconciled by lookup", metadata: meta(delivery, ["found": "\(found.status.rawValue)"]))
+        try await context.complete { tx in
+            let record = try await lockFollowUp(delivery, on: tx)
+            switch found.status {
+            case .accepted, .delivered:
+                try await finish(delivery.id, found.status == .delivered ? "delivered" : "sent",
+                                 reason: "confirmed by the provider after an interruption",
+                                 providerMessageID: found.providerMessageID, on: tx)
+                try await Wallet.capture(deliveryID: delivery.id, on: tx)
+            case .failed:
+                let reason = "the provider reports it failed"
+                try await finish(delivery.id, "failed", reason: reason, providerMessageID: found.providerMessageID, on: tx)
+                try await Wallet.release(deliveryID: delivery.id, on: tx)
+                try await afterFailure(delivery, followUp, record, reason: reason, on: tx)
+            }
+        }
+        return .done
+    }
+
+    private func recordUnknown(_ delivery: DeliveryRecord, reason: String, _ context: JobContext) async throws {
+        try await context.complete { tx in
+            _ = try await lockFollowUp(delivery, on: tx)
+            try await finish(delivery.id, "unknown", reason: reason, on: tx)
+            try await Wallet.release(deliveryID: delivery.id, on: tx)
+        }
+        logger.warning("delivery outcome unknown after an interruption", metadata: meta(delivery))
+    }
+
+    // MARK: After a failure
+
+    /// Messenger failed → the same text by SMS/LMS (exactly one of the two reaches the customer).
+    /// A push failed and no other push is still pending → text and email now, not at the deadline.
+    func afterFailure(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, _ record: FollowUpRecord?,
+                      reason: String, on tx: Transaction) async throws {
+        switch delivery.route {
+        case .messenger:
+            let replacement = plan.textDelivery(followUp, plan: followUp.composeText(), messenger: false, replaces: delivery.id)
+            try await replacement.insert(for: followUp, settings: settings, on: tx)
+        case .push:
+            guard let record, record.status == "awaiting_push_ack" else { return }
+            let pending = try await tx.first("""
+                SELECT 1 FROM deliveries WHERE follow_up_id = \(record.id) AND route = 'push' AND id <> \(delivery.id)
+                  AND status IN ('queued', 'sending', 'sent', 'delivered', 'unknown') LIMIT 1
+                """) != nil
+            if !pending {
+                _ = try await plan.planTextAndEmail(record, followUp, because: "push failed (\(reason))", on: tx)
+            }
+        case .sms, .lms, .email:
+            return
+        }
+    }
+
+    // MARK: Rows
+
+    /// A provider error as the delivery log shows it: the reason and the provider's own code.
+    static func describe(_ error: ProviderError) -> String {
+        error.providerCode.map { "\(error.reason.rawValue) (code \($0))" } ?? error.reason.rawValue
+    }
+
+    /// Locks the delivery's chat and follow-up first (the lock order of the whole flow).
+    private func lockFollowUp(_ delivery: DeliveryRecord, on tx: Transaction) async throws -> FollowUpRecord? {
+        guard let id = delivery.followUpID else { return nil }
+        return try await FollowUpRecord.lock(id, on: tx)
+    }
+
+    func finish(_ id: Int64, _ status: String, reason: String?, providerMessageID: String? = nil,
+                providerCode: String? = nil, on tx: Transaction) async throws {
+        try await tx.execute("""
+            UPDATE deliveries SET status = \(status), reason = \(reason),
+                provider_message_id = coalesce(\(providerMessageID), provider_message_id),
+                provider_code = coalesce(\(providerCode), provider_code),
+                sent_at = CASE WHEN \(status) IN ('sent', 'delivered') THEN coalesce(sent_at, now()) ELSE sent_at END,
+                delivered_at = CASE WHEN \(status) = 'delivered' THEN now() ELSE delivered_at END,
+                cost_micros = CASE WHEN \(status) IN ('sent', 'delivered') THEN price_micros ELSE 0 END,
+                finished_at = now(), updated_at = now()
+            WHERE id = \(id)
+            """)
+    }
+
+    private func meta(_ delivery: DeliveryRecord, _ extra: Logger.Metadata = [:]) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["delivery_id": "\(delivery.id)", "route": "\(delivery.route.rawValue)",
+                                         "attempt": "\(delivery.attempts)"]
+        if let id = delivery.followUpID { metadata["follow_up_id"] = "\(id)" }
+        metadata.merge(extra) { $1 }
+        return metadata
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+
+/// The default follow-up email (HTML and plain text): the unseen answers and a way back into the
+/// chat. From the channel's own domain when it set one up and verified it, else the product's
+/// sender; Reply-To routes a reply back into the chat.
+struct EmailContent: Sendable {
+    var fromName: String
+    var fromAddress: String
+    var replyTo: String
+    var subject: String
+    var text: String
+    var html: String
+
+    init(_ followUp: FollowUpContext, settings: FollowUpSettings) {
+        let channel = followUp.channel
+        fromName = channel.emailFromName ?? channel.name
+        fromAddress = Self.sender(channel, settings: settings)
+        replyTo = "chat-\(followUp.chatID)@\(settings.replyDomain)"
+        let korean = followUp.customer.language?.lowercased().hasPrefix("ko") ?? false
+        let words = korean ? Words.korean : Words.english
+        let company = channel.name
+        subject = followUp.messages.count == 1
+            ? words.subjectOne.replacingOccurrences(of: "{company}", with: company)
+            : words.subjectMany.replacingOccurrences(of: "{company}", with: company)
+                .replacingOccurrences(of: "{count}", with: String(followUp.messages.count))
+        let greeting = followUp.customer.name.map { words.greetingNamed.replacingOccurrences(of: "{name}", with: $0) } ?? words.greeting
+        let intro = words.intro.replacingOccurrences(of: "{company}", with: company)
+        let link = followUp.link
+
+        var text = "\(greeting)\n\n\(intro)\n\n"
+        for message in followUp.messages {
+            let who = message.sender == "bot" ? words.bot : company
+            text += "\(who):\n"
+            text += message.body.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
+            text += "\n\n"
+        }
+        text += "\(words.continueHere) \(link)\n\(words.orReply)\n"
+        self.text = text
+
+        var html = """
+            <!DOCTYPE html>
+            <html><head><meta charset="utf-8"><title>\(Self.escape(subject))</title></head>
+            <body style="font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; color: #222; max-width: 560px; margin: 0 auto; padding: 24px;">
+            <p>\(Self.escape(greeting))</p>
+            <p>\(Self.escape(intro))</p>
+
+            """
+        for message in followUp.messages {
+            let who = message.sender == "bot" ? words.bot : company
+            html += """
+                <div style="border-left: 3px solid #5b5bd6; padding: 8px 12px; margin: 12px 0; background: #f6f6fb;">
+                <div style="font-size: 12px; color: #666;">\(Self.escape(who))</div>
+                <div>\(Self.escape(message.body).replacingOccurrences(of: "\n", with: "<br>"))</div>
+                </div>
+
+                """
+        }
+        html += """
+            <p><a href="\(Self.escape(link))" style="display: inline-block; background: #5b5bd6; color: #fff; padding: 10px 16px; border-radius: 6px; text-decoration: none;">\(Self.escape(words.button))</a></p>
+            <p style="font-size: 12px; color: #666;">\(Self.escape(words.orReply))</p>
+            </body></html>
+
+            """
+        self.html = html
+    }
+
+    /// The channel's own address when its domain is verified and the address is at it.
+    static func sender(_ channel: FollowUpContext.Channel, settings: FollowUpSettings) -> String {
+        if channel.emailDomainVerified, let domain = channel.emailDomain?.lowercased() {
+            if let address = channel.emailFromAddress, address.lowercased().hasSuffix("@" + domain) { return address }
+            return "support@\(domain)"
+        }
+        return settings.defaultEmailFrom
+    }
+
+    /// The Message-ID of a delivery's email: the same across retries, so a resend is recognisably the same mail.
+    static func messageID(deliveryID: Int64, settings: FollowUpSettings) -> String {
+        "<followup-delivery-\(deliveryID)@\(settings.replyDomain)>"
+    }
+
+    static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.count)
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    struct Words {
+        var subjectOne, subjectMany, greeting, greetingNamed, intro, bot, continueHere, orReply, button: String
+
+        static let english = Words(
+            subjectOne: "{company} replied to your chat",
+            subjectMany: "{company} sent you {count} new messages",
+            greeting: "Hello,", greetingNamed: "Hello {name},",
+            intro: "You left the chat before you could read the answer from {company}:",
+            bot: "Bot", continueHere: "Continue the conversation:",
+            orReply: "Or simply reply to this email.", button: "Open the chat")
+
+        static let korean = Words(
+            subjectOne: "{company}에서 답변이 도착했습니다",
+            subjectMany: "{company}에서 새 메시지 {count}개가 도착했습니다",
+            greeting: "안녕하세요,", greetingNamed: "{name}님, 안녕하세요.",
+            intro: "{company}의 답변을 확인하지 못하고 대화를 떠나셨습니다:",
+            bot: "봇", continueHere: "대화 이어가기:",
+            orReply: "이 이메일에 회신하셔도 됩니다.", button: "대화 열기")
+    }
+}

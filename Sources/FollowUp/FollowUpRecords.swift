@@ -1,0 +1,56 @@
+import Foundation
+import Jobs
+import Postgres
+
+/// The `follow_ups` row, as the steps after the offline check read it.
+struct FollowUpRecord: Sendable {
+    var id: Int64
+    var channelID: Int64
+    var chatID: Int64
+    var customerID: Int64
+    var status: String
+    var offlineSince: Date
+    var pushDeadline: Date?
+
+    var isOpen: Bool { status == "pending" || status == "awaiting_push_ack" }
+
+    /// Locks the follow-up's chat and then the follow-up (always in that order, like the offline
+    /// check), and reads it. Nil: no such follow-up.
+    static func lock(_ id: Int64, on tx: Transaction) async throws -> FollowUpRecord? {
+        guard try await tx.first("""
+            SELECT 1 FROM chats c JOIN follow_ups f ON f.chat_id = c.id WHERE f.id = \(id) FOR UPDATE OF c
+            """) != nil else { return nil }
+        guard let row = try await tx.first("""
+            SELECT id, channel_id, chat_id, customer_id, status, offline_since, push_deadline
+            FROM follow_ups WHERE id = \(id) FOR UPDATE
+            """) else { return nil }
+        return FollowUpRecord(id: try row.decode(Int64.self, at: 0), channelID: try row.decode(Int64.self, at: 1),
+                              chatID: try row.decode(Int64.self, at: 2), customerID: try row.decode(Int64.self, at: 3),
+                              status: try row.decode(String.self, at: 4), offlineSince: try row.decode(Date.self, at: 5),
+                              pushDeadline: try row.decode(Date?.self, at: 6))
+    }
+
+    /// Whether the customer came back (any heartbeat, page view or visible tab after they went offline).
+    func customerReturned(on tx: Transaction) async throws -> Bool {
+        try await tx.first("""
+            SELECT 1 FROM follow_ups f
+            JOIN activity a ON a.customer_id = f.customer_id AND a.at > f.offline_since
+            WHERE f.id = \(id) AND a.kind IN ('heartbeat', 'page_view', 'tab_visible')
+            LIMIT 1
+            """) != nil
+    }
+
+    /// Ends the follow-up (`status`: notified, acknowledged or cancelled) and schedules the chat's
+    /// next offline check, which finds answers that arrived meanwhile (a new episode) or nothing.
+    /// The caller holds the chat lock (`lock`).
+    func end(_ status: String, reason: String, settings: FollowUpSettings, on tx: Transaction) async throws {
+        try await tx.execute("""
+            UPDATE follow_ups SET status = \(status), reason = \(reason),
+                finished_at = CASE WHEN \(status) IN ('acknowledged', 'cancelled', 'notified') THEN now() END
+            WHERE id = \(id)
+            """)
+        try await JobQueue.enqueue(FollowUpJobs.OfflineCheck(chatID: chatID),
+                                   options: EnqueueOptions(queue: settings.queue, uniqueKey: FollowUpJobs.OfflineCheck.uniqueKey(chatID)),
+                                   on: tx)
+    }
+}

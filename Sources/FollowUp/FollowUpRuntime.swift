@@ -1,0 +1,31 @@
+import Foundation
+import Jobs
+import Logging
+import Providers
+
+/// Plugs the follow-up flow into a `JobWorker` (the lead's `followup run`, the demo, the tests).
+public enum FollowUpRuntime {
+    /// The job kinds this module handles.
+    public static let kinds = [FollowUpJobs.OfflineCheck.kind, FollowUpJobs.Dispatch.kind,
+                               FollowUpJobs.Deliver.kind, FollowUpJobs.PushTimeout.kind]
+
+    /// Registers the handlers of every follow-up job kind (`followup run`).
+    public static func register(in registry: inout JobRegistry, providers: ProviderSet,
+                                settings: FollowUpSettings = FollowUpSettings(),
+                                logger: Logger = Logger(label: "followup.followups")) {
+        register(in: &registry, providers: FollowUpProviders(providers), settings: settings, logger: logger)
+    }
+
+    /// Registers the handlers of every follow-up job kind, with the providers given route by route.
+    public static func register(in registry: inout JobRegistry, providers: FollowUpProviders,
+                                settings: FollowUpSettings = FollowUpSettings(),
+                                logger: Logger = Logger(label: "followup.followups")) {
+        let check = OfflineCheck(settings: settings, logger: logger)
+        let plan = ChannelPlan(settings: settings, logger: logger)
+        let runner = DeliveryRunner(providers: providers, settings: settings, plan: plan, logger: logger)
+        registry.register(FollowUpJobs.OfflineCheck.self) { payload, context in try await check.run(payload, context) }
+        registry.register(FollowUpJobs.Dispatch.self) { payload, context in try await plan.dispatch(payload, context) }
+        registry.register(FollowUpJobs.PushTimeout.self) { payload, context in try await plan.pushTimeout(payload, context) }
+        registry.register(FollowUpJobs.Deliver.self) { payload, context in try await runner.run(payload, context) }
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+
+/// How follow-ups behave, beyond what each channel sets in its own row. Every wait is here or in
+/// the channel row, so the demo and tests run the same code in seconds.
+public struct FollowUpSettings: Sendable {
+    /// The job queue follow-up jobs go to. The SQL triggers enqueue offline checks to 'default'.
+    public var queue: String = "default"
+    /// Overrides every channel's `offline_timeout` (nil: the channel's own, default 270 s).
+    public var offlineTimeout: Duration?
+    /// Overrides every channel's `push_ack_timeout` (nil: the channel's own, default 30 s).
+    public var pushAckTimeout: Duration?
+    /// After the customer is found offline, wait this long before planning the notification, so
+    /// answers typed in a row go out as one.
+    public var gatherDelay: Duration = .seconds(5)
+    /// Extra time added to an offline check's snooze, so it wakes just after the timeout passed.
+    public var snoozeSlack: Duration = .milliseconds(20)
+    /// Push goes to at most this many of a customer's devices (newest first).
+    public var maxPushDevices = 5
+    /// Send attempts per delivery for retryable provider failures before it is recorded as failed
+    /// (a messenger text then goes by SMS/LMS instead).
+    public var deliveryAttempts = 6
+    /// Messenger attempts before a retryable messenger failure falls back to SMS/LMS.
+    public var messengerAttempts = 2
+    /// The product's sender for channels without a verified domain of their own.
+    public var defaultEmailFrom = "notifications@followup.example"
+    /// Replies to follow-up emails go to chat-<chat id>@<replyDomain>, which routes them back into the chat.
+    public var replyDomain = "reply.followup.example"
+    /// The SMS sender for channels that did not set `sms_from`.
+    public var defaultSMSFrom = "+15005550006"
+
+    public init() {}
+
+    /// Settings for the demo and tests: no gathering, short waits.
+    public static func fast() -> FollowUpSettings {
+        var settings = FollowUpSettings()
+        settings.gatherDelay = .zero
+        settings.snoozeSlack = .milliseconds(5)
+        return settings
+    }
+}

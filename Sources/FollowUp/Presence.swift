@@ -1,0 +1,59 @@
+import Foundation
+import Postgres
+
+/// Whether a customer is on the website, by the seed's rule: offline when they left the site,
+/// are viewing another tab or page (`tab_hidden`), or sent no activity for the channel's timeout
+/// (4.5 minutes by default). Anything else recent (`heartbeat`, `page_view`, `tab_visible`) is online.
+public enum Presence: Sendable, Equatable {
+    /// Online; counts as offline in `seconds` unless more activity arrives.
+    case online(offlineInSeconds: Double)
+    /// Offline since `since` (database time), for `reason` (in words).
+    case offline(since: Date, reason: String)
+
+    /// The rule itself. `latest` is the newest activity row (kind, time); nil when the customer
+    /// never sent any, which counts as offline since `fallbackSince` (e.g. the chat's start).
+    public static func decide(latest: (kind: String, at: Date)?, now: Date, timeoutSeconds: Double,
+                              fallbackSince: Date) -> Presence {
+        guard let latest else { return .offline(since: fallbackSince, reason: "no activity recorded") }
+        switch latest.kind {
+        case "left":
+            return .offline(since: latest.at, reason: "left the website")
+        case "tab_hidden":
+            return .offline(since: latest.at, reason: "viewing another tab or page")
+        default:
+            let quiet = now.timeIntervalSince(latest.at)
+            if quiet >= timeoutSeconds {
+                return .offline(since: latest.at.addingTimeInterval(timeoutSeconds),
+                                reason: "no activity for \(describe(seconds: timeoutSeconds))")
+            }
+            return .online(offlineInSeconds: timeoutSeconds - quiet)
+        }
+    }
+
+    /// "4m30s", "30s", "1.5s".
+    static func describe(seconds: Double) -> String {
+        if seconds < 60 {
+            return seconds == seconds.rounded() ? "\(Int(seconds))s" : String(format: "%.1fs", seconds)
+        }
+        let whole = Int(seconds.rounded())
+        return whole % 60 == 0 ? "\(whole / 60)m" : "\(whole / 60)m\(whole % 60)s"
+    }
+
+    /// The customer's newest activity row, if any.
+    static func latestActivity(customerID: Int64, on db: some Queryable) async throws -> (kind: String, at: Date)? {
+        guard let row = try await db.first("""
+            SELECT kind, at FROM activity WHERE customer_id = \(customerID) ORDER BY at DESC LIMIT 1
+            """) else { return nil }
+        return (try row.decode(String.self, at: 0), try row.decode(Date.self, at: 1))
+    }
+
+    /// Whether the customer was active (heartbeat, page view, tab visible) after `since`:
+    /// they came back, so a follow-up not yet sent is no longer wanted.
+    static func returned(customerID: Int64, after since: Date, on db: some Queryable) async throws -> Bool {
+        try await db.first("""
+            SELECT 1 FROM activity
+            WHERE customer_id = \(customerID) AND at > \(since) AND kind IN ('heartbeat', 'page_view', 'tab_visible')
+            LIMIT 1
+            """) != nil
+    }
+}

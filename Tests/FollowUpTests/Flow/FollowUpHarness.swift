@@ -1,0 +1,190 @@
+import Fakes
+import Foundation
+@testable import FollowUp
+import Jobs
+import Logging
+import Outbound
+import Postgres
+import Providers
+import TestSupport
+import Wallet
+
+/// One test's world: a fresh database, loopback provider fakes (Twilio, Kakao, FCM, SMTP), the
+/// real provider adapters pointed at them, and one or more pollers running the follow-up jobs.
+/// The app's side is written the way an app writes it: plain SQL INSERTs.
+final class FollowUpHarness: Sendable {
+    let db: TestDatabase
+    let fakes: FakeProviders
+    let client: OutboundClient
+    let providers: FollowUpProviders
+    let settings: FollowUpSettings
+    private let workers: LockedBox<[(JobWorker, Task<Void, Error>)]>
+
+    var pool: ConnectionPool { db.pool }
+    var twilio: FakeTwilio { fakes.twilio }
+    var kakao: FakeKakao { fakes.kakao }
+    var fcm: FakeFCM { fakes.fcm }
+    var apns: FakeAPNs { fakes.apns }
+    var smtp: LoopbackSMTPServer { fakes.smtp }
+
+    init(settings: FollowUpSettings = .fast()) async throws {
+        db = try await TestDatabase.fresh(maxConnections: 16)
+        fakes = try FakeProviders()
+        client = OutboundClient()
+        var environment = fakes.environment
+        environment["FOLLOWUP_PROVIDER_TIMEOUT"] = "5"
+        providers = FollowUpProviders(try ProviderSet(settings: try ProviderSettings(environment: environment), client: client))
+        self.settings = settings
+        workers = LockedBox([])
+    }
+
+    /// Worker settings for tests: quick wake-ups and retries.
+    static func workerConfiguration(concurrency: Int = 32) -> WorkerConfiguration {
+        var configuration = WorkerConfiguration()
+        configuration.queues = [.init("default", concurrency: concurrency)]
+        configuration.safetyPoll = .milliseconds(200)
+        configuration.backoff = Backoff(base: .milliseconds(50), maximum: .milliseconds(300))
+        configuration.rescueInterval = .milliseconds(200)
+        configuration.shutdownGrace = .seconds(2)
+        return configuration
+    }
+
+    /// Starts a poller with the follow-up handlers (on its own pool, as another process would).
+    @discardableResult
+    func startWorker(configuration: WorkerConfiguration = FollowUpHarness.workerConfiguration(),
+                     registry custom: JobRegistry? = nil) -> JobWorker {
+        var registry = JobRegistry()
+        if let custom {
+            registry = custom
+        } else {
+            FollowUpRuntime.register(in: &registry, providers: providers, settings: settings,
+                                     logger: Logger(label: "test.followups"))
+        }
+        let worker = JobWorker(pool: db.anotherPool(maxConnections: 16), registry: registry, configuration: configuration,
+                               logger: Logger(label: "test.worker"))
+        let task = Task { try await worker.run() }
+        workers.withLock { $0.append((worker, task)) }
+        return worker
+    }
+
+    func stop() async {
+        for (worker, task) in workers.withLock({ $0 }) {
+            worker.shutdown()
+            _ = try? await task.value
+        }
+        fakes.stop()
+        await db.pool.close()
+    }
+
+    // MARK: The app's side, in plain SQL
+
+    struct ChannelOptions {
+        var name = "Acme"
+        var plan = "paid"
+        var phone = true
+        var email = true
+        var push = false
+        var messenger = false
+        var country = "KR"
+        var offlineTimeout = "270 seconds"
+        var pushAckTimeout = "30 seconds"
+        var credit: Int64 = 5_000_000
+    }
+
+    func channel(_ options: ChannelOptions = ChannelOptions()) async throws -> Int64 {
+        let id = try await pool.scalar("""
+            INSERT INTO channels (name, plan, phone_enabled, email_enabled, push_integrated,
+                                  messenger_sender_key, messenger_template_code, default_country,
+                                  offline_timeout, push_ack_timeout)
+            VALUES (\(options.name), \(options.plan), \(options.phone), \(options.email), \(options.push),
+                    \(options.messenger ? "sender-key-1" : nil), \(options.messenger ? "FOLLOWUP_01" : nil), \(options.country),
+                    \(options.offlineTimeout)::interval, \(options.pushAckTimeout)::interval)
+            RETURNING id
+            """, as: Int64.self)
+        if options.credit > 0 {
+            try await Wallet.credit(channelID: id, amountMicros: options.credit, reason: "test credit", by: "tests", on: pool)
+        }
+        return id
+    }
+
+    func customer(channel: Int64, name: String? = "Kim", phone: String? = "+821012345678",
+                  email: String? = "kim@example.com", country: String? = "KR", language: String? = "en") async throws -> Int64 {
+        try await pool.scalar("""
+            INSERT INTO customers (channel_id, name, phone, email, country, language)
+            VALUES (\(channel), \(name), \(phone), \(email), \(country), \(language)) RETURNING id
+            """, as: Int64.self)
+    }
+
+    func device(customer: Int64, platform: String = "android", token: String) async throws {
+        try await pool.execute("INSERT INTO customer_devices (customer_id, platform, token) VALUES (\(customer), \(platform), \(token))")
+    }
+
+    func chat(channel: Int64, customer: Int64, openedBy: String = "customer", kind: String = "support") async throws -> Int64 {
+        try await pool.scalar("""
+            INSERT INTO chats (channel_id, customer_id, opened_by, kind) VALUES (\(channel), \(customer), \(openedBy), \(kind))
+            RETURNING id
+            """, as: Int64.self)
+    }
+
+    func message(chat: Int64, _ sender: String, _ body: String) async throws {
+        try await pool.execute("INSERT INTO messages (chat_id, sender, body) VALUES (\(chat), \(sender), \(body))")
+    }
+
+    func activity(customer: Int64, _ kind: String) async throws {
+        try await pool.execute("INSERT INTO activity (customer_id, kind) VALUES (\(customer), \(kind))")
+    }
+
+    // MARK: Looking
+
+    struct DeliveryRow: Equatable, CustomStringConvertible {
+        var route: String
+        var status: String
+        var reason: String?
+        var description: String { "\(route)/\(status)\(reason.map { " (\($0))" } ?? "")" }
+    }
+
+    func deliveries(chat: Int64) async throws -> [DeliveryRow] {
+        try await pool.query("SELECT route, status, reason FROM deliveries WHERE chat_id = \(chat) ORDER BY id").map {
+            DeliveryRow(route: try $0.decode(String.self, at: 0), status: try $0.decode(String.self, at: 1),
+                        reason: try $0.decode(String?.self, at: 2))
+        }
+    }
+
+    func followUps(chat: Int64) async throws -> [(status: String, reason: String?, count: Int)] {
+        try await pool.query("SELECT status, reason, message_count FROM follow_ups WHERE chat_id = \(chat) ORDER BY id").map {
+            (try $0.decode(String.self, at: 0), try $0.decode(String?.self, at: 1), try $0.decode(Int.self, at: 2))
+        }
+    }
+
+    /// Waits until every delivery of the chat is finished and there are at least `count`.
+    func settled(chat: Int64, count: Int, timeout: Duration = .seconds(10)) async throws -> [DeliveryRow] {
+        _ = try await eventually(timeout: timeout) {
+            let rows = try await deliveries(chat: chat)
+            return rows.count >= count && rows.allSatisfy { !["queued", "sending"].contains($0.status) }
+        }
+        return try await deliveries(chat: chat)
+    }
+
+    /// Waits until no follow-up job is due or running (snoozed checks far in the future do not count).
+    func idle(timeout: Duration = .seconds(10)) async throws -> Bool {
+        try await eventually(timeout: timeout) {
+            try await pool.scalar("""
+                SELECT count(*)::int FROM jobs
+                WHERE state = 'running' OR (state = 'available' AND run_at <= now() + interval '1 second')
+                """, as: Int.self) == 0
+        }
+    }
+}
+
+/// A lock around a value, for the harness's list of workers.
+final class LockedBox<Value: Sendable>: @unchecked Sendable {
+    // @unchecked: every access to `value` goes through `lock`.
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<T>(_ body: (inout Value) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
+}

@@ -1,0 +1,93 @@
+import Fakes
+import Foundation
+@testable import FollowUp
+import Postgres
+import Testing
+import TestSupport
+
+/// No push integrated: text and email go out at once, separately (the seed's second process).
+@Suite("Text and email follow-ups") struct TextAndEmailTests {
+    @Test("a customer who left gets one text and one email carrying every unseen answer")
+    func leftGetsTextAndEmail() async throws {
+        let h = try await FollowUpHarness()
+        defer { Task { await h.stop() } }
+        h.startWorker()
+        let channel = try await h.channel()
+        let customer = try await h.customer(channel: channel)
+        let chat = try await h.chat(channel: channel, customer: customer)
+        try await h.message(chat: chat, "customer", "Where is my order?")
+        try await h.activity(customer: customer, "left")
+        try await h.pool.execute("""
+            INSERT INTO messages (chat_id, sender, body) VALUES
+                (\(chat), 'manager', 'It ships today.'), (\(chat), 'manager', 'Tracking: 12345')
+            """)
+
+        let rows = try await h.settled(chat: chat, count: 2)
+        #expect(rows.map(\.route).sorted() == ["email", "sms"] || rows.map(\.route).sorted() == ["email", "lms"])
+        #expect(rows.allSatisfy { $0.status == "sent" }, "\(rows)")
+        let texts = h.twilio.messages(to: "+821012345678")
+        #expect(texts.count == 1)
+        #expect(texts.first?.body.contains("It ships today.") == true)
+        #expect(texts.first?.body.contains("Tracking: 12345") == true)
+        #expect(texts.first?.body.contains("/chats/\(chat)") == true)
+        let mails = await h.smtp.waitForMessages(count: 1, timeout: .seconds(5))
+        #expect(mails.count == 1)
+        let mail = try #require(mails.first)
+        #expect(mail.recipients == ["kim@example.com"])
+        let parsed = mail.parsed
+        #expect(parsed.header("Reply-To")?.contains("chat-\(chat)@reply.followup.example") == true)
+        #expect(parsed.decodedHeader("From")?.contains("notifications@followup.example") == true)
+        #expect(parsed.decodedHeader("Subject") == "Acme sent you 2 new messages")
+        #expect(parsed.header("Message-ID")?.hasPrefix("<followup-delivery-") == true)
+        #expect(parsed.textBody?.contains("Tracking: 12345") == true)
+        #expect(parsed.htmlBody?.contains("/chats/\(chat)") == true)
+        let followUps = try await h.followUps(chat: chat)
+        #expect(followUps.count == 1)
+        #expect(followUps.first?.status == "notified")
+        #expect(followUps.first?.count == 2)
+        let offlineReason = try await h.pool.scalar("SELECT offline_reason FROM follow_ups WHERE chat_id = \(chat)", as: String.self)
+        #expect(offlineReason == "left the website")
+    }
+
+    @Test("no activity for the channel's timeout counts as offline; before that, nothing is sent")
+    func silentForTheTimeout() async throws {
+        let h = try await FollowUpHarness()
+        defer { Task { await h.stop() } }
+        h.startWorker()
+        var options = FollowUpHarness.ChannelOptions()
+        options.offlineTimeout = "1.5 seconds"
+        let channel = try await h.channel(options)
+        let customer = try await h.customer(channel: channel)
+        let chat = try await h.chat(channel: channel, customer: customer)
+        try await h.message(chat: chat, "customer", "Hello?")
+        try await h.activity(customer: customer, "heartbeat")
+        try await h.message(chat: chat, "manager", "Hi! Let me check.")
+
+        try await Task.sleep(for: .milliseconds(700))
+        #expect(try await h.deliveries(chat: chat).isEmpty, "the customer is still online")
+        let rows = try await h.settled(chat: chat, count: 2, timeout: .seconds(6))
+        #expect(rows.filter { $0.status == "sent" }.count == 2, "\(rows)")
+        let reason = try await h.pool.scalar("SELECT offline_reason FROM follow_ups WHERE chat_id = \(chat)", as: String.self)
+        #expect(reason == "no activity for 1.5s")
+    }
+
+    @Test("a hidden tab is offline at once: a waiting check is pulled forward")
+    func tabHiddenPullsTheCheckForward() async throws {
+        let h = try await FollowUpHarness()
+        defer { Task { await h.stop() } }
+        h.startWorker()
+        let channel = try await h.channel()  // 270 s timeout
+        let customer = try await h.customer(channel: channel)
+        let chat = try await h.chat(channel: channel, customer: customer)
+        try await h.message(chat: chat, "customer", "Hello?")
+        try await h.activity(customer: customer, "heartbeat")
+        try await h.message(chat: chat, "manager", "Hi!")
+        #expect(try await h.idle())
+        #expect(try await h.deliveries(chat: chat).isEmpty)
+        try await h.activity(customer: customer, "tab_hidden")
+        let rows = try await h.settled(chat: chat, count: 2, timeout: .seconds(5))
+        #expect(rows.filter { $0.status == "sent" }.count == 2, "\(rows)")
+        let reason = try await h.pool.scalar("SELECT offline_reason FROM follow_ups WHERE chat_id = \(chat)", as: String.self)
+        #expect(reason == "viewing another tab or page")
+    }
+}
