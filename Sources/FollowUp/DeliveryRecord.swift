@@ -33,13 +33,12 @@ struct DeliveryRecord: Sendable {
 
     var isFinished: Bool { ["sent", "delivered", "failed", "excluded", "unknown"].contains(status) }
 
-    static func load(_ id: Int64, lock: Bool = false, on db: some Queryable) async throws -> DeliveryRecord? {
+    static func load(_ id: Int64, on db: some Queryable) async throws -> DeliveryRecord? {
         guard let row = try await db.first("""
             SELECT d.id, d.follow_up_id, d.channel_id, d.chat_id, d.route, d.status, d.reason, d.device_id, cd.platform,
                    d.recipient, d.subject, d.body, d.segments, d.country, d.price_micros, d.attempts
             FROM deliveries d LEFT JOIN customer_devices cd ON cd.id = d.device_id
             WHERE d.id = \(id)
-            \(raw: lock ? "FOR UPDATE OF d" : "")
             """) else { return nil }
         guard let route = Route(rawValue: try row.decode(String.self, at: 4)) else {
             throw PermanentJobError("delivery \(id) has an unknown route")
@@ -73,22 +72,23 @@ struct NewDelivery: Sendable {
     /// and, when queued, its delivery job in the same transaction. Returns the new id, or nil.
     @discardableResult
     func insert(for context: FollowUpContext, settings: FollowUpSettings, on tx: Transaction) async throws -> Int64? {
+        // The row and (when queued) its job in one statement.
         let row = try await tx.first("""
-            INSERT INTO deliveries (follow_up_id, channel_id, chat_id, customer_id, route, status, reason, recipient,
-                                    subject, body, segments, country, device_id, replaces,
-                                    finished_at)
-            VALUES (\(context.followUpID), \(context.channel.id), \(context.chatID), \(context.customer.id), \(route.rawValue),
-                    \(status), \(reason), \(recipient), \(subject), \(body), \(segments), \(country), \(deviceID), \(replaces),
-                    CASE WHEN \(status) IN ('excluded', 'failed') THEN now() END)
-            ON CONFLICT (follow_up_id, route, coalesce(device_id, 0)) WHERE follow_up_id IS NOT NULL DO NOTHING
-            RETURNING id
+            WITH d AS (
+                INSERT INTO deliveries (follow_up_id, channel_id, chat_id, customer_id, route, status, reason, recipient,
+                                        subject, body, segments, country, device_id, replaces, finished_at)
+                VALUES (\(context.followUpID), \(context.channel.id), \(context.chatID), \(context.customer.id), \(route.rawValue),
+                        \(status), \(reason), \(recipient), \(subject), \(body), \(segments), \(country), \(deviceID), \(replaces),
+                        CASE WHEN \(status) IN ('excluded', 'failed') THEN now() END)
+                ON CONFLICT (follow_up_id, route, coalesce(device_id, 0)) WHERE follow_up_id IS NOT NULL DO NOTHING
+                RETURNING id, status
+            )
+            SELECT d.id, CASE WHEN d.status = 'queued'
+                THEN jobs_enqueue(\(FollowUpJobs.Deliver.kind), jsonb_build_object('delivery_id', d.id), \(settings.queue), now(),
+                                  2::smallint, \(settings.deliveryAttempts + 4)) END
+            FROM d
             """)
         guard let id = try row?.decode(Int64.self, at: 0) else { return nil }
-        if status == "queued" {
-            try await JobQueue.enqueue(FollowUpJobs.Deliver(deliveryID: id),
-                                       options: EnqueueOptions(queue: settings.queue, maxAttempts: settings.deliveryAttempts + 4),
-                                       on: tx)
-        }
         return id
     }
 }

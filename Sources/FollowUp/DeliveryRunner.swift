@@ -24,24 +24,28 @@ struct DeliveryRunner: Sendable {
     let logger: Logger
 
     func run(_ payload: FollowUpJobs.Deliver, _ context: JobContext) async throws -> JobResult {
-        guard let delivery = try await DeliveryRecord.load(payload.deliveryID, on: context.database) else {
-            logger.warning("delivery job for a delivery that does not exist", metadata: ["delivery_id": "\(payload.deliveryID)"])
-            return .done
-        }
-        if delivery.isFinished { return .done }
-        if delivery.status == "sending" { return try await reconcile(delivery, context) }
-        return try await send(payload.deliveryID, context)
+        try await send(payload.deliveryID, context)
     }
 
     // MARK: Sending
 
-    /// Steps 1–3 for a `queued` delivery.
+    /// Steps 1–3 (or reconciliation, when an earlier run left the delivery `sending`).
     func send(_ deliveryID: Int64, _ context: JobContext) async throws -> JobResult {
         let prepared = try await prepare(deliveryID, context)
-        guard case .proceed(let delivery, let followUp) = prepared else {
+        switch prepared {
+        case .proceed:
+            break
+        case .interrupted(let delivery):
+            return try await reconcile(delivery, context)
+        case .missing:
+            logger.warning("delivery job for a delivery that does not exist", metadata: ["delivery_id": "\(deliveryID)"])
+            try await context.complete { _ in }
+            return .done
+        case .stopped:
             try await context.complete { _ in }
             return .done
         }
+        guard case .proceed(let delivery, let followUp) = prepared else { return .done }
         let result: Result<String, Error>
         do {
             result = .success(try await call(delivery, followUp))
@@ -57,9 +61,8 @@ struct DeliveryRunner: Sendable {
         switch result {
         case .success(let providerMessageID):
             try await context.complete { tx in
-                _ = try await lockFollowUp(delivery, on: tx)
                 try await finish(delivery.id, "sent", reason: nil, providerMessageID: providerMessageID, on: tx)
-                try await Wallet.capture(deliveryID: delivery.id, on: tx)
+                try await capture(delivery, on: tx)
             }
             logger.info("delivery sent", metadata: meta(delivery))
             return .done
@@ -88,10 +91,9 @@ struct DeliveryRunner: Sendable {
             }
             let reason = error.isRetryable ? "gave up after \(delivery.attempts) attempts: \(Self.describe(error))" : Self.describe(error)
             try await context.complete { tx in
-                let record = try await lockFollowUp(delivery, on: tx)
                 try await finish(delivery.id, "failed", reason: reason, providerCode: error.providerCode, on: tx)
-                try await Wallet.release(deliveryID: delivery.id, on: tx)
-                try await afterFailure(delivery, followUp, record, reason: reason, on: tx)
+                try await release(delivery, on: tx)
+                try await afterFailure(delivery, followUp, reason: reason, on: tx)
             }
             logger.info("delivery failed", metadata: meta(delivery, ["error": "\(error)"]))
             return .done
@@ -103,18 +105,22 @@ struct DeliveryRunner: Sendable {
 
     enum Preparation: Sendable {
         case proceed(DeliveryRecord, FollowUpContext)
+        /// Finished (or just recorded as excluded or failed): nothing to send.
         case stopped
+        /// An earlier run left it `sending`: reconcile, never resend blindly.
+        case interrupted(DeliveryRecord)
+        case missing
     }
 
     /// Step 1.
     func prepare(_ deliveryID: Int64, _ context: JobContext) async throws -> Preparation {
         try await context.fenced { tx -> Preparation in
-            guard let unlocked = try await DeliveryRecord.load(deliveryID, on: tx) else { return .stopped }
-            let record = try await lockFollowUp(unlocked, on: tx)
-            guard var delivery = try await DeliveryRecord.load(deliveryID, lock: true, on: tx), delivery.status == "queued" else {
-                return .stopped
-            }
-            guard let record, let followUp = try await FollowUpContext.load(followUpID: record.id, on: tx) else {
+            // The fence locks this job's row, so no other run of this delivery is in here with us.
+            guard var delivery = try await DeliveryRecord.load(deliveryID, on: tx) else { return .missing }
+            if delivery.status == "sending" { return .interrupted(delivery) }
+            guard delivery.status == "queued" else { return .stopped }
+            guard let followUpID = delivery.followUpID, let (record, notWanted) = try await FollowUpRecord.readForSending(followUpID, on: tx),
+                  let followUp = try await FollowUpContext.load(followUpID: followUpID, messages: delivery.route == .email, on: tx) else {
                 try await finish(delivery.id, "failed", reason: "its follow-up no longer exists", on: tx)
                 return .stopped
             }
@@ -122,20 +128,24 @@ struct DeliveryRunner: Sendable {
                 try await finish(delivery.id, "excluded", reason: "the follow-up was cancelled before it was sent", on: tx)
                 return .stopped
             }
-            if try await record.customerReturned(on: tx) {
-                try await finish(delivery.id, "excluded", reason: "customer came back before it was sent", on: tx)
-                let anySent = try await tx.first("""
-                    SELECT 1 FROM deliveries WHERE follow_up_id = \(record.id) AND status IN ('sending', 'sent', 'delivered', 'unknown') LIMIT 1
-                    """) != nil
-                if !anySent && record.status != "acknowledged" {
-                    try await record.end("cancelled", reason: "customer came back before it was sent", settings: settings, on: tx)
+            // The last moment: did the customer come back, or read the answers, meanwhile?
+            if let reason = notWanted {
+                try await finish(delivery.id, "excluded", reason: reason, on: tx)
+                if let locked = try await FollowUpRecord.lock(followUpID, on: tx), locked.status != "cancelled" {
+                    let anySent = try await tx.first("""
+                        SELECT 1 FROM deliveries WHERE follow_up_id = \(locked.id)
+                          AND status IN ('sending', 'sent', 'delivered', 'unknown') LIMIT 1
+                        """) != nil
+                    if !anySent && locked.status != "acknowledged" {
+                        try await locked.end("cancelled", reason: reason, settings: settings, on: tx)
+                    }
                 }
                 return .stopped
             }
             if delivery.route == .push, !PushContent.isWellFormed(token: delivery.recipient ?? "", platform: delivery.platform ?? "") {
                 let reason = "malformed device token (\(delivery.platform ?? "unknown platform"))"
                 try await finish(delivery.id, "failed", reason: reason, on: tx)
-                try await afterFailure(delivery, followUp, record, reason: reason, on: tx)
+                try await afterFailure(delivery, followUp, reason: reason, on: tx)
                 return .stopped
             }
             let price: Int64
@@ -143,7 +153,7 @@ struct DeliveryRunner: Sendable {
                 price = try await self.price(delivery, on: tx)
             } catch let error as WalletError {
                 try await finish(delivery.id, "failed", reason: error.description, on: tx)
-                try await afterFailure(delivery, followUp, record, reason: error.description, on: tx)
+                try await afterFailure(delivery, followUp, reason: error.description, on: tx)
                 return .stopped
             }
             try await tx.execute("""
@@ -234,7 +244,7 @@ struct DeliveryRunner: Sendable {
               let followUp = try await FollowUpContext.load(followUpID: followUpID, on: context.database) else {
             try await context.complete { tx in
                 try await finish(delivery.id, "unknown", reason: "interrupted while sending, and its follow-up is gone", on: tx)
-                try await Wallet.release(deliveryID: delivery.id, on: tx)
+                try await release(delivery, on: tx)
             }
             return .done
         }
@@ -273,18 +283,17 @@ struct DeliveryRunner: Sendable {
                         _ context: JobContext) async throws -> JobResult {
         logger.info("interrupted delivery reconciled by lookup", metadata: meta(delivery, ["found": "\(found.status.rawValue)"]))
         try await context.complete { tx in
-            let record = try await lockFollowUp(delivery, on: tx)
             switch found.status {
             case .accepted, .delivered:
                 try await finish(delivery.id, found.status == .delivered ? "delivered" : "sent",
                                  reason: "confirmed by the provider after an interruption",
                                  providerMessageID: found.providerMessageID, on: tx)
-                try await Wallet.capture(deliveryID: delivery.id, on: tx)
+                try await capture(delivery, on: tx)
             case .failed:
                 let reason = "the provider reports it failed"
                 try await finish(delivery.id, "failed", reason: reason, providerMessageID: found.providerMessageID, on: tx)
-                try await Wallet.release(deliveryID: delivery.id, on: tx)
-                try await afterFailure(delivery, followUp, record, reason: reason, on: tx)
+                try await release(delivery, on: tx)
+                try await afterFailure(delivery, followUp, reason: reason, on: tx)
             }
         }
         return .done
@@ -292,9 +301,8 @@ struct DeliveryRunner: Sendable {
 
     private func recordUnknown(_ delivery: DeliveryRecord, reason: String, _ context: JobContext) async throws {
         try await context.complete { tx in
-            _ = try await lockFollowUp(delivery, on: tx)
             try await finish(delivery.id, "unknown", reason: reason, on: tx)
-            try await Wallet.release(deliveryID: delivery.id, on: tx)
+            try await release(delivery, on: tx)
         }
         logger.warning("delivery outcome unknown after an interruption", metadata: meta(delivery))
     }
@@ -303,14 +311,16 @@ struct DeliveryRunner: Sendable {
 
     /// Messenger failed → the same text by SMS/LMS (exactly one of the two reaches the customer).
     /// A push failed and no other push is still pending → text and email now, not at the deadline.
-    func afterFailure(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, _ record: FollowUpRecord?,
-                      reason: String, on tx: Transaction) async throws {
+    func afterFailure(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, reason: String, on tx: Transaction) async throws {
         switch delivery.route {
         case .messenger:
-            let replacement = plan.textDelivery(followUp, plan: followUp.composeText(), messenger: false, replaces: delivery.id)
+            // Sending loaded the follow-up without its messages (the messenger text was stored); the SMS/LMS needs them.
+            let full = followUp.messages.isEmpty ? try await FollowUpContext.load(followUpID: followUp.followUpID, on: tx) ?? followUp : followUp
+            let replacement = plan.textDelivery(full, plan: full.composeText(), messenger: false, replaces: delivery.id)
             try await replacement.insert(for: followUp, settings: settings, on: tx)
         case .push:
-            guard let record, record.status == "awaiting_push_ack" else { return }
+            guard let id = delivery.followUpID, let record = try await FollowUpRecord.lock(id, on: tx),
+                  record.status == "awaiting_push_ack" else { return }
             let pending = try await tx.first("""
                 SELECT 1 FROM deliveries WHERE follow_up_id = \(record.id) AND route = 'push' AND id <> \(delivery.id)
                   AND status IN ('queued', 'sending', 'sent', 'delivered', 'unknown') LIMIT 1
@@ -330,10 +340,14 @@ struct DeliveryRunner: Sendable {
         error.providerCode.map { "\(error.reason.rawValue) (code \($0))" } ?? error.reason.rawValue
     }
 
-    /// Locks the delivery's chat and follow-up first (the lock order of the whole flow).
-    private func lockFollowUp(_ delivery: DeliveryRecord, on tx: Transaction) async throws -> FollowUpRecord? {
-        guard let id = delivery.followUpID else { return nil }
-        return try await FollowUpRecord.lock(id, on: tx)
+    /// The wallet moves only for priced deliveries: free ones (push, email) never touch the
+    /// channel's wallet rows, so they never wait on its lock.
+    private func capture(_ delivery: DeliveryRecord, on tx: Transaction) async throws {
+        if delivery.priceMicros > 0 { try await Wallet.capture(deliveryID: delivery.id, on: tx) }
+    }
+
+    private func release(_ delivery: DeliveryRecord, on tx: Transaction) async throws {
+        if delivery.priceMicros > 0 { try await Wallet.release(deliveryID: delivery.id, on: tx) }
     }
 
     func finish(_ id: Int64, _ status: String, reason: String?, providerMessageID: String? = nil,

@@ -12,6 +12,7 @@ public enum FollowUpBenchmark {
 
     public struct FollowUpsResult: Sendable {
         public var customers: Int
+        public var channels: Int
         public var concurrency: Int
         public var seconds: Double
         public var followUpsPerSecond: Double
@@ -20,31 +21,40 @@ public enum FollowUpBenchmark {
 
         /// One line of JSON, for scripts.
         public var json: String {
-            String(format: #"{"benchmark":"followups","customers":%d,"concurrency":%d,"seconds":%.3f,"followups_per_second":%.1f,"deliveries_sent":%d,"deliveries_not_sent":%d}"#,
-                   customers, concurrency, seconds, followUpsPerSecond, deliveriesSent, deliveriesNotSent)
+            String(format: #"{"benchmark":"followups","customers":%d,"channels":%d,"concurrency":%d,"seconds":%.3f,"followups_per_second":%.1f,"deliveries_sent":%d,"deliveries_not_sent":%d}"#,
+                   customers, channels, concurrency, seconds, followUpsPerSecond, deliveriesSent, deliveriesNotSent)
         }
     }
 
-    /// `customers` customers have left the website mid-chat; their managers' answers arrive in one
-    /// statement. Measures follow-ups completed per second through offline check → plan → text
-    /// and email (each a provider call), until every delivery is finished.
+    /// `customers` customers, spread over `channels` companies, have left the website mid-chat;
+    /// their managers' answers arrive in one statement. Measures follow-ups completed per second
+    /// through offline check → plan → text and email (each a provider call), until every delivery
+    /// is finished. Each company's SMS wallet serializes its own holds and captures, so one
+    /// channel alone is bounded by commit latency; many channels are the product's real shape.
     public static func followUps(pool: ConnectionPool, workerPool: ConnectionPool, providers: FollowUpProviders,
-                                 customers: Int, concurrency: Int, claimBatch: Int = 50, timeout: Duration = .seconds(600),
-                                 logger: Logger) async throws -> FollowUpsResult {
-        let channel = try await pool.scalar("""
-            INSERT INTO channels (name, plan, phone_enabled, email_enabled, default_country)
-            VALUES ('Benchmark Co', 'paid', true, true, 'US') RETURNING id
-            """, as: Int64.self)
-        try await Wallet.credit(channelID: channel, amountMicros: Int64(customers) * 100_000 + 1_000_000,
-                                reason: "benchmark credit", by: "benchmark", on: pool)
+                                 customers: Int, channels: Int = 100, concurrency: Int, claimBatch: Int = 50,
+                                 timeout: Duration = .seconds(600), logger: Logger) async throws -> FollowUpsResult {
+        let channels = max(1, min(channels, customers))
+        var ids: [Int64] = []
+        for n in 1...channels {
+            let id = try await pool.scalar("""
+                INSERT INTO channels (name, plan, phone_enabled, email_enabled, default_country)
+                VALUES (\("Benchmark Co \(n)"), 'paid', true, true, 'US') RETURNING id
+                """, as: Int64.self)
+            try await Wallet.credit(channelID: id, amountMicros: Int64(customers / channels + 1) * 100_000 + 1_000_000,
+                                    reason: "benchmark credit", by: "benchmark", on: pool)
+            ids.append(id)
+        }
+        let idArray = "{" + ids.map(String.init).joined(separator: ",") + "}"
         try await pool.execute("""
             WITH c AS (
                 INSERT INTO customers (channel_id, name, phone, email, country, language)
-                SELECT \(channel), 'Customer ' || n, '+1415' || lpad(n::text, 7, '0'), 'c' || n || '@example.com', 'US', 'en'
+                SELECT (\(idArray)::bigint[])[1 + n % \(channels)], 'Customer ' || n, '+1415' || lpad(n::text, 7, '0'),
+                       'c' || n || '@example.com', 'US', 'en'
                 FROM generate_series(1, \(customers)) n
-                RETURNING id
+                RETURNING id, channel_id
             ), ch AS (
-                INSERT INTO chats (channel_id, customer_id) SELECT \(channel), id FROM c RETURNING id, customer_id
+                INSERT INTO chats (channel_id, customer_id) SELECT channel_id, id FROM c RETURNING id, customer_id
             ), m AS (
                 INSERT INTO messages (chat_id, sender, body) SELECT id, 'customer', 'Where is my order?' FROM ch
             )
@@ -68,27 +78,32 @@ public enum FollowUpBenchmark {
         try await pool.execute("""
             INSERT INTO messages (chat_id, sender, body)
             SELECT id, 'manager', 'It left our warehouse this morning; tracking number 1Z999AA10123456784.'
-            FROM chats WHERE channel_id = \(channel)
+            FROM chats WHERE channel_id = ANY(\(idArray)::bigint[])
             """)
         let deadline = start + timeout
         var finished = 0
         while ContinuousClock.now < deadline {
-            finished = try await pool.scalar("""
-                SELECT count(*)::int FROM follow_ups f
-                WHERE f.channel_id = \(channel) AND f.status NOT IN ('pending', 'awaiting_push_ack')
-                  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.follow_up_id = f.id AND d.status IN ('queued', 'sending'))
-                """, as: Int.self)
-            if finished >= customers { break }
-            try await Task.sleep(for: .milliseconds(20))
+            // Cheap probes (a light poll must not steal the database from the run it measures):
+            // finished follow-ups by the channel index, unsettled deliveries by their partial index.
+            let row = try await pool.first("""
+                SELECT (SELECT count(*)::int FROM follow_ups
+                        WHERE channel_id = ANY(\(idArray)::bigint[]) AND status NOT IN ('pending', 'awaiting_push_ack')),
+                       (SELECT count(*)::int FROM deliveries
+                        WHERE status IN ('queued', 'sending') AND channel_id = ANY(\(idArray)::bigint[]))
+                """)
+            finished = try row?.decode(Int.self, at: 0) ?? 0
+            let unsettled = try row?.decode(Int.self, at: 1) ?? 0
+            if finished >= customers && unsettled == 0 { break }
+            try await Task.sleep(for: .milliseconds(100))
         }
         let elapsed = (ContinuousClock.now - start).seconds
         worker.shutdown()
         _ = try? await task.value
         let counts = try await pool.first("""
             SELECT count(*) FILTER (WHERE status IN ('sent', 'delivered'))::int, count(*) FILTER (WHERE status NOT IN ('sent', 'delivered'))::int
-            FROM deliveries WHERE channel_id = \(channel)
+            FROM deliveries WHERE channel_id = ANY(\(idArray)::bigint[])
             """)
-        return FollowUpsResult(customers: customers, concurrency: concurrency, seconds: elapsed,
+        return FollowUpsResult(customers: customers, channels: channels, concurrency: concurrency, seconds: elapsed,
                                followUpsPerSecond: Double(finished) / max(elapsed, 0.000_001),
                                deliveriesSent: try counts?.decode(Int.self, at: 0) ?? 0,
                                deliveriesNotSent: try counts?.decode(Int.self, at: 1) ?? 0)
@@ -112,13 +127,20 @@ public enum FollowUpBenchmark {
 
     /// `INSERT INTO activity (customer_id, kind)` rows/s against a bare table of the same columns
     /// (no constraint, index or trigger), alternating runs in the same database. Uses pgbench
-    /// (single-row inserts, `clients` connections) when `pgbench` is found; otherwise Swift clients.
-    public static func activity(databaseURL: String, pool: ConnectionPool, clients: Int, seconds: Int, rounds: Int = 2,
+    /// (single-row inserts, `clients` connections, `transactionsPerClient` each) when `pgbench`
+    /// is found; otherwise Swift clients for `seconds`.
+    ///
+    /// pgbench runs a fixed number of transactions (`-t`), not a duration: `-T` relies on SIGALRM,
+    /// which a child of this process inherits blocked.
+    public static func activity(databaseURL: String, pool: ConnectionPool, clients: Int, seconds: Int,
+                                transactionsPerClient: Int = 20_000, rounds: Int = 2,
                                 customers: Int = 100_000) async throws -> ActivityResult {
         try await pool.execute("DROP TABLE IF EXISTS activity_bare")
         try await pool.execute("CREATE TABLE activity_bare (customer_id bigint, kind text, at timestamptz DEFAULT now())")
         defer { Task { try? await pool.execute("DROP TABLE IF EXISTS activity_bare") } }
-        let kinds = "(ARRAY['heartbeat','heartbeat','heartbeat','page_view','tab_visible','tab_hidden','left'])[1 + (random() * 6)::int]"
+        // A browsing session's mix: mostly heartbeats, some page views and tab switches, one leave.
+        let mix = Array(repeating: "heartbeat", count: 45) + ["page_view", "page_view", "tab_hidden", "tab_visible", "left"]
+        let kinds = "(ARRAY[" + mix.map { "'\($0)'" }.joined(separator: ",") + "])[1 + floor(random() * \(mix.count))::int]"
         var activity: [Double] = []
         var bare: [Double] = []
         let pgbench = findPgbench()
@@ -127,7 +149,7 @@ public enum FollowUpBenchmark {
                 let sql = "INSERT INTO \(table) (customer_id, kind) VALUES (1 + (random() * \(customers - 1))::bigint, \(kinds));"
                 let rate: Double
                 if let pgbench {
-                    rate = try runPgbench(pgbench, url: databaseURL, sql: sql, clients: clients, seconds: seconds)
+                    rate = try runPgbench(pgbench, url: databaseURL, sql: sql, clients: clients, transactions: transactionsPerClient)
                 } else {
                     rate = try await runSwiftClients(pool: pool, sql: sql, clients: clients, seconds: seconds)
                 }
@@ -148,17 +170,17 @@ public enum FollowUpBenchmark {
     }
 
     /// Runs one pgbench with a one-statement script; returns transactions (= rows) per second.
-    static func runPgbench(_ pgbench: String, url: String, sql: String, clients: Int, seconds: Int) throws -> Double {
+    static func runPgbench(_ pgbench: String, url: String, sql: String, clients: Int, transactions: Int) throws -> Double {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("followup-bench-\(UUID().uuidString).sql")
         try sql.write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: pgbench)
         process.arguments = ["-n", "-f", script.path, "-c", String(clients), "-j", String(min(clients, 4)),
-                             "-T", String(seconds), "-M", "prepared", url]
+                             "-t", String(transactions), "-M", "prepared", url]
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = Pipe()
+        process.standardError = FileHandle.nullDevice
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

@@ -72,8 +72,9 @@ struct FollowUpContext: Sendable {
                              messages: messages.map(\.body), link: link, country: country)
     }
 
-    /// Loads a follow-up with its channel, customer and messages (nil: no such follow-up).
-    static func load(followUpID: Int64, on db: some Queryable) async throws -> FollowUpContext? {
+    /// Loads a follow-up with its channel, customer and (unless `messages` is false) its
+    /// messages. Nil: no such follow-up.
+    static func load(followUpID: Int64, messages loadMessages: Bool = true, on db: some Queryable) async throws -> FollowUpContext? {
         guard let row = try await db.first("""
             SELECT f.id, f.status, f.chat_id, f.offline_since, f.first_message_id, f.last_message_id,
                    ch.id, ch.name, ch.phone_enabled, ch.email_enabled, ch.push_integrated,
@@ -104,7 +105,7 @@ struct FollowUpContext: Sendable {
         let chatID = try row.decode(Int64.self, at: 2)
         let first = try row.decode(Int64.self, at: 4)
         let last = try row.decode(Int64.self, at: 5)
-        let messages = try await db.query("""
+        let messages = !loadMessages ? [] : try await db.query("""
             SELECT id, sender, body, created_at FROM messages
             WHERE chat_id = \(chatID) AND sender <> 'customer' AND id BETWEEN \(first) AND \(last)
             ORDER BY id

@@ -12,7 +12,7 @@ public struct FollowUpSettings: Sendable {
     /// After the customer is found offline, wait this long before planning the notification, so
     /// answers typed in a row go out as one.
     public var gatherDelay: Duration = .seconds(5)
-    /// Extra time added to an offline check's snooze, so it wakes just after the timeout passed.
+    /// Extra time added when an online customer's next offline check is scheduled, so it runs just after the timeout passed.
     public var snoozeSlack: Duration = .milliseconds(20)
     /// Push goes to at most this many of a customer's devices (newest first).
     public var maxPushDevices = 5

@@ -6,10 +6,11 @@ import Postgres
 /// `followup.offline_check`: is this chat's customer offline with unseen answers?
 ///
 /// Offline → one `follow_ups` row for all the unseen answers, and its dispatch job (after the
-/// gather delay). Online → the job snoozes until exactly when the channel's timeout would pass
-/// (a `left`/`tab_hidden` row pulls it forward). Not eligible, nothing unseen, or a follow-up
-/// already on its way → done. Everything is decided under the chat's row lock, in the
-/// transaction that completes the job, so an answer inserted meanwhile is never lost.
+/// gather delay). Online → the next check is scheduled for exactly when the channel's timeout
+/// would pass (a `left`/`tab_hidden` row pulls it forward). Not eligible, nothing unseen, or a
+/// follow-up already on its way → done. Everything is decided under the chat's row lock and the
+/// customer's presence lock, in the transaction that completes the job, so neither an answer nor
+/// a `left` row inserted meanwhile is ever lost.
 struct OfflineCheck: Sendable {
     let settings: FollowUpSettings
     let logger: Logger
@@ -19,26 +20,24 @@ struct OfflineCheck: Sendable {
         case created(followUpID: Int64, reason: String)
     }
 
-    struct StillOnline: Error { var seconds: Double }
-
     func run(_ payload: FollowUpJobs.OfflineCheck, _ context: JobContext) async throws -> JobResult {
-        do {
-            let outcome = try await context.complete { tx in try await decide(payload.chatID, on: tx) }
-            switch outcome {
-            case .nothing(let why):
-                logger.debug("no follow-up", metadata: ["chat_id": "\(payload.chatID)", "why": "\(why)"])
-            case .created(let id, let reason):
-                logger.info("customer offline with unseen answers; follow-up created",
-                            metadata: ["chat_id": "\(payload.chatID)", "follow_up_id": "\(id)", "offline": "\(reason)"])
-            }
-            return .done
-        } catch let online as StillOnline {
-            let wait = Duration.milliseconds(Int64((online.seconds * 1000).rounded(.up))) + settings.snoozeSlack
-            return .snooze(wait)
+        let outcome = try await context.complete { tx in try await decide(payload.chatID, on: tx) }
+        switch outcome {
+        case .nothing(let why):
+            logger.debug("no follow-up", metadata: ["chat_id": "\(payload.chatID)", "why": "\(why)"])
+        case .created(let id, let reason):
+            logger.info("customer offline with unseen answers; follow-up created",
+                        metadata: ["chat_id": "\(payload.chatID)", "follow_up_id": "\(id)", "offline": "\(reason)"])
         }
+        return .done
     }
 
     func decide(_ chatID: Int64, on tx: Transaction) async throws -> Outcome {
+        // Lock order: the customer's presence lock (which a `left` row's trigger takes), then the chat.
+        guard let customerID = try await tx.first("SELECT customer_id FROM chats WHERE id = \(chatID)")?.decode(Int64.self, at: 0) else {
+            return .nothing("unknown chat \(chatID)")
+        }
+        try await tx.execute("SELECT pg_advisory_xact_lock(1718185301, (\(customerID)::bigint % 2147483647)::int)")
         guard let chat = try await ChatState.lock(chatID, on: tx) else { return .nothing("unknown chat \(chatID)") }
         if let why = chat.ineligibility { return .nothing(why) }
         if chat.hasOpenFollowUp { return .nothing("a follow-up is already on its way") }
@@ -47,7 +46,14 @@ struct OfflineCheck: Sendable {
         let latest = try await Presence.latestActivity(customerID: chat.customerID, on: tx)
         switch Presence.decide(latest: latest, now: chat.now, timeoutSeconds: timeout, fallbackSince: chat.createdAt) {
         case .online(let seconds):
-            throw StillOnline(seconds: seconds)
+            // This job completes; the next check is due when the timeout would pass. Created in this
+            // transaction, it is visible to a `left` row's trigger the moment that can run.
+            let wait = Duration.milliseconds(Int64((seconds * 1000).rounded(.up))) + settings.snoozeSlack
+            try await JobQueue.enqueue(FollowUpJobs.OfflineCheck(chatID: chatID),
+                                       options: EnqueueOptions(queue: settings.queue, delay: wait,
+                                                               uniqueKey: FollowUpJobs.OfflineCheck.uniqueKey(chatID)),
+                                       on: tx)
+            return .nothing("customer online; checking again in \(Presence.describe(seconds: seconds))")
         case .offline(let since, let reason):
             let id = try await tx.scalar("""
                 INSERT INTO follow_ups (channel_id, chat_id, customer_id, first_message_id, last_message_id, message_count,

@@ -46,14 +46,4 @@ public enum Presence: Sendable, Equatable {
             """) else { return nil }
         return (try row.decode(String.self, at: 0), try row.decode(Date.self, at: 1))
     }
-
-    /// Whether the customer was active (heartbeat, page view, tab visible) after `since`:
-    /// they came back, so a follow-up not yet sent is no longer wanted.
-    static func returned(customerID: Int64, after since: Date, on db: some Queryable) async throws -> Bool {
-        try await db.first("""
-            SELECT 1 FROM activity
-            WHERE customer_id = \(customerID) AND at > \(since) AND kind IN ('heartbeat', 'page_view', 'tab_visible')
-            LIMIT 1
-            """) != nil
-    }
 }

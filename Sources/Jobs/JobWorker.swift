@@ -39,11 +39,24 @@ public final class JobWorker: Service, Sendable {
         self.registry = registry
         self.periodic = periodic
         self.configuration = configuration
-        self.completions = CompletionBatcher(pool: pool)
+        let metrics = self.metrics
+        let batchLogger = logger
+        let signals = Dictionary(uniqueKeysWithValues: configuration.queues.map { ($0.name, WakeSignal()) })
+        self.signals = signals
+        self.completions = CompletionBatcher(pool: pool, onFlushed: { completed, lost in
+            metrics.record {
+                $0.completed += completed
+                $0.leaseLost += lost.count
+            }
+            if !lost.isEmpty {
+                batchLogger.warning("jobs finished after losing their lease; not completed here", metadata: ["jobs": "\(lost)"])
+            }
+        }, onError: { error in
+            batchLogger.warning("completing jobs failed; retrying", metadata: ["error": "\(error)"])
+        })
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.workerID)"
         self.logger = logger
-        signals = Dictionary(uniqueKeysWithValues: configuration.queues.map { ($0.name, WakeSignal()) })
     }
 
     /// Begins a graceful shutdown; `run()` returns once in-flight jobs finished or were handed back.
@@ -77,6 +90,7 @@ public final class JobWorker: Service, Sendable {
                     }
                 }
                 await drainInFlight()
+                await completions.waitUntilFlushed()
                 stopping.withLock { $0 = true }
                 maintenanceSignal.signal()
                 listener?.stop()
@@ -110,6 +124,11 @@ public final class JobWorker: Service, Sendable {
             let free = queue.concurrency - inFlight.withLock { $0.values.filter { $0.queue == queue.name }.count }
             if free <= 0 {
                 await signal.wait(upTo: configuration.safetyPoll)
+                continue
+            }
+            if completions.backlog > 10 * configuration.claimBatch * queue.concurrency {
+                // Completions lag behind (a slow database): let them catch up before claiming more.
+                await signal.wait(upTo: .milliseconds(10))
                 continue
             }
             do {
@@ -162,11 +181,12 @@ public final class JobWorker: Service, Sendable {
         do {
             switch try await handler(context) {
             case .done:
-                if !context.completed, try await !completions.complete(id: job.id, attempt: job.attempt) {
-                    throw LeaseLostError(jobID: job.id, attempt: job.attempt)
+                if context.completed {
+                    metrics.record { $0.completed += 1 }
+                } else {
+                    completions.submit(id: job.id, attempt: job.attempt)  // counted when it commits
                 }
-                metrics.record { $0.completed += 1 }
-                logger.debug("job completed")
+                logger.debug("job done")
             case .snooze(let delay):
                 if try await pool.execute(QueueSQL.snooze(id: job.id, attempt: job.attempt, delay: delay)) != 1 {
                     throw LeaseLostError(jobID: job.id, attempt: job.attempt)

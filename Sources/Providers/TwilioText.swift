@@ -47,11 +47,12 @@ public struct TwilioText: TextProvider {
         self.lookupWindow = lookupWindow
     }
 
-    /// The body Twilio receives: the LMS subject (if any) as a first line, then the text.
+    /// The body Twilio receives: the LMS subject (if any, and unless the text already starts with it)
+    /// as a first line, then the text.
     public static func composedBody(_ message: TextMessage) -> String {
         guard message.route == .lms, let subject = message.subject?.trimmingCharacters(in: .whitespacesAndNewlines),
-              !subject.isEmpty else { return message.body }
-        return "[\(subject)]\n\(message.body)"
+              !subject.isEmpty, !message.body.hasPrefix(subject) else { return message.body }
+        return "\(subject)\n\(message.body)"
     }
 
     public func send(_ message: TextMessage) async throws -> String {

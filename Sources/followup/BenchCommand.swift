@@ -48,7 +48,7 @@ struct BenchCommand: AsyncParsableCommand {
 
 /// Benchmarks contributed by the product modules (follow-ups, activity ingest, wallet).
 enum ProductBenchmarks {
-    static let extra: [ParsableCommand.Type] = [WalletBench.self]
+    static let extra: [ParsableCommand.Type] = [FollowUpsBench.self, ActivityBench.self, WalletBench.self]
 }
 
 struct WalletBench: AsyncParsableCommand {

@@ -4,7 +4,6 @@ import FollowUp
 import Foundation
 import Jobs
 import Logging
-import Outbound
 import Postgres
 import Providers
 import Schema
@@ -48,22 +47,19 @@ struct DemoCommand: AsyncParsableCommand {
 
         let fakes = try FakeProviders()
         defer { fakes.stop() }
-        let client = OutboundClient()
-        let providers = try ProviderSet(settings: try ProviderSettings(environment: fakes.environment), client: client)
         print("Providers: local fakes of FCM, APNs, Kakao AlimTalk, Twilio and an SMTP server\n")
 
+        // The same handlers as `followup run`, with the providers pointed at the fakes.
         var settings = FollowUpSettings.fast()
         settings.gatherDelay = .milliseconds(300)
-        var registry = JobRegistry()
-        var periodic: [PeriodicJob] = []
-        FollowUpRuntime.register(in: &registry, providers: providers, settings: settings, logger: logger)
-        WalletRuntime.register(in: &registry, periodic: &periodic, payments: providers.payments, settings: WalletSettings(), logger: logger)
+        let runtime = try ProductRuntime(environment: fakes.environment, followUps: settings, logger: logger)
         var workerConfiguration = WorkerConfiguration()
         workerConfiguration.queues = [.init("default", concurrency: 16)]
         workerConfiguration.safetyPoll = .milliseconds(250)
         workerConfiguration.backoff = Backoff(base: .milliseconds(100), maximum: .seconds(1))
         workerConfiguration.shutdownGrace = .seconds(2)
-        let worker = JobWorker(pool: pool, registry: registry, periodic: periodic, configuration: workerConfiguration, logger: logger)
+        let worker = JobWorker(pool: pool, registry: runtime.registry, periodic: runtime.periodic,
+                               configuration: workerConfiguration, logger: logger)
         let workerTask = Task { try await worker.run() }
 
         let story = DemoStory(pool: pool, fakes: fakes, offlineSeconds: offlineSeconds, pushAckSeconds: pushAckSeconds)
@@ -80,7 +76,7 @@ struct DemoCommand: AsyncParsableCommand {
         worker.shutdown()
         _ = try? await workerTask.value
         await pool.close()
-        client.shutdown()
+        runtime.client.shutdown()
         let elapsed = ContinuousClock.now - started
         print(String(format: "\nDone in %.1f s. Ask the delivery log yourself: followup deliveries --database-url URL --channel 1", elapsed.seconds))
     }

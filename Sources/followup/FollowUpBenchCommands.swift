@@ -20,6 +20,7 @@ struct FollowUpsBench: AsyncParsableCommand {
             """)
     @OptionGroup var database: DatabaseOptions
     @Option(help: "Customers who went offline.") var customers: Int = 5_000
+    @Option(help: "Companies they are spread over (each has its own SMS wallet; 1 = the single-wallet bound).") var channels: Int = 100
     @Option(help: "Jobs the poller runs at once.") var concurrency: Int = 256
     @Option(help: "Jobs claimed per round trip.") var claimBatch: Int = 50
     @Option(help: "Provider fake latency, milliseconds.") var latencyMs: Int = 50
@@ -38,10 +39,10 @@ struct FollowUpsBench: AsyncParsableCommand {
             var logger = Logger(label: "bench")
             logger.logLevel = .error
             let result = try await FollowUpBenchmark.followUps(pool: db.pool, workerPool: workerPool,
-                                                               providers: FollowUpProviders(providers), customers: customers,
+                                                               providers: FollowUpProviders(providers), customers: customers, channels: channels,
                                                                concurrency: concurrency, claimBatch: claimBatch, logger: logger)
-            print(String(format: "%d follow-ups in %.2f s: %.0f follow-ups/s (%d deliveries sent, %d not), %d ms provider latency, concurrency %d",
-                         result.customers, result.seconds, result.followUpsPerSecond, result.deliveriesSent,
+            print(String(format: "%d follow-ups (%d channels) in %.2f s: %.0f follow-ups/s (%d deliveries sent, %d not), %d ms provider latency, concurrency %d",
+                         result.customers, result.channels, result.seconds, result.followUpsPerSecond, result.deliveriesSent,
                          result.deliveriesNotSent, latencyMs, concurrency))
             print(result.json)
         } catch {

@@ -34,7 +34,10 @@ struct ConnectionTests {
         let db = try await TestDatabase.fresh()
         let started = ContinuousClock.now
         let task = Task { try await db.pool.query("SELECT pg_sleep(30)") }
-        try await Task.sleep(for: .milliseconds(300))
+        let observer = db.anotherPool(maxConnections: 1)
+        #expect(try await eventually {
+            try await observer.scalar("SELECT count(*)::int FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'", as: Int.self) == 1
+        })
         task.cancel()
         let result = await task.result
         #expect(ContinuousClock.now - started < .seconds(5))

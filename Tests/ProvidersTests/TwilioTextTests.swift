@@ -42,7 +42,7 @@ struct TwilioTextTests {
     func lms() async throws {
         let long = String(repeating: "안녕하세요 ", count: 40)
         let message = TextMessage(to: "+821012345678", from: "+15005550006", body: long, route: .lms,
-                                  subject: "Acme 답장", idempotencyKey: "d-lms")
+                                  subject: "[Acme 답장]", idempotencyKey: "d-lms")
         _ = try await adapter().send(message)
         #expect(fake.messages.first?.body == "[Acme 답장]\n" + long)
     }

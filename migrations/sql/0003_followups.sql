@@ -138,9 +138,11 @@ CREATE TRIGGER messages_followups AFTER INSERT ON messages
 
 -- The customer left or hid the tab: offline at once, so a check waiting for the timeout runs now.
 -- The WHEN clause keeps heartbeats and page views free of any trigger work (the hot path).
--- Rows a worker holds are skipped: that run re-reads activity itself.
+-- The advisory lock (per customer, the offline check takes it too) orders this with a check that
+-- is deciding right now: either the check sees this row, or this sees the check's next job.
 CREATE FUNCTION followups_on_away() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM pg_advisory_xact_lock(1718185301, (NEW.customer_id % 2147483647)::int);
     WITH due AS (
         SELECT j.id FROM chats c
         JOIN jobs j ON j.unique_key = 'offline_check:' || c.id AND j.state = 'available'

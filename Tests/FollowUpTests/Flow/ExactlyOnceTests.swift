@@ -6,6 +6,7 @@ import Logging
 import Postgres
 import Testing
 import TestSupport
+import Wallet
 
 /// Many pollers, crashes between the provider call and the outcome: never a second text.
 @Suite("Exactly once") struct ExactlyOnceTests {
@@ -40,6 +41,7 @@ import TestSupport
         #expect(try await h.pool.scalar("SELECT count(*)::int FROM follow_ups", as: Int.self) == 20)
         let spent = try await h.pool.scalar("SELECT paid + promotional FROM wallet.balance(\(channel))", as: Int64.self)
         #expect(spent == 5_000_000 - 20 * 15000)
+        #expect(try await Wallet.integrityProblems(on: h.pool).isEmpty)
     }
 
     @Test("a crash between the provider call and the outcome: the rescuer looks it up and never texts twice")
@@ -99,6 +101,7 @@ import TestSupport
         #expect(try balance?.decode(Int64.self, at: 1) == 0)
         let providerID = try await h.pool.scalar("SELECT provider_message_id FROM deliveries WHERE chat_id = \(chat) AND route = 'sms'", as: String.self)
         #expect(providerID == h.twilio.messages.first?.sid)
+        #expect(try await Wallet.integrityProblems(on: h.pool).isEmpty)
     }
 
     @Test("a crash before the provider was reached: the rescuer finds nothing at the provider and sends once")

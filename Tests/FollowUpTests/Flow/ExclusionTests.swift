@@ -100,6 +100,24 @@ import TestSupport
         #expect(rows.first { $0.route == "email" }?.status == "sent")
     }
 
+    @Test("a provider timeout (the answer never heard) is looked up, not resent: one text")
+    func timeoutIsLookedUp() async throws {
+        let h = try await FollowUpHarness(providerTimeoutSeconds: 0.4)
+        defer { Task { await h.stop() } }
+        h.startWorker()
+        h.twilio.latency = .milliseconds(900)
+        let chat = try await offlineChat(h)
+        // The first send times out on our side, but Twilio accepts it a little later.
+        #expect(await eventually { h.twilio.messages.count == 1 })
+        h.twilio.latency = .zero
+        let rows = try await h.settled(chat: chat, count: 2, timeout: .seconds(10))
+        let sms = try #require(rows.first { $0.route == "sms" })
+        #expect(sms.status == "delivered", "\(rows)")
+        #expect(sms.reason == "confirmed by the provider after an interruption")
+        #expect(h.twilio.messages.count == 1)
+        #expect(try await h.pool.scalar("SELECT attempts FROM deliveries WHERE chat_id = \(chat) AND route = 'sms'", as: Int.self) == 1)
+    }
+
     @Test("429 with Retry-After is waited out, then sent")
     func rateLimited() async throws {
         let h = try await FollowUpHarness()

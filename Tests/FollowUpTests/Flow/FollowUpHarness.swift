@@ -27,12 +27,12 @@ final class FollowUpHarness: Sendable {
     var apns: FakeAPNs { fakes.apns }
     var smtp: LoopbackSMTPServer { fakes.smtp }
 
-    init(settings: FollowUpSettings = .fast()) async throws {
+    init(settings: FollowUpSettings = .fast(), providerTimeoutSeconds: Double = 5) async throws {
         db = try await TestDatabase.fresh(maxConnections: 16)
         fakes = try FakeProviders()
         client = OutboundClient()
         var environment = fakes.environment
-        environment["FOLLOWUP_PROVIDER_TIMEOUT"] = "5"
+        environment["FOLLOWUP_PROVIDER_TIMEOUT"] = String(providerTimeoutSeconds)
         providers = FollowUpProviders(try ProviderSet(settings: try ProviderSettings(environment: environment), client: client))
         self.settings = settings
         workers = LockedBox([])

@@ -48,6 +48,8 @@ import TestSupport
         #expect(messenger.reason == (behaviour == .blocked ? "blocked by recipient (code 3018)" : "recipient is not a messenger user (code 3019)"))
         #expect(rows.first { $0.route == "sms" }?.status == "sent", "\(rows)")
         #expect(h.twilio.messages.count == 1)
+        // The SMS carries the same answer the messenger would have.
+        #expect(h.twilio.messages.first?.body.contains("Your order shipped.") == true, "\(h.twilio.messages.first?.body ?? "")")
         #expect(h.kakao.delivered(to: "+821012345678").isEmpty)
         let replaced = try await h.pool.scalar("""
             SELECT replaced_by_route FROM delivery_report WHERE chat_id = \(chat) AND route = 'messenger'
