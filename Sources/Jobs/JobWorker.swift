@@ -19,7 +19,10 @@ public final class JobWorker: Service, Sendable {
     private let registry: JobRegistry
     private let periodic: [PeriodicJob]
     private let logger: Logger
-    private let signals: [String: WakeSignal]
+    /// One per claim loop: each loop waits on its own (an AsyncStream has one consumer).
+    private let signals: [String: [WakeSignal]]
+    /// Slots taken per queue: jobs running plus slots reserved by claims in flight.
+    private let busySlots: LockedValue<[String: Int]>
     private let maintenanceSignal = WakeSignal()
     private let drainSignal = WakeSignal()
     private let stopping = LockedValue(false)
@@ -41,8 +44,10 @@ public final class JobWorker: Service, Sendable {
         self.configuration = configuration
         let metrics = self.metrics
         let batchLogger = logger
-        let signals = Dictionary(uniqueKeysWithValues: configuration.queues.map { ($0.name, WakeSignal()) })
-        self.signals = signals
+        self.signals = Dictionary(uniqueKeysWithValues: configuration.queues.map { queue in
+            (queue.name, (0..<configuration.claimLoops(for: queue)).map { _ in WakeSignal() })
+        })
+        self.busySlots = LockedValue(Dictionary(uniqueKeysWithValues: configuration.queues.map { ($0.name, 0) }))
         self.completions = CompletionBatcher(pool: pool, onFlushed: { completed, lost in
             metrics.record {
                 $0.completed += completed
@@ -62,11 +67,19 @@ public final class JobWorker: Service, Sendable {
     /// Begins a graceful shutdown; `run()` returns once in-flight jobs finished or were handed back.
     public func shutdown() {
         stopping.withLock { $0 = true }
-        for signal in signals.values { signal.signal() }
+        wakeAll()
         drainSignal.signal()
     }
 
     private var isStopping: Bool { stopping.current || Task.isCancelled }
+
+    private func wake(_ queue: String) {
+        for signal in signals[queue] ?? [] { signal.signal() }
+    }
+
+    private func wakeAll() {
+        for queue in signals.keys { wake(queue) }
+    }
 
     /// Jobs this worker is running now.
     public var runningJobs: Int { inFlight.current.count }
@@ -86,7 +99,9 @@ public final class JobWorker: Service, Sendable {
                 group.addTask { await self.maintenanceLoop() }
                 await withTaskGroup(of: Void.self) { claimers in
                     for queue in configuration.queues {
-                        claimers.addTask { await self.claimLoop(queue) }
+                        for signal in signals[queue.name]! {
+                            claimers.addTask { await self.claimLoop(queue, signal: signal) }
+                        }
                     }
                 }
                 await drainInFlight()
@@ -117,24 +132,46 @@ public final class JobWorker: Service, Sendable {
 
     // MARK: Claiming
 
-    private func claimLoop(_ queue: WorkerConfiguration.QueueLimit) async {
-        let signal = signals[queue.name]!
+    /// Reserves up to a batch of the queue's free slots (several claim loops share them).
+    private func reserveSlots(_ queue: WorkerConfiguration.QueueLimit) -> Int {
+        busySlots.withLock { busy in
+            let count = min(configuration.claimBatch, queue.concurrency - busy[queue.name, default: 0])
+            guard count > 0 else { return 0 }
+            busy[queue.name, default: 0] += count
+            return count
+        }
+    }
+
+    private func releaseSlots(_ queue: String, _ count: Int) {
+        guard count > 0 else { return }
+        busySlots.withLock { $0[queue, default: 0] -= count }
+    }
+
+    /// Several loops per queue keep claims in flight back to back (`claimLoops(for:)`); each
+    /// reserves slots before it claims, so together they never exceed the queue's concurrency.
+    private func claimLoop(_ queue: WorkerConfiguration.QueueLimit, signal: WakeSignal) async {
         var failures = 0
         while !isStopping {
-            let free = queue.concurrency - inFlight.withLock { $0.values.filter { $0.queue == queue.name }.count }
-            if free <= 0 {
-                await signal.wait(upTo: configuration.safetyPoll)
-                continue
-            }
             if completions.backlog > 10 * configuration.claimBatch * queue.concurrency {
                 // Completions lag behind (a slow database): let them catch up before claiming more.
                 await signal.wait(upTo: .milliseconds(10))
                 continue
             }
+            let batch = reserveSlots(queue)
+            if batch == 0 {
+                await signal.wait(upTo: configuration.safetyPoll)
+                continue
+            }
             do {
-                let batch = min(configuration.claimBatch, free)
-                let jobs = try await pool.query(QueueSQL.claim(queue: queue.name, limit: batch, worker: configuration.workerID, lease: configuration.lease))
-                    .map(QueueSQL.decodeJob)
+                let jobs: [Job]
+                do {
+                    jobs = try await pool.query(QueueSQL.claim(queue: queue.name, limit: batch, worker: configuration.workerID, lease: configuration.lease))
+                        .map(QueueSQL.decodeJob)
+                } catch {
+                    releaseSlots(queue.name, batch)
+                    throw error
+                }
+                releaseSlots(queue.name, batch - jobs.count)
                 failures = 0
                 if !jobs.isEmpty {
                     metrics.recordClaims(jobs)
@@ -160,6 +197,7 @@ public final class JobWorker: Service, Sendable {
             running[job.id] = InFlight(attempt: job.attempt, queue: job.queue, task: Task {
                 await self.execute(job)
                 self.inFlight.withLock { _ = $0.removeValue(forKey: job.id) }
+                self.releaseSlots(job.queue, 1)
                 signal.signal()
                 self.drainSignal.signal()
             })
@@ -219,7 +257,7 @@ public final class JobWorker: Service, Sendable {
                 case "available":
                     metrics.record { $0.retried += 1 }
                     logger.info("job failed; will retry", metadata: ["error": "\(text)", "backoff_s": "\(backoff.seconds)"])
-                    signals[job.queue]?.signal()
+                    wake(job.queue)
                 default:
                     metrics.record { $0.leaseLost += 1 }
                 }
@@ -256,9 +294,9 @@ public final class JobWorker: Service, Sendable {
         for await event in listener.events {
             switch event {
             case .notification(let notification):
-                signals[notification.payload]?.signal()
+                wake(notification.payload)
             case .listening:
-                for signal in signals.values { signal.signal() }
+                wakeAll()
             }
         }
     }
@@ -285,7 +323,7 @@ public final class JobWorker: Service, Sendable {
                     if !rescued.isEmpty {
                         metrics.record { $0.rescued += rescued.count }
                         logger.warning("rescued jobs whose lease expired", metadata: ["count": "\(rescued.count)"])
-                        for signal in signals.values { signal.signal() }
+                        wakeAll()
                     }
                 }
                 if !periodic.isEmpty, due("periodic", every: configuration.periodicCheck) {

@@ -16,6 +16,9 @@ public struct WorkerConfiguration: Sendable {
     public var queues: [QueueLimit] = [QueueLimit("default", concurrency: 16)]
     /// Jobs claimed per round trip (at most the free slots).
     public var claimBatch = 10
+    /// Claim loops per queue, so the next claim is in flight while the last one's jobs start.
+    /// nil: one per `claimBatch` of concurrency, between 1 and 4.
+    public var claimLoopsPerQueue: Int?
     /// A running job not heartbeated for this long is rescued by any worker.
     public var lease: Duration = .seconds(60)
     /// How often this worker extends the leases of its running jobs.
@@ -41,6 +44,10 @@ public struct WorkerConfiguration: Sendable {
     public var workerID: String = WorkerConfiguration.defaultWorkerID()
 
     public init() {}
+
+    func claimLoops(for queue: QueueLimit) -> Int {
+        claimLoopsPerQueue.map { max(1, $0) } ?? min(4, max(1, (queue.concurrency + claimBatch - 1) / claimBatch))
+    }
 
     public static func defaultWorkerID() -> String {
         "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(6))"
