@@ -132,11 +132,14 @@ public final class JobWorker: Service, Sendable {
 
     // MARK: Claiming
 
-    /// Reserves up to a batch of the queue's free slots (several claim loops share them).
+    /// Reserves up to a batch of the queue's free slots (several claim loops share them). Waits
+    /// for half a batch to be free before claiming: one claim per freed slot would multiply the
+    /// claims (each a statement and a commit) for the same jobs.
     private func reserveSlots(_ queue: WorkerConfiguration.QueueLimit) -> Int {
-        busySlots.withLock { busy in
+        let minimum = max(1, min(configuration.claimBatch, queue.concurrency) / 2)
+        return busySlots.withLock { busy in
             let count = min(configuration.claimBatch, queue.concurrency - busy[queue.name, default: 0])
-            guard count > 0 else { return 0 }
+            guard count >= minimum else { return 0 }
             busy[queue.name, default: 0] += count
             return count
         }
@@ -206,13 +209,18 @@ public final class JobWorker: Service, Sendable {
 
     // MARK: Running one job
 
-    private func execute(_ job: Job) async {
+    /// A logger naming the job, built only when something is logged (the hot path logs nothing).
+    private func logger(for job: Job) -> Logger {
         var logger = self.logger
         logger[metadataKey: "job_id"] = "\(job.id)"
         logger[metadataKey: "kind"] = "\(job.kind)"
         logger[metadataKey: "attempt"] = "\(job.attempt)"
+        return logger
+    }
+
+    private func execute(_ job: Job) async {
         guard let handler = registry.handler(for: job.kind) else {
-            await recordFailure(job, error: PermanentJobError("unknown job kind \(job.kind): no handler is registered in this worker"), logger: logger)
+            await recordFailure(job, error: PermanentJobError("unknown job kind \(job.kind): no handler is registered in this worker"), logger: logger(for: job))
             return
         }
         let context = JobContext(job: job, database: pool)
@@ -224,7 +232,6 @@ public final class JobWorker: Service, Sendable {
                 } else {
                     completions.submit(id: job.id, attempt: job.attempt)  // counted when it commits
                 }
-                logger.debug("job done")
             case .snooze(let delay):
                 if try await pool.execute(QueueSQL.snooze(id: job.id, attempt: job.attempt, delay: delay)) != 1 {
                     throw LeaseLostError(jobID: job.id, attempt: job.attempt)
@@ -233,10 +240,10 @@ public final class JobWorker: Service, Sendable {
             }
         } catch let error as LeaseLostError {
             metrics.record { $0.leaseLost += 1 }
-            logger.warning("job finished after losing its lease; its writes were discarded", metadata: ["error": "\(error)"])
+            logger(for: job).warning("job finished after losing its lease; its writes were discarded", metadata: ["error": "\(error)"])
         } catch {
             if Task.isCancelled && stopping.current { return }  // handed back by drainInFlight
-            await recordFailure(job, error: error, logger: logger)
+            await recordFailure(job, error: error, logger: logger(for: job))
         }
     }
 

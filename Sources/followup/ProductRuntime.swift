@@ -48,7 +48,7 @@ enum DiagnosticJobs {
     }
 
     static func register(in registry: inout JobRegistry) {
-        registry.register(Noop.self) { _, _ in .done }
+        registry.register(kind: Noop.kind) { _ in .done }  // no payload to decode
         registry.register(Sleep.self) { sleep, _ in
             try await Task.sleep(for: .milliseconds(sleep.ms))
             return .done

@@ -90,7 +90,8 @@ import TestSupport
     @Test("the customer coming back before the send cancels it; leaving again brings it back")
     func comingBackCancels() async throws {
         var settings = FollowUpSettings.fast()
-        settings.gatherDelay = .milliseconds(700)
+        // Long enough that a loaded machine still gets the page view in before the plan runs.
+        settings.gatherDelay = .seconds(3)
         let h = try await FollowUpHarness(settings: settings)
         defer { Task { await h.stop() } }
         h.startWorker()
