@@ -12,6 +12,10 @@ public struct PostgresConfiguration: Sendable {
     public var applicationName: String
     /// Seconds to wait for a connection, unless the URL sets `connect_timeout`.
     public var connectTimeout: Int
+    /// Prepare parameterized statements once per session (the server plans them once). Works
+    /// directly and behind PgBouncer 1.21+ (`max_prepared_statements`); turn off for older
+    /// transaction-mode poolers.
+    public var preparedStatements = true
 
     /// Validates the string with libpq's own parser; a malformed URL is an error here, not at first use.
     public init(_ connectionString: String, applicationName: String = "followup", connectTimeout: Int = 10) throws {

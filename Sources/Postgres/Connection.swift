@@ -14,6 +14,10 @@ public final class Connection: Queryable, @unchecked Sendable {
     // and `state` are guarded by `lock`. Nothing else is mutable.
     private let queue: DispatchQueue
     private var conn: OpaquePointer?
+    /// Statements prepared on this session, by SQL text (touched only on `queue`).
+    private var prepared: [String: String] = [:]
+    private let preparesStatements: Bool
+    private static let maxPrepared = 256
     private let lock = NSLock()
     private var cancelHandle: OpaquePointer?
     private var state = State()
@@ -25,8 +29,9 @@ public final class Connection: Queryable, @unchecked Sendable {
         var cancelRequested = false
     }
 
-    private init(conn: OpaquePointer, logger: Logger) {
+    private init(conn: OpaquePointer, logger: Logger, preparesStatements: Bool) {
         self.conn = conn
+        self.preparesStatements = preparesStatements
         self.logger = logger
         self.queue = DispatchQueue(label: "followup.postgres.connection")
         self.cancelHandle = PQgetCancel(conn)
@@ -65,7 +70,7 @@ public final class Connection: Queryable, @unchecked Sendable {
             PQfinish(conn)  // always, even after a failed connect
             throw PostgresError(code: .connectionFailed, message: message.isEmpty ? "could not connect" : message)
         }
-        return Connection(conn: conn, logger: logger)
+        return Connection(conn: conn, logger: logger, preparesStatements: configuration.preparedStatements)
     }
 
     /// False once the connection broke or was closed; the pool then drops it.
@@ -147,10 +152,35 @@ public final class Connection: Queryable, @unchecked Sendable {
 
     private func execBlocking(_ query: Query) throws -> Rows {
         let conn = try liveConnection()
+        // Statements with parameters are the repeated ones (the queue's claim, the ledger's calls):
+        // prepare each once per session, so the server plans it once rather than on every call.
+        if preparesStatements, !query.binds.isEmpty, let name = try preparedName(for: query, conn: conn) {
+            do {
+                let result = withOptionalCStringArray(query.binds) { values in
+                    PQexecPrepared(conn, name, Int32(query.binds.count), values, nil, nil, 0)
+                }
+                return try consume(result, conn: conn, query: query.sql)
+            } catch let error as PostgresError where error.sqlState == "0A000" || error.sqlState == "26000" {
+                // The schema changed under a cached plan ("cached plan must not change result type"),
+                // or the statement is gone: forget it and run this one unprepared.
+                prepared.removeValue(forKey: query.sql)
+                _ = PQexec(conn, "DEALLOCATE " + name).map { PQclear($0) }
+            }
+        }
         let result = withOptionalCStringArray(query.binds) { values in
             PQexecParams(conn, query.sql, Int32(query.binds.count), nil, values, nil, nil, 0)
         }
         return try consume(result, conn: conn, query: query.sql)
+    }
+
+    /// The session's name for this statement, preparing it on first use; nil once the cache is full.
+    private func preparedName(for query: Query, conn: OpaquePointer) throws -> String? {
+        if let name = prepared[query.sql] { return name }
+        guard prepared.count < Self.maxPrepared, PQtransactionStatus(conn) != PQTRANS_INERROR else { return nil }
+        let name = "followup_\(prepared.count + 1)"
+        _ = try consume(PQprepare(conn, name, query.sql, Int32(query.binds.count), nil), conn: conn, query: query.sql)
+        prepared[query.sql] = name
+        return name
     }
 
     private func scriptBlocking(_ sql: String) throws {

@@ -11,13 +11,18 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "Connections this process may open.")
     var maxConnections: Int = 20
 
+    @Flag(help: "Do not prepare statements (for transaction-mode PgBouncer older than 1.21).")
+    var noPreparedStatements = false
+
     /// The URL from the flag or the environment; a clear error when neither is set.
     func configuration() throws -> PostgresConfiguration {
         guard let url = databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else {
             throw ValidationError("no database: pass --database-url or set DATABASE_URL (or try `followup demo`, which starts a Postgres of its own)")
         }
         do {
-            return try PostgresConfiguration(url)
+            var configuration = try PostgresConfiguration(url)
+            configuration.preparedStatements = !noPreparedStatements
+            return configuration
         } catch let error as PostgresError {
             throw ValidationError(error.message)
         }

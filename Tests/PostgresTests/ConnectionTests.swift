@@ -95,3 +95,34 @@ struct ConnectionTests {
         #expect(await iterator.next() == .notification(PostgresNotification(channel: "events", payload: "it's \"quoted\"")))
     }
 }
+
+@Suite("Prepared statements")
+struct PreparedStatementTests {
+    @Test("a parameterized statement is prepared once per session and reused")
+    func reused() async throws {
+        let db = try await TestDatabase.fresh(maxConnections: 1)
+        for i in 0..<5 { #expect(try await db.pool.scalar("SELECT \(i)::int + 1", as: Int.self) == i + 1) }
+        let prepared = try await db.pool.query("SELECT statement FROM pg_prepared_statements").map { try $0.decode(String.self, at: 0) }
+        #expect(prepared == ["SELECT $1::int + 1"])
+    }
+
+    @Test("a schema change under a cached plan falls back instead of failing")
+    func schemaChange() async throws {
+        let db = try await TestDatabase.fresh(maxConnections: 1)
+        try await db.pool.execute("CREATE TABLE t (a int)")
+        try await db.pool.execute("INSERT INTO t VALUES (\(1))")
+        #expect(try await db.pool.query("SELECT * FROM t WHERE a = \(1)").columns == ["a"])
+        try await db.pool.execute("ALTER TABLE t ADD COLUMN b int")
+        #expect(try await db.pool.query("SELECT * FROM t WHERE a = \(1)").columns == ["a", "b"])
+    }
+
+    @Test("turned off, nothing is prepared (for old transaction-mode poolers)")
+    func off() async throws {
+        let db = try await TestDatabase.fresh()
+        var configuration = db.configuration
+        configuration.preparedStatements = false
+        let pool = ConnectionPool(configuration, maxConnections: 1)
+        #expect(try await pool.scalar("SELECT \(41)::int + 1", as: Int.self) == 42)
+        #expect(try await pool.scalar("SELECT count(*)::int FROM pg_prepared_statements", as: Int.self) == 0)
+    }
+}
