@@ -21,7 +21,7 @@ struct OfflineCheck: Sendable {
     }
 
     func run(_ payload: FollowUpJobs.OfflineCheck, _ context: JobContext) async throws -> JobResult {
-        let outcome = try await context.complete { tx in try await decide(payload.chatID, on: tx) }
+        let outcome = try await context.complete { tx in try await decide(payload.chatID, context: context, on: tx) }
         switch outcome {
         case .nothing(let why):
             logger.debug("no follow-up", metadata: ["chat_id": "\(payload.chatID)", "why": "\(why)"])
@@ -32,13 +32,16 @@ struct OfflineCheck: Sendable {
         return .done
     }
 
-    func decide(_ chatID: Int64, on tx: Transaction) async throws -> Outcome {
+    func decide(_ chatID: Int64, context: JobContext, on tx: Transaction) async throws -> Outcome {
         // Lock order: the customer's presence lock (which a `left` row's trigger takes), then the chat.
         guard let customerID = try await tx.first("SELECT customer_id FROM chats WHERE id = \(chatID)")?.decode(Int64.self, at: 0) else {
             return .nothing("unknown chat \(chatID)")
         }
         try await tx.execute("SELECT pg_advisory_xact_lock(1718185301, (\(customerID)::bigint % 2147483647)::int)")
         guard let chat = try await ChatState.lock(chatID, on: tx) else { return .nothing("unknown chat \(chatID)") }
+        // Now the job itself (its row last, as an app's message insert takes them: chat, then job),
+        // so a next check can be enqueued under the same unique key below.
+        try await context.markCompleted(on: tx)
         if let why = chat.ineligibility { return .nothing(why) }
         if chat.hasOpenFollowUp { return .nothing("a follow-up is already on its way") }
         guard let unseen = try await UnseenMessages.find(chatID: chatID, on: tx) else { return .nothing("no unseen answers") }

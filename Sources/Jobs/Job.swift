@@ -53,6 +53,7 @@ public struct JobContext: Sendable {
     public let job: Job
     public let database: ConnectionPool
     let completedFlag = LockedValue(false)
+    let markedInTransaction = LockedValue(false)
 
     /// Decodes the payload; a malformed payload is a permanent error (retrying cannot fix it).
     public func payload<T: Decodable>(as type: T.Type) throws -> T {
@@ -66,13 +67,19 @@ public struct JobContext: Sendable {
     /// Runs `body` in a transaction that also completes the job, fenced on (id, attempt): the
     /// outcome, any money moved and the completion commit together, or none of them does.
     /// Throws `LeaseLostError` (and writes nothing) when the job is no longer ours.
+    ///
+    /// The job's row is locked last, after everything `body` locks: an app transaction that
+    /// locks its own rows and then enqueues a job (a trigger) takes them in the same order, so the
+    /// two can wait for each other but never deadlock.
+    /// A body that must mark the job completed earlier — e.g. to enqueue its own successor under
+    /// the same unique key — calls `markCompleted(on:)` where it needs to.
     @discardableResult
     public func complete<T>(_ body: (Transaction) async throws -> T) async throws -> T {
         let result = try await database.withTransaction { tx in
-            guard try await tx.execute(QueueSQL.complete(id: job.id, attempt: job.attempt)) == 1 else {
-                throw LeaseLostError(jobID: job.id, attempt: job.attempt)
-            }
-            return try await body(tx)
+            markedInTransaction.withLock { $0 = false }
+            let result = try await body(tx)
+            if !markedInTransaction.current { try await markCompleted(on: tx) }
+            return result
         }
         completedFlag.withLock { $0 = true }
         return result
@@ -80,12 +87,23 @@ public struct JobContext: Sendable {
 
     /// Runs `body` in a transaction fenced on (id, attempt) that leaves the job running: for the
     /// step before an external call (e.g. mark a delivery `sending` and hold its funds).
+    /// Inside `complete`'s body: marks the job completed now (fenced; throws `LeaseLostError`),
+    /// rather than after the body. Everything still commits or rolls back together.
+    public func markCompleted(on tx: Transaction) async throws {
+        guard try await tx.execute(QueueSQL.complete(id: job.id, attempt: job.attempt)) == 1 else {
+            throw LeaseLostError(jobID: job.id, attempt: job.attempt)
+        }
+        markedInTransaction.withLock { $0 = true }
+    }
+
+    /// Like `complete`, the job's row is locked last.
     public func fenced<T>(_ body: (Transaction) async throws -> T) async throws -> T {
         try await database.withTransaction { tx in
+            let result = try await body(tx)
             guard try await tx.execute(QueueSQL.fence(id: job.id, attempt: job.attempt)) == 1 else {
                 throw LeaseLostError(jobID: job.id, attempt: job.attempt)
             }
-            return try await body(tx)
+            return result
         }
     }
 

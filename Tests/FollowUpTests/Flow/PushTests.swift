@@ -49,16 +49,23 @@ import TestSupport
         let h = try await FollowUpHarness()
         defer { Task { await h.stop() } }
         h.startWorker()
-        let (_, customer, chat) = try await pushChannel(h, ackTimeout: "1 second")
+        // 3 s: long enough that a loaded machine still looks before the deadline.
+        let (_, customer, chat) = try await pushChannel(h, ackTimeout: "3 seconds")
         try await h.device(customer: customer, token: FollowUpHarness.androidToken("quiet"))
         try await h.message(chat: chat, "manager", "Yes, refunded today.")
         #expect(await eventually { h.fcm.pushes.count == 1 })
         try await Task.sleep(for: .milliseconds(500))
         #expect(h.twilio.messages.isEmpty, "not before the timeout")
-        let rows = try await h.settled(chat: chat, count: 3, timeout: .seconds(6))
+        let rows = try await h.settled(chat: chat, count: 3, timeout: .seconds(10))
         #expect(rows.map(\.route).sorted() == ["email", "push", "sms"], "\(rows)")
         #expect(rows.allSatisfy { $0.status == "sent" }, "\(rows)")
-        #expect(try await h.followUps(chat: chat).first?.reason?.hasPrefix("push not acknowledged within 1s") == true)
+        #expect(try await h.followUps(chat: chat).first?.reason?.hasPrefix("push not acknowledged within 3s") == true)
+        // And the text waited for the deadline: created at least 3 s after the push.
+        let gap = try await h.pool.scalar("""
+            SELECT extract(epoch FROM max(created_at) FILTER (WHERE route = 'sms') - min(created_at) FILTER (WHERE route = 'push'))::float8
+            FROM deliveries
+            """, as: Double.self)
+        #expect(gap >= 2.9, "text created \(gap) s after the push")
     }
 
     @Test("a push the provider rejects falls back to text and email at once")
