@@ -33,15 +33,10 @@ struct BenchCommand: AsyncParsableCommand {
             guard jobs > 0, workers > 0, batch > 0, samples > 0, scheduledLater >= 0 else {
                 throw ValidationError("--jobs, --workers, --batch and --samples must be positive")
             }
-            let db = try await BenchDatabase.open(database, connections: 8)
-            do {
-                let line = try await QueueBenchmark.run(mode, settings: .init(jobs: jobs, workers: workers, batch: batch, scheduledLater: scheduledLater, samples: samples), database: db)
-                await db.close()
-                print(line)
-            } catch {
-                await db.close()
-                throw error
+            let line = try await BenchDatabase.using(database, connections: 8) { db in
+                try await QueueBenchmark.run(mode, settings: .init(jobs: jobs, workers: workers, batch: batch, scheduledLater: scheduledLater, samples: samples), database: db)
             }
+            print(line)
         }
     }
 }
@@ -63,13 +58,9 @@ struct WalletBench: AsyncParsableCommand {
 
     func run() async throws {
         guard charges > 0, wallets > 0, concurrency > 0 else { throw ValidationError("--charges, --wallets and --concurrency must be positive") }
-        let db = try await BenchDatabase.open(database, connections: concurrency + 2)
-        do {
-            print(try await WalletBenchmark.run(pool: db.pool, settings: .init(charges: charges, wallets: wallets, concurrency: concurrency)))
-            await db.close()
-        } catch {
-            await db.close()
-            throw error
+        let report = try await BenchDatabase.using(database, connections: concurrency + 2) { db in
+            try await WalletBenchmark.run(pool: db.pool, settings: .init(charges: charges, wallets: wallets, concurrency: concurrency))
         }
+        print(report)
     }
 }

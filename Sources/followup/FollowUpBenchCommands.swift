@@ -29,32 +29,32 @@ struct FollowUpsBench: AsyncParsableCommand {
         guard customers > 0, concurrency > 0, claimBatch > 0, latencyMs >= 0 else {
             throw ValidationError("--customers, --concurrency and --claim-batch must be positive")
         }
-        let db = try await BenchDatabase.open(database, connections: 8)
-        let workerPool = ConnectionPool(db.configuration, maxConnections: min(64, max(8, concurrency / 4)))
-        let fakes = try FakeProviders()
-        fakes.latency = .milliseconds(latencyMs)
-        let client = OutboundClient()
-        do {
-            let providers = try ProviderSet(settings: try ProviderSettings(environment: fakes.environment), client: client)
-            var logger = Logger(label: "bench")
-            logger.logLevel = .error
-            let result = try await FollowUpBenchmark.followUps(pool: db.pool, workerPool: workerPool,
-                                                               providers: FollowUpProviders(providers), customers: customers, channels: channels,
-                                                               concurrency: concurrency, claimBatch: claimBatch, logger: logger)
-            print(String(format: "%d follow-ups (%d channels) in %.2f s: %.0f follow-ups/s (%d deliveries sent, %d not), %d ms provider latency, concurrency %d",
-                         result.customers, result.channels, result.seconds, result.followUpsPerSecond, result.deliveriesSent,
-                         result.deliveriesNotSent, latencyMs, concurrency))
-            print(result.json)
-        } catch {
+        try await BenchDatabase.using(database, connections: 8) { db in
+            let workerPool = ConnectionPool(db.configuration, maxConnections: min(64, max(8, concurrency / 4)))
+            let fakes = try FakeProviders()
+            fakes.latency = .milliseconds(latencyMs)
+            let client = OutboundClient()
+            do {
+                let providers = try ProviderSet(settings: try ProviderSettings(environment: fakes.environment), client: client)
+                var logger = Logger(label: "bench")
+                logger.logLevel = .error
+                let result = try await FollowUpBenchmark.followUps(pool: db.pool, workerPool: workerPool,
+                                                                   providers: FollowUpProviders(providers), customers: customers, channels: channels,
+                                                                   concurrency: concurrency, claimBatch: claimBatch, logger: logger)
+                print(String(format: "%d follow-ups (%d channels) in %.2f s: %.0f follow-ups/s (%d deliveries sent, %d not), %d ms provider latency, concurrency %d",
+                             result.customers, result.channels, result.seconds, result.followUpsPerSecond, result.deliveriesSent,
+                             result.deliveriesNotSent, latencyMs, concurrency))
+                print(result.json)
+            } catch {
+                fakes.stop()
+                client.shutdown()
+                await workerPool.close()
+                throw error
+            }
             fakes.stop()
+            client.shutdown()
             await workerPool.close()
-            await db.close()
-            throw error
         }
-        fakes.stop()
-        client.shutdown()
-        await workerPool.close()
-        await db.close()
     }
 }
 
@@ -71,18 +71,13 @@ struct ActivityBench: AsyncParsableCommand {
 
     func run() async throws {
         guard clients > 0, seconds > 0, rounds > 0 else { throw ValidationError("--clients, --seconds and --rounds must be positive") }
-        let db = try await BenchDatabase.open(database, connections: clients)
-        do {
+        try await BenchDatabase.using(database, connections: clients) { db in
             let url = db.cluster?.tcpURL(database: "postgres") ?? db.configuration.connectionString
             let result = try await FollowUpBenchmark.activity(databaseURL: url, pool: db.pool, clients: clients,
                                                               seconds: seconds, rounds: rounds)
             print(String(format: "activity: %.0f rows/s, bare table: %.0f rows/s → %.0f%% of bare (%@, %d clients)",
                          result.activityRowsPerSecond, result.bareRowsPerSecond, result.ratio * 100, result.tool, clients))
             print(result.json)
-        } catch {
-            await db.close()
-            throw error
         }
-        await db.close()
     }
 }

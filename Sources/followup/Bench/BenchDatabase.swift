@@ -28,6 +28,20 @@ struct BenchDatabase {
         await pool.close()
         cluster?.stop()
     }
+
+    /// Opens the benchmark's database, runs `body`, and closes it (stopping an embedded cluster)
+    /// whether `body` returns or throws.
+    static func using<T>(_ options: DatabaseOptions, connections: Int, _ body: (BenchDatabase) async throws -> T) async throws -> T {
+        let db = try await open(options, connections: connections)
+        do {
+            let result = try await body(db)
+            await db.close()
+            return result
+        } catch {
+            await db.close()
+            throw error
+        }
+    }
 }
 
 /// Resident memory of this process, MiB (Linux).
