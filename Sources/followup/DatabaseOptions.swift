@@ -32,5 +32,18 @@ struct DatabaseOptions: ParsableArguments {
         ConnectionPool(try configuration(), maxConnections: maxConnections)
     }
 
+    /// Runs `body` with a pool that is closed when it returns or throws.
+    func withPool<T>(_ body: (ConnectionPool) async throws -> T) async throws -> T {
+        let pool = try await pool()
+        do {
+            let result = try await body(pool)
+            await pool.close()
+            return result
+        } catch {
+            await pool.close()
+            throw error
+        }
+    }
+
     var isSet: Bool { databaseURL != nil || !(ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "").isEmpty }
 }

@@ -40,28 +40,28 @@ struct DeliveriesCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let pool = try await database.pool()
-        defer { Task { await pool.close() } }
-        let since = sinceHours.map { Duration.milliseconds(Int64($0 * 3_600_000)) }
-        if summary {
-            let counts = try await DeliveryReport.summary(channelID: channel, since: since, on: pool)
-            if counts.isEmpty { print("No deliveries yet."); return }
-            print(DeliveriesTable.render(header: ["kind", "status", "count", "cost"], counts.map {
-                [$0.kind, $0.status, String($0.count), DeliveriesTable.money($0.costMicros)]
-            }))
-            return
-        }
-        let rows = try await DeliveryReport.list(.init(channelID: channel, chatID: chat, status: status, kind: kind,
-                                                       since: since, limit: limit), on: pool)
-        if rows.isEmpty { print("No deliveries match."); return }
-        print(DeliveriesTable.render(header: ["time (UTC)", "channel", "chat", "route", "status", "why", "cost"], rows.map { row in
-            var why = row.why
-            if let route = row.replacedByRoute {
-                why += " → replaced by \(route.uppercased()) (\(row.replacedByStatus ?? "?"))"
+        try await database.withPool { pool in
+            let since = sinceHours.map { Duration.milliseconds(Int64($0 * 3_600_000)) }
+            if summary {
+                let counts = try await DeliveryReport.summary(channelID: channel, since: since, on: pool)
+                if counts.isEmpty { print("No deliveries yet."); return }
+                print(DeliveriesTable.render(header: ["kind", "status", "count", "cost"], counts.map {
+                    [$0.kind, $0.status, String($0.count), DeliveriesTable.money($0.costMicros)]
+                }))
+                return
             }
-            return [DeliveriesTable.time(row.createdAt), String(row.channelID), row.chatID.map(String.init) ?? "-",
-                    row.route, row.status, why, DeliveriesTable.money(row.costMicros)]
-        }))
+            let rows = try await DeliveryReport.list(.init(channelID: channel, chatID: chat, status: status, kind: kind,
+                                                           since: since, limit: limit), on: pool)
+            if rows.isEmpty { print("No deliveries match."); return }
+            print(DeliveriesTable.render(header: ["time (UTC)", "channel", "chat", "route", "status", "why", "cost"], rows.map { row in
+                var why = row.why
+                if let route = row.replacedByRoute {
+                    why += " → replaced by \(route.uppercased()) (\(row.replacedByStatus ?? "?"))"
+                }
+                return [DeliveriesTable.time(row.createdAt), String(row.channelID), row.chatID.map(String.init) ?? "-",
+                        row.route, row.status, why, DeliveriesTable.money(row.costMicros)]
+            }))
+        }
     }
 }
 

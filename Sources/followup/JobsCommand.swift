@@ -17,14 +17,14 @@ struct JobsCommand: AsyncParsableCommand {
         @Option(help: "At most this many.") var limit: Int = 50
 
         func run() async throws {
-            let pool = try await database.pool()
-            defer { Task { await pool.close() } }
-            let jobs = try await JobAdmin.list(state: state, kind: kind, limit: limit, on: pool)
-            if jobs.isEmpty { print("no jobs"); return }
-            print(pad("ID", 8) + pad("STATE", 11) + pad("ATTEMPT", 9) + pad("QUEUE", 12) + pad("KIND", 30) + "LAST ERROR")
-            for job in jobs {
-                print(pad(String(job.id), 8) + pad(job.state, 11) + pad("\(job.attempt)/\(job.maxAttempts)", 9)
-                      + pad(job.queue, 12) + pad(job.kind, 30) + (job.lastError.map { String($0.prefix(80)) } ?? ""))
+            try await database.withPool { pool in
+                let jobs = try await JobAdmin.list(state: state, kind: kind, limit: limit, on: pool)
+                if jobs.isEmpty { print("no jobs"); return }
+                print(pad("ID", 8) + pad("STATE", 11) + pad("ATTEMPT", 9) + pad("QUEUE", 12) + pad("KIND", 30) + "LAST ERROR")
+                for job in jobs {
+                    print(pad(String(job.id), 8) + pad(job.state, 11) + pad("\(job.attempt)/\(job.maxAttempts)", 9)
+                          + pad(job.queue, 12) + pad(job.kind, 30) + (job.lastError.map { String($0.prefix(80)) } ?? ""))
+                }
             }
         }
     }
@@ -34,11 +34,11 @@ struct JobsCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let pool = try await database.pool()
-            defer { Task { await pool.close() } }
-            print(pad("QUEUE", 14) + pad("STATE", 11) + pad("JOBS", 10) + "DUE NOW")
-            for row in try await QueueMetrics.depth(pool) {
-                print(pad(row.queue, 14) + pad(row.state, 11) + pad(String(row.count), 10) + String(row.due))
+            try await database.withPool { pool in
+                print(pad("QUEUE", 14) + pad("STATE", 11) + pad("JOBS", 10) + "DUE NOW")
+                for row in try await QueueMetrics.depth(pool) {
+                    print(pad(row.queue, 14) + pad(row.state, 11) + pad(String(row.count), 10) + String(row.due))
+                }
             }
         }
     }
@@ -49,12 +49,12 @@ struct JobsCommand: AsyncParsableCommand {
         @Argument(help: "The job's id.") var id: Int64
 
         func run() async throws {
-            let pool = try await database.pool()
-            defer { Task { await pool.close() } }
-            guard try await JobAdmin.retry(id: id, on: pool) else {
-                throw ValidationError("job \(id) is not dead or cancelled (see `followup jobs list`)")
+            try await database.withPool { pool in
+                guard try await JobAdmin.retry(id: id, on: pool) else {
+                    throw ValidationError("job \(id) is not dead or cancelled (see `followup jobs list`)")
+                }
+                print("job \(id) will run again")
             }
-            print("job \(id) will run again")
         }
     }
 
@@ -64,12 +64,12 @@ struct JobsCommand: AsyncParsableCommand {
         @Argument(help: "The job's id.") var id: Int64
 
         func run() async throws {
-            let pool = try await database.pool()
-            defer { Task { await pool.close() } }
-            guard try await JobAdmin.cancel(id: id, on: pool) else {
-                throw ValidationError("job \(id) has already finished or does not exist")
+            try await database.withPool { pool in
+                guard try await JobAdmin.cancel(id: id, on: pool) else {
+                    throw ValidationError("job \(id) has already finished or does not exist")
+                }
+                print("job \(id) cancelled")
             }
-            print("job \(id) cancelled")
         }
     }
 
@@ -85,11 +85,11 @@ struct JobsCommand: AsyncParsableCommand {
             guard (try? JSONSerialization.jsonObject(with: Data(payload.utf8))) is [String: Any] else {
                 throw ValidationError("--payload must be a JSON object")
             }
-            let pool = try await database.pool()
-            defer { Task { await pool.close() } }
-            let id = try await JobQueue.enqueue(kind: kind, json: payload,
-                                                options: EnqueueOptions(queue: queue, delay: .milliseconds(Int64(delay * 1000))), on: pool)
-            print(id.map { "enqueued job \($0)" } ?? "a live job with that unique key exists")
+            try await database.withPool { pool in
+                let id = try await JobQueue.enqueue(kind: kind, json: payload,
+                                                    options: EnqueueOptions(queue: queue, delay: .milliseconds(Int64(delay * 1000))), on: pool)
+                print(id.map { "enqueued job \($0)" } ?? "a live job with that unique key exists")
+            }
         }
     }
 }

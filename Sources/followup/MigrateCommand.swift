@@ -13,9 +13,9 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         logging.bootstrap()
-        let pool = try await database.pool()
-        let applied = try await Migrator(try Migration.load(from: Schema.directory)).migrate(pool)
+        let applied = try await database.withPool { pool in
+            try await Migrator(try Migration.load(from: Schema.directory)).migrate(pool)
+        }
         print(applied.isEmpty ? "schema is up to date" : applied.map { "applied \($0.version) \($0.name)" }.joined(separator: "\n"))
-        await pool.close()
     }
 }

@@ -25,18 +25,12 @@ struct WalletCommand: AsyncParsableCommand {
 
     /// Opens the pool, runs `body`, closes the pool; wallet errors become a clear message.
     static func withPool(_ database: DatabaseOptions, _ body: (ConnectionPool) async throws -> String) async throws {
-        let pool = try await database.pool()
         do {
-            print(try await body(pool))
-            await pool.close()
+            print(try await database.withPool(body))
         } catch let error as WalletError {
             // A refusal the operator can act on: say why, without a usage dump.
-            await pool.close()
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
             throw ExitCode.failure
-        } catch {
-            await pool.close()
-            throw error
         }
     }
 
