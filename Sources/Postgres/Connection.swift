@@ -16,6 +16,7 @@ public final class Connection: Queryable, @unchecked Sendable {
     private var conn: OpaquePointer?
     /// Statements prepared on this session, by SQL text (touched only on `queue`).
     private var prepared: [String: String] = [:]
+    private var preparedCount = 0
     private let preparesStatements: Bool
     private static let maxPrepared = 256
     private let lock = NSLock()
@@ -27,6 +28,16 @@ public final class Connection: Queryable, @unchecked Sendable {
         var usable = true
         var idleInTransaction = false
         var cancelRequested = false
+        /// The BEGIN of a transaction whose body has not run a statement yet: it goes with the first one.
+        var pendingBegin: String?
+    }
+
+    /// Takes the pending BEGIN, if any (it is then sent by the caller, or dropped).
+    private func takePendingBegin() -> String? {
+        lock.withLock {
+            defer { state.pendingBegin = nil }
+            return state.pendingBegin
+        }
     }
 
     private init(conn: OpaquePointer, logger: Logger, preparesStatements: Bool) {
@@ -106,23 +117,38 @@ public final class Connection: Queryable, @unchecked Sendable {
     }
 
     /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws.
+    ///
+    /// Two round trips are saved on every transaction: BEGIN travels with the body's first
+    /// statement, and `final` (when the body returns one) travels with COMMIT, in one libpq
+    /// pipeline each. `final` must raise an error to stop the commit (a statement that merely
+    /// affects no rows still commits); its result is not returned.
     @discardableResult
     public func withTransaction<T>(
         isolation: IsolationLevel = .readCommitted,
+        committingWith final: @Sendable () -> Query? = { nil },
         _ body: (Transaction) async throws -> T
     ) async throws -> T {
-        _ = try await query(Query(sql: "BEGIN ISOLATION LEVEL \(isolation.rawValue)"))
+        let begin = "BEGIN ISOLATION LEVEL \(isolation.rawValue)"
+        lock.withLock { state.pendingBegin = begin }
         let result: T
         do {
             result = try await body(Transaction(connection: self))
         } catch {
             if isUsable {
                 // Roll back even when our task was cancelled: the connection must go back clean.
-                _ = try? await Task.detached { [self] in try await self.query("ROLLBACK") }.value
+                _ = try? await Task.detached { [self] in try await self.onQueue { try $0.rollbackBlocking() } }.value
             }
             throw error
         }
-        _ = try await query("COMMIT")
+        let finalQuery = final()
+        do {
+            try await onQueue { connection in try connection.commitBlocking(after: finalQuery) }
+        } catch {
+            if isUsable {
+                _ = try? await Task.detached { [self] in try await self.onQueue { try $0.rollbackBlocking() } }.value
+            }
+            throw error
+        }
         return result
     }
 
@@ -152,6 +178,9 @@ public final class Connection: Queryable, @unchecked Sendable {
 
     private func execBlocking(_ query: Query) throws -> Rows {
         let conn = try liveConnection()
+        if let begin = takePendingBegin() {
+            return try pipelineBlocking([Query(sql: begin), query], conn: conn)[1]
+        }
         // Statements with parameters are the repeated ones (the queue's claim, the ledger's calls):
         // prepare each once per session, so the server plans it once rather than on every call.
         if preparesStatements, !query.binds.isEmpty, let name = try preparedName(for: query, conn: conn) {
@@ -161,10 +190,7 @@ public final class Connection: Queryable, @unchecked Sendable {
                 }
                 return try consume(result, conn: conn, query: query.sql)
             } catch let error as PostgresError where error.sqlState == "0A000" || error.sqlState == "26000" {
-                // The schema changed under a cached plan ("cached plan must not change result type"),
-                // or the statement is gone: forget it and run this one unprepared.
-                prepared.removeValue(forKey: query.sql)
-                _ = PQexec(conn, "DEALLOCATE " + name).map { PQclear($0) }
+                forgetPrepared(query, name: name, conn: conn)
             }
         }
         let result = withOptionalCStringArray(query.binds) { values in
@@ -173,11 +199,106 @@ public final class Connection: Queryable, @unchecked Sendable {
         return try consume(result, conn: conn, query: query.sql)
     }
 
+    /// The schema changed under a cached plan ("cached plan must not change result type"), or
+    /// the statement is gone: forget it, so the next run prepares it again (under a new name:
+    /// inside an aborted transaction the DEALLOCATE cannot run).
+    private func forgetPrepared(_ query: Query, name: String, conn: OpaquePointer) {
+        prepared.removeValue(forKey: query.sql)
+        _ = PQexec(conn, "DEALLOCATE " + name).map { PQclear($0) }
+    }
+
+    /// COMMIT, sent together with `final` (and a BEGIN still pending) in one round trip.
+    private func commitBlocking(after final: Query?) throws {
+        let conn = try liveConnection()
+        var steps: [Query] = []
+        if let begin = takePendingBegin() {
+            guard final != nil else { return }  // nothing ran: nothing to commit
+            steps.append(Query(sql: begin))
+        }
+        if let final { steps.append(final) }
+        steps.append("COMMIT")
+        _ = try pipelineBlocking(steps, conn: conn)
+    }
+
+    private func rollbackBlocking() throws {
+        if takePendingBegin() != nil { return }  // BEGIN was never sent
+        _ = try execBlocking("ROLLBACK")
+    }
+
+    /// Sends `steps` at once (libpq pipeline mode) and reads their results in order. The first
+    /// error is thrown; the server skips every step after it (so a COMMIT after a failed step
+    /// never runs, and the transaction is left aborted for the caller to roll back).
+    private func pipelineBlocking(_ steps: [Query], conn: OpaquePointer) throws -> [Rows] {
+        // Prepare (outside the pipeline) the statements not yet prepared on this session.
+        var names: [String?] = []
+        for step in steps {
+            names.append(preparesStatements && !step.binds.isEmpty ? try preparedName(for: step, conn: conn) : nil)
+        }
+        guard PQenterPipelineMode(conn) == 1 else {
+            throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines)
+        }
+        defer {
+            // Leave pipeline mode with nothing pending, whatever happened.
+            if PQexitPipelineMode(conn) != 1 {
+                while PQpipelineStatus(conn) != PQ_PIPELINE_OFF, PQstatus(conn) == CONNECTION_OK {
+                    if let result = PQgetResult(conn) { PQclear(result) } else if PQexitPipelineMode(conn) == 1 { break }
+                }
+            }
+            let inTransaction = PQtransactionStatus(conn) != PQTRANS_IDLE
+            lock.withLock { state.idleInTransaction = inTransaction }
+        }
+        for (step, name) in zip(steps, names) {
+            let sent = withOptionalCStringArray(step.binds) { values in
+                if let name {
+                    return PQsendQueryPrepared(conn, name, Int32(step.binds.count), values, nil, nil, 0)
+                }
+                return PQsendQueryParams(conn, step.sql, Int32(step.binds.count), nil, values, nil, nil, 0)
+            }
+            guard sent == 1 else {
+                markBrokenIfBad(conn)
+                throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines, query: step.sql)
+            }
+        }
+        guard PQpipelineSync(conn) == 1 else {
+            markBrokenIfBad(conn)
+            throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines)
+        }
+        var results: [Rows] = []
+        var firstError: Error?
+        for (index, step) in steps.enumerated() {
+            guard let result = PQgetResult(conn) else {
+                markBrokenIfBad(conn)
+                throw firstError ?? PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines, query: step.sql)
+            }
+            defer { PQclear(result) }
+            switch PQresultStatus(result) {
+            case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+                results.append(Self.rows(of: result))
+            case PGRES_PIPELINE_ABORTED:
+                results.append(Rows(columns: [], values: [], affected: 0))
+            default:
+                let error = serverError(result, conn: conn, query: step.sql)
+                if names[index] != nil, error.sqlState == "0A000" || error.sqlState == "26000" {
+                    prepared.removeValue(forKey: step.sql)  // prepared again next time, under a new name
+                }
+                if firstError == nil { firstError = error }
+                results.append(Rows(columns: [], values: [], affected: 0))
+            }
+            // Each step's results end with a NULL.
+            while let extra = PQgetResult(conn) { PQclear(extra) }
+        }
+        // The sync point.
+        if let sync = PQgetResult(conn) { PQclear(sync) }
+        if let firstError { throw firstError }
+        return results
+    }
+
     /// The session's name for this statement, preparing it on first use; nil once the cache is full.
     private func preparedName(for query: Query, conn: OpaquePointer) throws -> String? {
         if let name = prepared[query.sql] { return name }
         guard prepared.count < Self.maxPrepared, PQtransactionStatus(conn) != PQTRANS_INERROR else { return nil }
-        let name = "followup_\(prepared.count + 1)"
+        preparedCount += 1
+        let name = "followup_\(preparedCount)"
         _ = try consume(PQprepare(conn, name, query.sql, Int32(query.binds.count), nil), conn: conn, query: query.sql)
         prepared[query.sql] = name
         return name
@@ -185,6 +306,7 @@ public final class Connection: Queryable, @unchecked Sendable {
 
     private func scriptBlocking(_ sql: String) throws {
         let conn = try liveConnection()
+        if let begin = takePendingBegin() { _ = try consume(PQexec(conn, begin), conn: conn, query: begin) }
         _ = try consume(PQexec(conn, sql), conn: conn, query: nil)
         // PQexec returns only the last result of a multi-statement string; an error stops it.
     }

@@ -36,14 +36,15 @@ public actor ConnectionPool: Queryable {
         }
     }
 
-    /// Runs `body` in a transaction on a borrowed connection.
+    /// Runs `body` in a transaction on a borrowed connection (see `Connection.withTransaction`).
     @discardableResult
     public nonisolated func withTransaction<T>(
         isolation: IsolationLevel = .readCommitted,
+        committingWith final: @Sendable () -> Query? = { nil },
         _ body: (Transaction) async throws -> T
     ) async throws -> T {
         try await withConnection { connection in
-            try await connection.withTransaction(isolation: isolation, body)
+            try await connection.withTransaction(isolation: isolation, committingWith: final, body)
         }
     }
 

@@ -20,6 +20,50 @@ struct ConnectionTests {
         #expect(try await db.pool.scalar("SELECT array_agg(n)::text FROM t", as: String.self) == "{1}")
     }
 
+    @Test("BEGIN travels with the first statement: a failing first statement rolls back and the connection is reused clean")
+    func pipelinedBegin() async throws {
+        let db = try await TestDatabase.fresh(maxConnections: 1)
+        try await db.pool.execute("CREATE TABLE t (n int PRIMARY KEY)")
+        await #expect(throws: PostgresError.self) {
+            try await db.pool.withTransaction { tx in try await tx.execute("INSERT INTO t VALUES (\(1)), (\(1))") }
+        }
+        // Same (only) connection: not left in an aborted transaction, and statements are in a transaction.
+        let inside = try await db.pool.withTransaction { tx in
+            try await tx.execute("INSERT INTO t VALUES (\(2))")
+            return try await tx.scalar("SELECT now() = statement_timestamp()", as: Bool.self)
+        }
+        #expect(inside == false)  // a transaction started before this statement
+        // A script run first in a body is inside the transaction too.
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await db.pool.withTransaction { tx in
+                try await tx.connection.executeScript("INSERT INTO t VALUES (3); INSERT INTO t VALUES (4)")
+                throw Boom()
+            }
+        }
+        // An empty body commits nothing and leaves the connection usable.
+        try await db.pool.withTransaction { _ in }
+        #expect(try await db.pool.scalar("SELECT array_agg(n ORDER BY n)::text FROM t", as: String.self) == "{2}")
+    }
+
+    @Test("a final statement that raises stops the COMMIT sent with it; one that succeeds commits with it")
+    func committingWith() async throws {
+        let db = try await TestDatabase.fresh(maxConnections: 1)
+        try await db.pool.execute("CREATE TABLE t (n int)")
+        await #expect(throws: PostgresError.self) {
+            try await db.pool.withTransaction(committingWith: { "SELECT 1 / (\(0))::int" }) { tx in
+                try await tx.execute("INSERT INTO t VALUES (\(1))")
+            }
+        }
+        try await db.pool.withTransaction(committingWith: { "INSERT INTO t VALUES (\(3))" }) { tx in
+            try await tx.execute("INSERT INTO t VALUES (\(2))")
+        }
+        // With no statement in the body, BEGIN, the final statement and COMMIT go together.
+        try await db.pool.withTransaction(committingWith: { "INSERT INTO t VALUES (\(4))" }) { _ in }
+        #expect(try await db.pool.scalar("SELECT array_agg(n ORDER BY n)::text FROM t", as: String.self) == "{2,3,4}")
+        #expect(try await db.pool.scalar("SELECT 1", as: Int.self) == 1)
+    }
+
     @Test("the isolation level is selectable")
     func isolation() async throws {
         let db = try await TestDatabase.fresh()
