@@ -75,11 +75,14 @@ public struct JobContext: Sendable {
     /// the same unique key — calls `markCompleted(on:)` where it needs to.
     @discardableResult
     public func complete<T>(_ body: (Transaction) async throws -> T) async throws -> T {
-        let result = try await database.withTransaction { tx in
-            markedInTransaction.withLock { $0 = false }
-            let result = try await body(tx)
-            if !markedInTransaction.current { try await markCompleted(on: tx) }
-            return result
+        // The completion travels with COMMIT (one round trip), unless the body already marked it.
+        let result = try await leaseChecked {
+            try await database.withTransaction(committingWith: { [job, markedInTransaction] in
+                markedInTransaction.current ? nil : QueueSQL.completeOrRaise(id: job.id, attempt: job.attempt)
+            }) { tx in
+                markedInTransaction.withLock { $0 = false }
+                return try await body(tx)
+            }
         }
         completedFlag.withLock { $0 = true }
         return result
@@ -98,12 +101,17 @@ public struct JobContext: Sendable {
 
     /// Like `complete`, the job's row is locked last.
     public func fenced<T>(_ body: (Transaction) async throws -> T) async throws -> T {
-        try await database.withTransaction { tx in
-            let result = try await body(tx)
-            guard try await tx.execute(QueueSQL.fence(id: job.id, attempt: job.attempt)) == 1 else {
-                throw LeaseLostError(jobID: job.id, attempt: job.attempt)
-            }
-            return result
+        try await leaseChecked {
+            try await database.withTransaction(committingWith: { [job] in QueueSQL.fenceOrRaise(id: job.id, attempt: job.attempt) }, body)
+        }
+    }
+
+    /// The fenced statement that travels with COMMIT raises `FJ001` when the job is no longer ours.
+    private func leaseChecked<T>(_ operation: () async throws -> T) async throws -> T {
+        do {
+            return try await operation()
+        } catch let error as PostgresError where error.sqlState == QueueSQL.leaseLostState {
+            throw LeaseLostError(jobID: job.id, attempt: job.attempt)
         }
     }
 

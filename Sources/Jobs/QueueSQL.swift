@@ -72,6 +72,19 @@ enum QueueSQL {
         """
     }
 
+    /// `complete`, raising `FJ001` (see `jobs_lease_lost`) instead of matching no row: safe to send
+    /// together with COMMIT.
+    static func completeOrRaise(id: Int64, attempt: Int) -> Query {
+        """
+        WITH done AS (
+            UPDATE jobs SET state = 'completed', finished_at = now(), lease_expires_at = NULL
+            WHERE id = \(id) AND attempt = \(attempt) AND state = 'running'
+            RETURNING id
+        )
+        SELECT jobs_lease_lost(\(id), \(attempt)) WHERE NOT EXISTS (SELECT FROM done)
+        """
+    }
+
     /// Completes many jobs at once, each fenced on its own (id, attempt). Returns the ids completed.
     static func completeMany(ids: [Int64], attempts: [Int]) -> Query {
         """
@@ -86,6 +99,17 @@ enum QueueSQL {
     static func fence(id: Int64, attempt: Int) -> Query {
         "SELECT 1 FROM jobs WHERE id = \(id) AND attempt = \(attempt) AND state = 'running' FOR UPDATE"
     }
+
+    /// `fence`, raising `FJ001` instead of matching no row: safe to send together with COMMIT.
+    static func fenceOrRaise(id: Int64, attempt: Int) -> Query {
+        """
+        WITH mine AS (SELECT FROM jobs WHERE id = \(id) AND attempt = \(attempt) AND state = 'running' FOR UPDATE)
+        SELECT jobs_lease_lost(\(id), \(attempt)) WHERE NOT EXISTS (SELECT FROM mine)
+        """
+    }
+
+    /// The SQLSTATE of `jobs_lease_lost`.
+    static let leaseLostState = "FJ001"
 
     /// A failed attempt: back to 'available' after `backoff`, or 'dead' when attempts are used up
     /// (or `permanent`). Returns the new state.
