@@ -24,13 +24,15 @@ struct FollowUpsBench: AsyncParsableCommand {
     @Option(help: "Jobs the poller runs at once.") var concurrency: Int = 256
     @Option(help: "Jobs claimed per round trip.") var claimBatch: Int = 50
     @Option(help: "Provider fake latency, milliseconds.") var latencyMs: Int = 50
+    @Option(help: "The poller's database connections (jobs waiting on the provider hold none; on 2 cores, more backends only contend).")
+    var connections: Int = 16
 
     func run() async throws {
-        guard customers > 0, concurrency > 0, claimBatch > 0, latencyMs >= 0 else {
-            throw ValidationError("--customers, --concurrency and --claim-batch must be positive")
+        guard customers > 0, concurrency > 0, claimBatch > 0, connections > 0, latencyMs >= 0 else {
+            throw ValidationError("--customers, --concurrency, --claim-batch and --connections must be positive")
         }
         try await BenchDatabase.using(database, connections: 8) { db in
-            let workerPool = ConnectionPool(db.configuration, maxConnections: min(64, max(8, concurrency / 4)))
+            let workerPool = ConnectionPool(db.configuration, maxConnections: connections)
             let fakes = try FakeProviders()
             fakes.latency = .milliseconds(latencyMs)
             let client = OutboundClient()
