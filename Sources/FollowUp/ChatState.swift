@@ -12,6 +12,8 @@ struct ChatState: Sendable {
     var offlineTimeoutSeconds: Double
     var customerEverWrote: Bool
     var hasOpenFollowUp: Bool
+    /// The customer's newest activity row (kind, time), if any.
+    var latestActivity: (kind: String, at: Date)?
     var now: Date
 
     /// Locks the chat row (`FOR UPDATE`) and reads it. The lock orders this transaction with
@@ -23,17 +25,21 @@ struct ChatState: Sendable {
                    extract(epoch FROM ch.offline_timeout)::float8,
                    EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.sender = 'customer'),
                    EXISTS (SELECT 1 FROM follow_ups f WHERE f.chat_id = c.id AND f.status IN ('pending', 'awaiting_push_ack')),
-                   now()
+                   now(), latest.kind, latest.at
             FROM chats c JOIN channels ch ON ch.id = c.channel_id
+            LEFT JOIN LATERAL (SELECT a.kind, a.at FROM activity a WHERE a.customer_id = c.customer_id
+                               ORDER BY a.at DESC LIMIT 1) latest ON true
             WHERE c.id = \(chatID)
             FOR UPDATE OF c
             """) else { return nil }
+        let latest = try row.decode(String?.self, at: 10).map { (kind: $0, at: try row.decode(Date.self, at: 11)) }
         return ChatState(chatID: try row.decode(Int64.self, at: 0), channelID: try row.decode(Int64.self, at: 1),
                          customerID: try row.decode(Int64.self, at: 2), kind: try row.decode(String.self, at: 3),
                          openedBy: try row.decode(String.self, at: 4), createdAt: try row.decode(Date.self, at: 5),
                          offlineTimeoutSeconds: try row.decode(Double.self, at: 6),
                          customerEverWrote: try row.decode(Bool.self, at: 7),
-                         hasOpenFollowUp: try row.decode(Bool.self, at: 8), now: try row.decode(Date.self, at: 9))
+                         hasOpenFollowUp: try row.decode(Bool.self, at: 8), latestActivity: latest,
+                         now: try row.decode(Date.self, at: 9))
     }
 
     /// Why this chat never gets a follow-up, or nil when it may.

@@ -119,17 +119,17 @@ struct DeliveryRunner: Sendable {
             guard var delivery = try await DeliveryRecord.load(deliveryID, on: tx) else { return .missing }
             if delivery.status == "sending" { return .interrupted(delivery) }
             guard delivery.status == "queued" else { return .stopped }
-            guard let followUpID = delivery.followUpID, let (record, notWanted) = try await FollowUpRecord.readForSending(followUpID, on: tx),
+            guard let followUpID = delivery.followUpID,
                   let followUp = try await FollowUpContext.load(followUpID: followUpID, messages: delivery.route == .email, on: tx) else {
                 try await finish(delivery.id, "failed", reason: "its follow-up no longer exists", on: tx)
                 return .stopped
             }
-            if record.status == "cancelled" {
+            if followUp.status == "cancelled" {
                 try await finish(delivery.id, "excluded", reason: "the follow-up was cancelled before it was sent", on: tx)
                 return .stopped
             }
             // The last moment: did the customer come back, or read the answers, meanwhile?
-            if let reason = notWanted {
+            if let reason = followUp.notWanted {
                 try await finish(delivery.id, "excluded", reason: reason, on: tx)
                 if let locked = try await FollowUpRecord.lock(followUpID, on: tx), locked.status != "cancelled" {
                     let anySent = try await tx.first("""

@@ -51,6 +51,10 @@ struct FollowUpContext: Sendable {
     var channel: Channel
     var customer: Customer
     var messages: [Message]
+    /// Whether it is still wanted at the moment of loading: nil, or why not — the customer came
+    /// back (a heartbeat, page view or visible tab after they went offline), or read the answers
+    /// it carries (wrote in the chat after them, or a `chat_reads` row after the last of them).
+    var notWanted: String?
 
     /// The customer's country for pricing and SMS/LMS: their own, else the channel's default.
     var country: String { customer.country ?? channel.defaultCountry }
@@ -82,10 +86,15 @@ struct FollowUpContext: Sendable {
                    ch.email_from_name, ch.email_from_address, ch.email_domain, ch.email_domain_verified,
                    ch.default_country, extract(epoch FROM ch.push_ack_timeout)::float8,
                    ch.text_template, ch.text_subject, ch.link_base_url,
-                   cu.id, cu.name, cu.phone, cu.email, cu.country, cu.language
+                   cu.id, cu.name, cu.phone, cu.email, cu.country, cu.language,
+                   EXISTS (SELECT 1 FROM activity a WHERE a.customer_id = f.customer_id AND a.at > f.offline_since
+                             AND a.kind IN ('heartbeat', 'page_view', 'tab_visible')),
+                   EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = f.chat_id AND m.sender = 'customer' AND m.id > f.last_message_id)
+                   OR EXISTS (SELECT 1 FROM chat_reads r WHERE r.chat_id = f.chat_id AND r.read_at >= last.created_at)
             FROM follow_ups f
             JOIN channels ch ON ch.id = f.channel_id
             JOIN customers cu ON cu.id = f.customer_id
+            LEFT JOIN messages last ON last.id = f.last_message_id
             WHERE f.id = \(followUpID)
             """) else { return nil }
         let channel = Channel(
@@ -116,6 +125,8 @@ struct FollowUpContext: Sendable {
         return FollowUpContext(followUpID: try row.decode(Int64.self, at: 0), status: try row.decode(String.self, at: 1),
                                chatID: chatID, offlineSince: try row.decode(Date.self, at: 3),
                                firstMessageID: first, lastMessageID: last,
-                               channel: channel, customer: customer, messages: messages)
+                               channel: channel, customer: customer, messages: messages,
+                               notWanted: try row.decode(Bool.self, at: 29) ? "customer came back before it was sent"
+                                   : try row.decode(Bool.self, at: 30) ? "customer read the chat before it was sent" : nil)
     }
 }

@@ -58,27 +58,4 @@ struct FollowUpRecord: Sendable {
                                    options: EnqueueOptions(queue: settings.queue, uniqueKey: FollowUpJobs.OfflineCheck.uniqueKey(chatID)),
                                    on: tx)
     }
-
-    /// The follow-up without locks, and whether it is still wanted at the moment of sending: nil,
-    /// or why not — the customer came back (a heartbeat, page view or visible tab after they went
-    /// offline), or read the answers it carries (wrote in the chat after them, or a `chat_reads`
-    /// row after the last of them).
-    static func readForSending(_ id: Int64, on tx: Transaction) async throws -> (FollowUpRecord, String?)? {
-        guard let row = try await tx.first("""
-            SELECT f.id, f.channel_id, f.chat_id, f.customer_id, f.status, f.offline_since, f.push_deadline,
-                   EXISTS (SELECT 1 FROM activity a WHERE a.customer_id = f.customer_id AND a.at > f.offline_since
-                             AND a.kind IN ('heartbeat', 'page_view', 'tab_visible')),
-                   EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = f.chat_id AND m.sender = 'customer' AND m.id > f.last_message_id)
-                   OR EXISTS (SELECT 1 FROM chat_reads r WHERE r.chat_id = f.chat_id AND r.read_at >= last.created_at)
-            FROM follow_ups f JOIN messages last ON last.id = f.last_message_id
-            WHERE f.id = \(id)
-            """) else { return nil }
-        let record = FollowUpRecord(id: try row.decode(Int64.self, at: 0), channelID: try row.decode(Int64.self, at: 1),
-                                    chatID: try row.decode(Int64.self, at: 2), customerID: try row.decode(Int64.self, at: 3),
-                                    status: try row.decode(String.self, at: 4), offlineSince: try row.decode(Date.self, at: 5),
-                                    pushDeadline: try row.decode(Date?.self, at: 6))
-        if try row.decode(Bool.self, at: 7) { return (record, "customer came back before it was sent") }
-        if try row.decode(Bool.self, at: 8) { return (record, "customer read the chat before it was sent") }
-        return (record, nil)
-    }
 }

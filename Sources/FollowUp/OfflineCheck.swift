@@ -33,24 +33,24 @@ struct OfflineCheck: Sendable {
     }
 
     func decide(_ chatID: Int64, context: JobContext, on tx: Transaction) async throws -> Outcome {
-        // Lock order: the customer's presence lock (which a `left` row's trigger takes), then the chat.
-        guard let customerID = try await tx.first("SELECT customer_id FROM chats WHERE id = \(chatID)")?.decode(Int64.self, at: 0) else {
+        // Lock order: the customer's presence lock (which a `left` row's trigger takes), then the
+        // chat, then (at commit, or before enqueuing the next check) the job's own row — as an
+        // app's message insert takes them: chat, then job.
+        guard try await tx.first("""
+            SELECT pg_advisory_xact_lock(1718185301, (customer_id % 2147483647)::int) FROM chats WHERE id = \(chatID)
+            """) != nil, let chat = try await ChatState.lock(chatID, on: tx) else {
             return .nothing("unknown chat \(chatID)")
         }
-        try await tx.execute("SELECT pg_advisory_xact_lock(1718185301, (\(customerID)::bigint % 2147483647)::int)")
-        guard let chat = try await ChatState.lock(chatID, on: tx) else { return .nothing("unknown chat \(chatID)") }
-        // Now the job itself (its row last, as an app's message insert takes them: chat, then job),
-        // so a next check can be enqueued under the same unique key below.
-        try await context.markCompleted(on: tx)
         if let why = chat.ineligibility { return .nothing(why) }
         if chat.hasOpenFollowUp { return .nothing("a follow-up is already on its way") }
         guard let unseen = try await UnseenMessages.find(chatID: chatID, on: tx) else { return .nothing("no unseen answers") }
         let timeout = settings.offlineTimeout?.seconds ?? chat.offlineTimeoutSeconds
-        let latest = try await Presence.latestActivity(customerID: chat.customerID, on: tx)
-        switch Presence.decide(latest: latest, now: chat.now, timeoutSeconds: timeout, fallbackSince: chat.createdAt) {
+        switch Presence.decide(latest: chat.latestActivity, now: chat.now, timeoutSeconds: timeout, fallbackSince: chat.createdAt) {
         case .online(let seconds):
-            // This job completes; the next check is due when the timeout would pass. Created in this
-            // transaction, it is visible to a `left` row's trigger the moment that can run.
+            // This job completes (first, so its unique key is free); the next check is due when the
+            // timeout would pass. Created in this transaction, it is visible to a `left` row's
+            // trigger the moment that can run.
+            try await context.markCompleted(on: tx)
             let wait = Duration.milliseconds(Int64((seconds * 1000).rounded(.up))) + settings.snoozeSlack
             try await JobQueue.enqueue(FollowUpJobs.OfflineCheck(chatID: chatID),
                                        options: EnqueueOptions(queue: settings.queue, delay: wait,
@@ -58,17 +58,18 @@ struct OfflineCheck: Sendable {
                                        on: tx)
             return .nothing("customer online; checking again in \(Presence.describe(seconds: seconds))")
         case .offline(let since, let reason):
+            // The follow-up and its dispatch job (after the gather delay) in one statement.
             let id = try await tx.scalar("""
-                INSERT INTO follow_ups (channel_id, chat_id, customer_id, first_message_id, last_message_id, message_count,
-                                        offline_since, offline_reason)
-                VALUES (\(chat.channelID), \(chatID), \(chat.customerID), \(unseen.firstID), \(unseen.lastID), \(unseen.count),
-                        \(since), \(reason))
-                RETURNING id
+                WITH f AS (
+                    INSERT INTO follow_ups (channel_id, chat_id, customer_id, first_message_id, last_message_id, message_count,
+                                            offline_since, offline_reason)
+                    VALUES (\(chat.channelID), \(chatID), \(chat.customerID), \(unseen.firstID), \(unseen.lastID), \(unseen.count),
+                            \(since), \(reason))
+                    RETURNING id
+                )
+                SELECT f.id FROM f, jobs_enqueue(\(FollowUpJobs.Dispatch.kind), jsonb_build_object('follow_up_id', f.id), \(settings.queue),
+                                                 now() + \(settings.gatherDelay)::interval) AS job
                 """, as: Int64.self)
-            try await JobQueue.enqueue(FollowUpJobs.Dispatch(followUpID: id),
-                                       options: EnqueueOptions(queue: settings.queue,
-                                                               delay: settings.gatherDelay > .zero ? settings.gatherDelay : nil),
-                                       on: tx)
             return .created(followUpID: id, reason: reason)
         }
     }

@@ -1,5 +1,4 @@
 import Foundation
-import Postgres
 
 /// Whether a customer is on the website, by the seed's rule: offline when they left the site,
 /// are viewing another tab or page (`tab_hidden`), or sent no activity for the channel's timeout
@@ -37,13 +36,5 @@ public enum Presence: Sendable, Equatable {
         }
         let whole = Int(seconds.rounded())
         return whole % 60 == 0 ? "\(whole / 60)m" : "\(whole / 60)m\(whole % 60)s"
-    }
-
-    /// The customer's newest activity row, if any.
-    static func latestActivity(customerID: Int64, on db: some Queryable) async throws -> (kind: String, at: Date)? {
-        guard let row = try await db.first("""
-            SELECT kind, at FROM activity WHERE customer_id = \(customerID) ORDER BY at DESC LIMIT 1
-            """) else { return nil }
-        return (try row.decode(String.self, at: 0), try row.decode(Date.self, at: 1))
     }
 }
