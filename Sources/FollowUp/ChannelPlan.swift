@@ -137,7 +137,8 @@ struct ChannelPlan: Sendable {
             excluded.append("no email")
         } else {
             let email = EmailContent(followUp, settings: settings)
-            try await NewDelivery(route: .email, recipient: followUp.customer.email, subject: email.subject, body: email.text)
+            try await NewDelivery(route: .email, recipient: followUp.customer.email, subject: email.subject, body: email.text,
+                                  html: email.html)
                 .insert(for: followUp, settings: settings, on: tx)
             queued += 1
         }

@@ -27,23 +27,30 @@ struct DeliveryRecord: Sendable {
     var country: String?
     var priceMicros: Int64
     var attempts: Int
+    /// Email only: the HTML part composed when planned.
+    var html: String?
 
     /// The idempotency key providers dedupe on: one per delivery, stable across retries and crashes.
     var idempotencyKey: String { "delivery-\(id)" }
 
     var isFinished: Bool { ["sent", "delivered", "failed", "excluded", "unknown"].contains(status) }
 
-    static func load(_ id: Int64, on db: some Queryable) async throws -> DeliveryRecord? {
+    /// The delivery and its follow-up's context (without messages; nil when it has no follow-up
+    /// or the follow-up is gone), in one query.
+    static func loadForSending(_ id: Int64, on db: some Queryable) async throws -> (DeliveryRecord, FollowUpContext?)? {
         guard let row = try await db.first("""
             SELECT d.id, d.follow_up_id, d.channel_id, d.chat_id, d.route, d.status, d.reason, d.device_id, cd.platform,
-                   d.recipient, d.subject, d.body, d.segments, d.country, d.price_micros, d.attempts
-            FROM deliveries d LEFT JOIN customer_devices cd ON cd.id = d.device_id
+                   d.recipient, d.subject, d.body, d.segments, d.country, d.price_micros, d.attempts, d.html,
+                   \(raw: FollowUpContext.columns)
+            FROM deliveries d
+            LEFT JOIN customer_devices cd ON cd.id = d.device_id
+            LEFT JOIN (\(raw: FollowUpContext.tables)) ON f.id = d.follow_up_id
             WHERE d.id = \(id)
             """) else { return nil }
         guard let route = Route(rawValue: try row.decode(String.self, at: 4)) else {
             throw PermanentJobError("delivery \(id) has an unknown route")
         }
-        return DeliveryRecord(
+        let delivery = DeliveryRecord(
             id: try row.decode(Int64.self, at: 0), followUpID: try row.decode(Int64?.self, at: 1),
             channelID: try row.decode(Int64.self, at: 2), chatID: try row.decode(Int64?.self, at: 3), route: route,
             status: try row.decode(String.self, at: 5), reason: try row.decode(String?.self, at: 6),
@@ -51,7 +58,8 @@ struct DeliveryRecord: Sendable {
             recipient: try row.decode(String?.self, at: 9), subject: try row.decode(String?.self, at: 10),
             body: try row.decode(String?.self, at: 11), segments: try row.decode(Int.self, at: 12),
             country: try row.decode(String?.self, at: 13), priceMicros: try row.decode(Int64.self, at: 14),
-            attempts: try row.decode(Int.self, at: 15))
+            attempts: try row.decode(Int.self, at: 15), html: try row.decode(String?.self, at: 16))
+        return (delivery, try FollowUpContext.decode(row, at: 17))
     }
 }
 
@@ -67,6 +75,7 @@ struct NewDelivery: Sendable {
     var country: String?
     var deviceID: Int64?
     var replaces: Int64?
+    var html: String?
 
     /// Inserts it (once per follow-up, route and device: a repeated planning step is a no-op)
     /// and, when queued, its delivery job in the same transaction. Returns the new id, or nil.
@@ -76,9 +85,9 @@ struct NewDelivery: Sendable {
         let row = try await tx.first("""
             WITH d AS (
                 INSERT INTO deliveries (follow_up_id, channel_id, chat_id, customer_id, route, status, reason, recipient,
-                                        subject, body, segments, country, device_id, replaces, finished_at)
+                                        subject, body, html, segments, country, device_id, replaces, finished_at)
                 VALUES (\(context.followUpID), \(context.channel.id), \(context.chatID), \(context.customer.id), \(route.rawValue),
-                        \(status), \(reason), \(recipient), \(subject), \(body), \(segments), \(country), \(deviceID), \(replaces),
+                        \(status), \(reason), \(recipient), \(subject), \(body), \(html), \(segments), \(country), \(deviceID), \(replaces),
                         CASE WHEN \(status) IN ('excluded', 'failed') THEN now() END)
                 ON CONFLICT (follow_up_id, route, coalesce(device_id, 0)) WHERE follow_up_id IS NOT NULL DO NOTHING
                 RETURNING id, status

@@ -116,14 +116,16 @@ struct DeliveryRunner: Sendable {
     func prepare(_ deliveryID: Int64, _ context: JobContext) async throws -> Preparation {
         try await context.fenced { tx -> Preparation in
             // The fence locks this job's row, so no other run of this delivery is in here with us.
-            guard var delivery = try await DeliveryRecord.load(deliveryID, on: tx) else { return .missing }
+            guard let (loaded, context) = try await DeliveryRecord.loadForSending(deliveryID, on: tx) else { return .missing }
+            var delivery = loaded
             if delivery.status == "sending" { return .interrupted(delivery) }
             guard delivery.status == "queued" else { return .stopped }
-            guard let followUpID = delivery.followUpID,
-                  let followUp = try await FollowUpContext.load(followUpID: followUpID, messages: delivery.route == .email, on: tx) else {
+            guard let followUpID = delivery.followUpID, var followUp = context else {
                 try await finish(delivery.id, "failed", reason: "its follow-up no longer exists", on: tx)
                 return .stopped
             }
+            // The email's HTML was composed when planned; rows from before that need the messages.
+            if delivery.route == .email && delivery.html == nil { try await followUp.loadMessages(on: tx) }
             if followUp.status == "cancelled" {
                 try await finish(delivery.id, "excluded", reason: "the follow-up was cancelled before it was sent", on: tx)
                 return .stopped
@@ -220,11 +222,13 @@ struct DeliveryRunner: Sendable {
         case .sms, .lms:
             return try await providers.text.send(textMessage(delivery, followUp))
         case .email:
-            let content = EmailContent(followUp, settings: settings)
+            let envelope = EmailContent.Envelope(followUp, settings: settings)
+            let composed = delivery.html == nil || delivery.subject == nil || delivery.body == nil
+                ? EmailContent(followUp, settings: settings) : nil
             return try await providers.email.send(EmailMessage(
-                fromName: content.fromName, fromAddress: content.fromAddress, to: delivery.recipient ?? "",
-                toName: followUp.customer.name, replyTo: content.replyTo, subject: delivery.subject ?? content.subject,
-                text: delivery.body ?? content.text, html: content.html,
+                fromName: envelope.fromName, fromAddress: envelope.fromAddress, to: delivery.recipient ?? "",
+                toName: followUp.customer.name, replyTo: envelope.replyTo, subject: delivery.subject ?? composed?.subject ?? "",
+                text: delivery.body ?? composed?.text ?? "", html: delivery.html ?? composed?.html ?? "",
                 messageID: EmailContent.messageID(deliveryID: delivery.id, settings: settings)))
         }
     }

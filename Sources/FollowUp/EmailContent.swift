@@ -11,11 +11,25 @@ struct EmailContent: Sendable {
     var text: String
     var html: String
 
+    /// Who the email is from and where replies go: the channel's settings alone (no messages).
+    struct Envelope: Sendable {
+        var fromName: String
+        var fromAddress: String
+        var replyTo: String
+
+        init(_ followUp: FollowUpContext, settings: FollowUpSettings) {
+            fromName = followUp.channel.emailFromName ?? followUp.channel.name
+            fromAddress = EmailContent.sender(followUp.channel, settings: settings)
+            replyTo = "chat-\(followUp.chatID)@\(settings.replyDomain)"
+        }
+    }
+
     init(_ followUp: FollowUpContext, settings: FollowUpSettings) {
         let channel = followUp.channel
-        fromName = channel.emailFromName ?? channel.name
-        fromAddress = Self.sender(channel, settings: settings)
-        replyTo = "chat-\(followUp.chatID)@\(settings.replyDomain)"
+        let envelope = Envelope(followUp, settings: settings)
+        fromName = envelope.fromName
+        fromAddress = envelope.fromAddress
+        replyTo = envelope.replyTo
         let korean = followUp.customer.language?.lowercased().hasPrefix("ko") ?? false
         let words = korean ? Words.korean : Words.english
         let company = channel.name

@@ -80,53 +80,69 @@ struct FollowUpContext: Sendable {
     /// messages. Nil: no such follow-up.
     static func load(followUpID: Int64, messages loadMessages: Bool = true, on db: some Queryable) async throws -> FollowUpContext? {
         guard let row = try await db.first("""
-            SELECT f.id, f.status, f.chat_id, f.offline_since, f.first_message_id, f.last_message_id,
-                   ch.id, ch.name, ch.phone_enabled, ch.email_enabled, ch.push_integrated,
-                   ch.messenger_sender_key, ch.messenger_template_code, ch.sms_from,
-                   ch.email_from_name, ch.email_from_address, ch.email_domain, ch.email_domain_verified,
-                   ch.default_country, extract(epoch FROM ch.push_ack_timeout)::float8,
-                   ch.text_template, ch.text_subject, ch.link_base_url,
-                   cu.id, cu.name, cu.phone, cu.email, cu.country, cu.language,
-                   EXISTS (SELECT 1 FROM activity a WHERE a.customer_id = f.customer_id AND a.at > f.offline_since
-                             AND a.kind IN ('heartbeat', 'page_view', 'tab_visible')),
-                   EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = f.chat_id AND m.sender = 'customer' AND m.id > f.last_message_id)
-                   OR EXISTS (SELECT 1 FROM chat_reads r WHERE r.chat_id = f.chat_id AND r.read_at >= last.created_at)
-            FROM follow_ups f
-            JOIN channels ch ON ch.id = f.channel_id
-            JOIN customers cu ON cu.id = f.customer_id
-            LEFT JOIN messages last ON last.id = f.last_message_id
-            WHERE f.id = \(followUpID)
-            """) else { return nil }
+            SELECT \(raw: columns) FROM \(raw: tables) WHERE f.id = \(followUpID)
+            """), var context = try decode(row, at: 0) else { return nil }
+        if loadMessages { try await context.loadMessages(on: db) }
+        return context
+    }
+
+    /// The columns `decode` reads, from `tables` (a follow-up `f` and what it joins).
+    static let columns = """
+        f.id, f.status, f.chat_id, f.offline_since, f.first_message_id, f.last_message_id,
+        ch.id, ch.name, ch.phone_enabled, ch.email_enabled, ch.push_integrated,
+        ch.messenger_sender_key, ch.messenger_template_code, ch.sms_from,
+        ch.email_from_name, ch.email_from_address, ch.email_domain, ch.email_domain_verified,
+        ch.default_country, extract(epoch FROM ch.push_ack_timeout)::float8,
+        ch.text_template, ch.text_subject, ch.link_base_url,
+        cu.id, cu.name, cu.phone, cu.email, cu.country, cu.language,
+        EXISTS (SELECT 1 FROM activity a WHERE a.customer_id = f.customer_id AND a.at > f.offline_since
+                  AND a.kind IN ('heartbeat', 'page_view', 'tab_visible')),
+        EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = f.chat_id AND m.sender = 'customer' AND m.id > f.last_message_id)
+        OR EXISTS (SELECT 1 FROM chat_reads r WHERE r.chat_id = f.chat_id AND r.read_at >= last.created_at)
+        """
+    static let tables = """
+        follow_ups f
+        JOIN channels ch ON ch.id = f.channel_id
+        JOIN customers cu ON cu.id = f.customer_id
+        LEFT JOIN messages last ON last.id = f.last_message_id
+        """
+
+    /// The context in `row` from column `offset` on (`columns`), without its messages; nil when
+    /// the follow-up's columns are NULL (an outer join found none).
+    static func decode(_ row: Row, at offset: Int) throws -> FollowUpContext? {
+        guard let id = try row.decode(Int64?.self, at: offset) else { return nil }
+        let o = offset
         let channel = Channel(
-            id: try row.decode(Int64.self, at: 6), name: try row.decode(String.self, at: 7),
-            phoneEnabled: try row.decode(Bool.self, at: 8), emailEnabled: try row.decode(Bool.self, at: 9),
-            pushIntegrated: try row.decode(Bool.self, at: 10),
-            messengerSenderKey: try row.decode(String?.self, at: 11), messengerTemplateCode: try row.decode(String?.self, at: 12),
-            smsFrom: try row.decode(String?.self, at: 13), emailFromName: try row.decode(String?.self, at: 14),
-            emailFromAddress: try row.decode(String?.self, at: 15), emailDomain: try row.decode(String?.self, at: 16),
-            emailDomainVerified: try row.decode(Bool.self, at: 17), defaultCountry: try row.decode(String.self, at: 18),
-            pushAckTimeoutSeconds: try row.decode(Double.self, at: 19), textTemplate: try row.decode(String?.self, at: 20),
-            textSubject: try row.decode(String?.self, at: 21), linkBaseURL: try row.decode(String.self, at: 22))
+            id: try row.decode(Int64.self, at: o + 6), name: try row.decode(String.self, at: o + 7),
+            phoneEnabled: try row.decode(Bool.self, at: o + 8), emailEnabled: try row.decode(Bool.self, at: o + 9),
+            pushIntegrated: try row.decode(Bool.self, at: o + 10),
+            messengerSenderKey: try row.decode(String?.self, at: o + 11), messengerTemplateCode: try row.decode(String?.self, at: o + 12),
+            smsFrom: try row.decode(String?.self, at: o + 13), emailFromName: try row.decode(String?.self, at: o + 14),
+            emailFromAddress: try row.decode(String?.self, at: o + 15), emailDomain: try row.decode(String?.self, at: o + 16),
+            emailDomainVerified: try row.decode(Bool.self, at: o + 17), defaultCountry: try row.decode(String.self, at: o + 18),
+            pushAckTimeoutSeconds: try row.decode(Double.self, at: o + 19), textTemplate: try row.decode(String?.self, at: o + 20),
+            textSubject: try row.decode(String?.self, at: o + 21), linkBaseURL: try row.decode(String.self, at: o + 22))
         let customer = Customer(
-            id: try row.decode(Int64.self, at: 23), name: try row.decode(String?.self, at: 24),
-            phone: try row.decode(String?.self, at: 25), email: try row.decode(String?.self, at: 26),
-            country: try row.decode(String?.self, at: 27), language: try row.decode(String?.self, at: 28))
-        let chatID = try row.decode(Int64.self, at: 2)
-        let first = try row.decode(Int64.self, at: 4)
-        let last = try row.decode(Int64.self, at: 5)
-        let messages = !loadMessages ? [] : try await db.query("""
+            id: try row.decode(Int64.self, at: o + 23), name: try row.decode(String?.self, at: o + 24),
+            phone: try row.decode(String?.self, at: o + 25), email: try row.decode(String?.self, at: o + 26),
+            country: try row.decode(String?.self, at: o + 27), language: try row.decode(String?.self, at: o + 28))
+        let notWanted: String? = try row.decode(Bool.self, at: o + 29) ? "customer came back before it was sent"
+            : try row.decode(Bool.self, at: o + 30) ? "customer read the chat before it was sent" : nil
+        return FollowUpContext(followUpID: id, status: try row.decode(String.self, at: o + 1),
+                               chatID: try row.decode(Int64.self, at: o + 2), offlineSince: try row.decode(Date.self, at: o + 3),
+                               firstMessageID: try row.decode(Int64.self, at: o + 4), lastMessageID: try row.decode(Int64.self, at: o + 5),
+                               channel: channel, customer: customer, messages: [], notWanted: notWanted)
+    }
+
+    /// Reads the answers it carries (manager and bot messages, first to last).
+    mutating func loadMessages(on db: some Queryable) async throws {
+        messages = try await db.query("""
             SELECT id, sender, body, created_at FROM messages
-            WHERE chat_id = \(chatID) AND sender <> 'customer' AND id BETWEEN \(first) AND \(last)
+            WHERE chat_id = \(chatID) AND sender <> 'customer' AND id BETWEEN \(firstMessageID) AND \(lastMessageID)
             ORDER BY id
             """).map {
                 Message(id: try $0.decode(Int64.self, at: 0), sender: try $0.decode(String.self, at: 1),
                         body: try $0.decode(String.self, at: 2), createdAt: try $0.decode(Date.self, at: 3))
             }
-        return FollowUpContext(followUpID: try row.decode(Int64.self, at: 0), status: try row.decode(String.self, at: 1),
-                               chatID: chatID, offlineSince: try row.decode(Date.self, at: 3),
-                               firstMessageID: first, lastMessageID: last,
-                               channel: channel, customer: customer, messages: messages,
-                               notWanted: try row.decode(Bool.self, at: 29) ? "customer came back before it was sent"
-                                   : try row.decode(Bool.self, at: 30) ? "customer read the chat before it was sent" : nil)
     }
 }
