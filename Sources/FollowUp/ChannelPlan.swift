@@ -144,7 +144,7 @@ struct ChannelPlan: Sendable {
         }
         if queued == 0 {
             try await record.end("cancelled", reason: "\(because); nothing to send (\(excluded.joined(separator: ", ")))",
-                                 settings: settings, on: tx)
+                                 recheck: false, settings: settings, on: tx)
             return "nothing to send"
         }
         let sent = queued == 2 ? "text and email" : (excluded.contains { $0.contains("email") } ? "text only" : "email only")

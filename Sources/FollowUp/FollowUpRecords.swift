@@ -43,8 +43,10 @@ struct FollowUpRecord: Sendable {
     /// Ends the follow-up (`status`: notified, acknowledged or cancelled). When answers arrived
     /// after the ones it carried, or it was cancelled (its answers are unseen again), the chat's
     /// next offline check is scheduled; otherwise a later answer's own trigger schedules it.
+    /// `recheck: false` cancels without that check: nothing could be sent (routes off, no
+    /// contact data), and checking again at once would only cancel again, forever.
     /// The caller holds the chat lock (`lock`), which orders this with message inserts.
-    func end(_ status: String, reason: String, settings: FollowUpSettings, on tx: Transaction) async throws {
+    func end(_ status: String, reason: String, recheck: Bool = true, settings: FollowUpSettings, on tx: Transaction) async throws {
         let newer = try await tx.scalar("""
             WITH ended AS (
                 UPDATE follow_ups SET status = \(status), reason = \(reason), finished_at = now()
@@ -53,7 +55,7 @@ struct FollowUpRecord: Sendable {
             SELECT EXISTS (SELECT 1 FROM ended e JOIN messages m ON m.chat_id = e.chat_id
                            WHERE m.sender <> 'customer' AND m.id > e.last_message_id)
             """, as: Bool.self)
-        guard newer || status == "cancelled" else { return }
+        guard newer || (status == "cancelled" && recheck) else { return }
         try await JobQueue.enqueue(FollowUpJobs.OfflineCheck(chatID: chatID),
                                    options: EnqueueOptions(queue: settings.queue, uniqueKey: FollowUpJobs.OfflineCheck.uniqueKey(chatID)),
                                    on: tx)

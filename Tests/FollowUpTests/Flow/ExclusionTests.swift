@@ -33,6 +33,9 @@ import TestSupport
                          .init(route: "email", status: "excluded", reason: "email notifications are turned off for this channel")])
         #expect(try await h.followUps(chat: chat).first?.status == "cancelled")
         #expect(h.twilio.messages.isEmpty && h.smtp.messages.isEmpty)
+        // Nothing could be sent: the answers are not followed up again and again.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await h.followUps(chat: chat).count == 1)
     }
 
     @Test("a customer without phone or email: excluded with the reason; the poller keeps going")
@@ -44,6 +47,8 @@ import TestSupport
         let rows = try await h.settled(chat: bare, count: 2)
         #expect(rows == [.init(route: "sms", status: "excluded", reason: "customer has no phone number"),
                          .init(route: "email", status: "excluded", reason: "customer has no email address")])
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await h.followUps(chat: bare).count == 1, "nothing could be sent: not followed up again and again")
         // Only an email address: the email still goes.
         let emailOnly = try await offlineChat(h, phone: nil)
         let emailRows = try await h.settled(chat: emailOnly, count: 2)
