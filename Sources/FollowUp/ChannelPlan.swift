@@ -30,16 +30,22 @@ struct ChannelPlan: Sendable {
                     message_count = \(unseen.count)
                 WHERE id = \(record.id)
                 """)
-            guard let followUp = try await FollowUpContext.load(followUpID: record.id, on: tx) else { return "unknown follow-up" }
-            let devices = followUp.channel.pushIntegrated ? try await devicesOf(followUp.customer.id, on: tx) : []
-            if devices.isEmpty {
-                let reason = followUp.channel.pushIntegrated ? "no mobile device registered" : "mobile push not integrated"
-                return try await planTextAndEmail(record, followUp, because: reason, on: tx)
-            }
-            return try await startPush(record, followUp, devices: devices, on: tx)
+            return try await plan(record, on: tx)
         }
         logger.debug("follow-up dispatched", metadata: ["follow_up_id": "\(payload.followUpID)", "outcome": "\(outcome)"])
         return .done
+    }
+
+    /// Starts the routes of a pending follow-up whose checks just passed, in the caller's
+    /// transaction (which holds the chat's lock): push first, or text and email.
+    func plan(_ record: FollowUpRecord, on tx: Transaction) async throws -> String {
+        guard let followUp = try await FollowUpContext.load(followUpID: record.id, on: tx) else { return "unknown follow-up" }
+        let devices = followUp.channel.pushIntegrated ? try await devicesOf(followUp.customer.id, on: tx) : []
+        if devices.isEmpty {
+            let reason = followUp.channel.pushIntegrated ? "no mobile device registered" : "mobile push not integrated"
+            return try await planTextAndEmail(record, followUp, because: reason, on: tx)
+        }
+        return try await startPush(record, followUp, devices: devices, on: tx)
     }
 
     /// `followup.push_timeout`: acknowledged → done; otherwise text and email now.

@@ -20,8 +20,8 @@ public enum FollowUpRuntime {
     public static func register(in registry: inout JobRegistry, providers: FollowUpProviders,
                                 settings: FollowUpSettings = FollowUpSettings(),
                                 logger: Logger = Logger(label: "followup.followups")) {
-        let check = OfflineCheck(settings: settings, logger: logger)
         let plan = ChannelPlan(settings: settings, logger: logger)
+        let check = OfflineCheck(settings: settings, plan: plan, logger: logger)
         let runner = DeliveryRunner(providers: providers, settings: settings, plan: plan, logger: logger)
         registry.register(FollowUpJobs.OfflineCheck.self) { payload, context in try await check.run(payload, context) }
         registry.register(FollowUpJobs.Dispatch.self) { payload, context in try await plan.dispatch(payload, context) }

@@ -6,18 +6,20 @@ import Postgres
 /// `followup.offline_check`: is this chat's customer offline with unseen answers?
 ///
 /// Offline → one `follow_ups` row for all the unseen answers, and its dispatch job (after the
-/// gather delay). Online → the next check is scheduled for exactly when the channel's timeout
+/// gather delay; with no gather delay, the plan is made here, in the same transaction, since
+/// the dispatch job would only repeat these checks at once). Online → the next check is scheduled for exactly when the channel's timeout
 /// would pass (a `left`/`tab_hidden` row pulls it forward). Not eligible, nothing unseen, or a
 /// follow-up already on its way → done. Everything is decided under the chat's row lock and the
 /// customer's presence lock, in the transaction that completes the job, so neither an answer nor
 /// a `left` row inserted meanwhile is ever lost.
 struct OfflineCheck: Sendable {
     let settings: FollowUpSettings
+    let plan: ChannelPlan
     let logger: Logger
 
     enum Outcome: Sendable {
         case nothing(String)
-        case created(followUpID: Int64, reason: String)
+        case created(followUpID: Int64, reason: String, plan: String?)
     }
 
     func run(_ payload: FollowUpJobs.OfflineCheck, _ context: JobContext) async throws -> JobResult {
@@ -25,9 +27,10 @@ struct OfflineCheck: Sendable {
         switch outcome {
         case .nothing(let why):
             logger.debug("no follow-up", metadata: ["chat_id": "\(payload.chatID)", "why": "\(why)"])
-        case .created(let id, let reason):
+        case .created(let id, let reason, let plan):
             logger.info("customer offline with unseen answers; follow-up created",
-                        metadata: ["chat_id": "\(payload.chatID)", "follow_up_id": "\(id)", "offline": "\(reason)"])
+                        metadata: ["chat_id": "\(payload.chatID)", "follow_up_id": "\(id)", "offline": "\(reason)",
+                                   "plan": "\(plan ?? "after the gather delay")"])
         }
         return .done
     }
@@ -58,6 +61,20 @@ struct OfflineCheck: Sendable {
                                        on: tx)
             return .nothing("customer online; checking again in \(Presence.describe(seconds: seconds))")
         case .offline(let since, let reason):
+            if settings.gatherDelay <= .zero {
+                let id = try await tx.scalar("""
+                    INSERT INTO follow_ups (channel_id, chat_id, customer_id, first_message_id, last_message_id, message_count,
+                                            offline_since, offline_reason)
+                    VALUES (\(chat.channelID), \(chatID), \(chat.customerID), \(unseen.firstID), \(unseen.lastID), \(unseen.count),
+                            \(since), \(reason))
+                    RETURNING id
+                    """, as: Int64.self)
+                // Completed first: planning may schedule this chat's next check under the same unique key.
+                try await context.markCompleted(on: tx)
+                let record = FollowUpRecord(id: id, channelID: chat.channelID, chatID: chatID, customerID: chat.customerID,
+                                            status: "pending", offlineSince: since, pushDeadline: nil)
+                return .created(followUpID: id, reason: reason, plan: try await plan.plan(record, on: tx))
+            }
             // The follow-up and its dispatch job (after the gather delay) in one statement.
             let id = try await tx.scalar("""
                 WITH f AS (
@@ -70,7 +87,7 @@ struct OfflineCheck: Sendable {
                 SELECT f.id FROM f, jobs_enqueue(\(FollowUpJobs.Dispatch.kind), jsonb_build_object('follow_up_id', f.id), \(settings.queue),
                                                  now() + \(settings.gatherDelay)::interval) AS job
                 """, as: Int64.self)
-            return .created(followUpID: id, reason: reason)
+            return .created(followUpID: id, reason: reason, plan: nil)
         }
     }
 }

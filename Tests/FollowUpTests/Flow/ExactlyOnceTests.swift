@@ -51,7 +51,7 @@ import Wallet
         let logger = Logger(label: "test.crash")
         let plan = ChannelPlan(settings: h.settings, logger: logger)
         let runner = DeliveryRunner(providers: h.providers, settings: h.settings, plan: plan, logger: logger)
-        let check = OfflineCheck(settings: h.settings, logger: logger)
+        let check = OfflineCheck(settings: h.settings, plan: plan, logger: logger)
         let called = LockedBox(false)
 
         // Poller A: on a delivery's first attempt, it marks it sending, holds the money, calls the
@@ -111,7 +111,7 @@ import Wallet
         let logger = Logger(label: "test.crash")
         let plan = ChannelPlan(settings: h.settings, logger: logger)
         let runner = DeliveryRunner(providers: h.providers, settings: h.settings, plan: plan, logger: logger)
-        let check = OfflineCheck(settings: h.settings, logger: logger)
+        let check = OfflineCheck(settings: h.settings, plan: plan, logger: logger)
         let prepared = LockedBox(false)
         var crashing = JobRegistry()
         crashing.register(FollowUpJobs.OfflineCheck.self) { try await check.run($0, $1) }
