@@ -146,17 +146,18 @@ public final class FakeTwilio: Sendable {
             """)
     }
 
+    /// A Message resource as Twilio returns it (keys in the order `JSONSerialization` sorts them).
     static func json(_ message: Message, accountSID: String) -> String {
-        let created = FakeDates.rfc2822.string(from: message.dateCreated)
-        return FakeJSON.text([
-            "sid": message.sid, "account_sid": accountSID, "to": message.to, "from": message.from,
-            "body": message.body, "status": message.status, "num_segments": "1", "num_media": "0",
-            "direction": "outbound-api", "api_version": "2010-04-01", "price": NSNull(), "price_unit": "USD",
-            "error_code": NSNull(), "error_message": NSNull(), "messaging_service_sid": NSNull(),
-            "date_created": created, "date_updated": created,
-            "date_sent": message.status == "queued" ? NSNull() : created as Any,
-            "uri": "/2010-04-01/Accounts/\(accountSID)/Messages/\(message.sid).json",
-        ] as [String: Any])
+        let created = FakeJSON.quote(FakeDates.rfc2822(message.dateCreated))
+        let q = FakeJSON.quote
+        return """
+            {"account_sid":\(q(accountSID)),"api_version":"2010-04-01","body":\(q(message.body)),\
+            "date_created":\(created),"date_sent":\(message.status == "queued" ? "null" : created),"date_updated":\(created),\
+            "direction":"outbound-api","error_code":null,"error_message":null,"from":\(q(message.from)),\
+            "messaging_service_sid":null,"num_media":"0","num_segments":"1","price":null,"price_unit":"USD",\
+            "sid":\(q(message.sid)),"status":\(q(message.status)),"to":\(q(message.to)),\
+            "uri":\(q("/2010-04-01/Accounts/\(accountSID)/Messages/\(message.sid).json"))}
+            """
     }
 
     static func error(_ status: Int, code: Int, message: String) -> FakeHTTPResponse {
