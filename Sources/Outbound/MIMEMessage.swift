@@ -121,18 +121,27 @@ enum MIMEBody {
     }
 
     static func base64Lines(_ text: String) -> [String] {
-        let canonical = text.replacingOccurrences(of: "\r\n", with: "\n")
-            .replacingOccurrences(of: "\r", with: "\n")
-            .replacingOccurrences(of: "\n", with: "\r\n")
-        let encoded = Data(canonical.utf8).base64EncodedString()
-        var lines: [String] = []
-        var start = encoded.startIndex
-        while start < encoded.endIndex {
-            let end = encoded.index(start, offsetBy: 76, limitedBy: encoded.endIndex) ?? encoded.endIndex
-            lines.append(String(encoded[start..<end]))
-            start = end
+        // Canonical line breaks on the UTF-8 bytes: CRLF, CR and LF all become CRLF.
+        var canonical: [UInt8] = []
+        canonical.reserveCapacity(text.utf8.count + text.utf8.count / 32)
+        var afterCR = false
+        for byte in text.utf8 {
+            if byte == 0x0A && afterCR {
+                afterCR = false
+                continue  // the LF of a CRLF already written
+            }
+            afterCR = byte == 0x0D
+            if byte == 0x0D || byte == 0x0A {
+                canonical.append(0x0D)
+                canonical.append(0x0A)
+            } else {
+                canonical.append(byte)
+            }
         }
-        return lines
+        let encoded = Array(Data(canonical).base64EncodedString().utf8)
+        return stride(from: 0, to: encoded.count, by: 76).map {
+            String(decoding: encoded[$0..<min($0 + 76, encoded.count)], as: UTF8.self)
+        }
     }
 }
 
