@@ -56,7 +56,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Loopback servers shaped like the real providers (HTTP APIs, SMTP), for the demo and tests.
-        .target(name: "Fakes", dependencies: []),
+        .target(name: "Fakes", dependencies: ["Outbound"]),
         .executableTarget(name: "followup", dependencies: [
             "Postgres", "Jobs", "Schema", "FollowUp", "Wallet", "Providers", "Fakes",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -68,7 +68,7 @@ public struct MIMEMessage: Sendable {
         head.append(MIMEHeader.fold("To", to.map(MIMEHeader.mailbox).joined(separator: ", ")))
         if let replyTo { head.append(MIMEHeader.fold("Reply-To", MIMEHeader.mailbox(replyTo))) }
         head.append(MIMEHeader.fold("Subject", MIMEHeader.encodeIfNeeded(subject)))
-        head.append("Date: " + MIMEHeader.rfc5322Date(date))
+        head.append("Date: " + InternetDate.string(from: date))
         let id = MIMEHeader.sanitized(messageID).trimmingCharacters(in: CharacterSet(charactersIn: "<> "))
         head.append("Message-ID: <\(id)>")
         head.append("MIME-Version: 1.0")
@@ -216,10 +216,12 @@ enum MIMEHeader {
         lines.append(current)
         return lines.joined(separator: "\r\n")
     }
+}
 
-    /// RFC 5322 date-time in UTC, e.g. `Tue, 28 Nov 2023 09:53:00 +0000`.
-    static func rfc5322Date(_ date: Date) -> String {
-        // gmtime_r, not Calendar: a Calendar and a TimeZone per message cost more than the rest of the render.
+/// Dates as internet messages write them (RFC 5322, also Twilio's API): `Tue, 28 Nov 2023 09:53:00 +0000`, UTC.
+public enum InternetDate {
+    public static func string(from date: Date) -> String {
+        // gmtime_r, not Calendar or DateFormatter: building either per message cost more than the rest of it.
         var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)

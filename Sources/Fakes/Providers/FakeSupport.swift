@@ -65,18 +65,6 @@ enum FakeJWT {
 
 /// Date formats the fakes write and read (UTC, POSIX locale).
 enum FakeDates {
-    /// `Thu, 24 Aug 2023 05:01:45 +0000`, as Twilio writes dates (by hand: a DateFormatter per
-    /// response cost more than the rest of the fake).
-    static func rfc2822(_ date: Date) -> String {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        return String(format: "%@, %02d %@ %04d %02d:%02d:%02d +0000", days[Int(parts.tm_wday)], parts.tm_mday,
-                      months[Int(parts.tm_mon)], parts.tm_year + 1900, parts.tm_hour, parts.tm_min, parts.tm_sec)
-    }
-
     /// `2023-08-24`, as Twilio's `DateSent` filters take.
     static var twilioDay: DateFormatter { formatter("yyyy-MM-dd") }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Outbound
 
 /// A loopback stand-in for Twilio's Messages API, with Twilio's JSON shapes:
 /// `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` (form `To`, `From`, `Body`,
@@ -148,7 +149,7 @@ public final class FakeTwilio: Sendable {
 
     /// A Message resource as Twilio returns it (keys in the order `JSONSerialization` sorts them).
     static func json(_ message: Message, accountSID: String) -> String {
-        let created = FakeJSON.quote(FakeDates.rfc2822(message.dateCreated))
+        let created = FakeJSON.quote(InternetDate.string(from: message.dateCreated))
         let q = FakeJSON.quote
         return """
             {"account_sid":\(q(accountSID)),"api_version":"2010-04-01","body":\(q(message.body)),\
