@@ -25,7 +25,7 @@ struct ChannelPlan: Sendable {
                 try await record.end("cancelled", reason: "customer read the chat before it was sent", settings: settings, on: tx)
                 return "cancelled: chat read"
             }
-            try await tx.execute("""
+            tx.queue("""
                 UPDATE follow_ups SET first_message_id = \(unseen.firstID), last_message_id = \(unseen.lastID),
                     message_count = \(unseen.count)
                 WHERE id = \(record.id)
@@ -97,8 +97,8 @@ struct ChannelPlan: Sendable {
                            devices: [(id: Int64, platform: String, token: String)], on tx: Transaction) async throws -> String {
         let content = PushContent(followUp)
         for device in devices {
-            try await NewDelivery(route: .push, recipient: device.token, subject: content.title, body: content.body,
-                                  deviceID: device.id).insert(for: followUp, settings: settings, on: tx)
+            NewDelivery(route: .push, recipient: device.token, subject: content.title, body: content.body,
+                        deviceID: device.id).insert(for: followUp, settings: settings, on: tx)
         }
         let timeout = settings.pushAckTimeout ?? .milliseconds(Int64(followUp.channel.pushAckTimeoutSeconds * 1000))
         let deadline = try await tx.scalar("""
@@ -121,30 +121,30 @@ struct ChannelPlan: Sendable {
         let plan = followUp.composeText()
         let xmsRoute: Route = plan.route == .lms ? .lms : .sms
         if !followUp.channel.phoneEnabled {
-            try await NewDelivery(route: xmsRoute, status: "excluded", reason: "text notifications are turned off for this channel")
+            NewDelivery(route: xmsRoute, status: "excluded", reason: "text notifications are turned off for this channel")
                 .insert(for: followUp, settings: settings, on: tx)
             excluded.append("text off")
         } else if followUp.customer.phone == nil {
-            try await NewDelivery(route: xmsRoute, status: "excluded", reason: "customer has no phone number")
+            NewDelivery(route: xmsRoute, status: "excluded", reason: "customer has no phone number")
                 .insert(for: followUp, settings: settings, on: tx)
             excluded.append("no phone")
         } else {
-            try await textDelivery(followUp, plan: plan, messenger: followUp.channel.hasMessenger, replaces: nil)
+            textDelivery(followUp, plan: plan, messenger: followUp.channel.hasMessenger, replaces: nil)
                 .insert(for: followUp, settings: settings, on: tx)
             queued += 1
         }
         if !followUp.channel.emailEnabled {
-            try await NewDelivery(route: .email, status: "excluded", reason: "email notifications are turned off for this channel")
+            NewDelivery(route: .email, status: "excluded", reason: "email notifications are turned off for this channel")
                 .insert(for: followUp, settings: settings, on: tx)
             excluded.append("email off")
         } else if followUp.customer.email == nil {
-            try await NewDelivery(route: .email, status: "excluded", reason: "customer has no email address")
+            NewDelivery(route: .email, status: "excluded", reason: "customer has no email address")
                 .insert(for: followUp, settings: settings, on: tx)
             excluded.append("no email")
         } else {
             let email = EmailContent(followUp, settings: settings)
-            try await NewDelivery(route: .email, recipient: followUp.customer.email, subject: email.subject, body: email.text,
-                                  html: email.html)
+            NewDelivery(route: .email, recipient: followUp.customer.email, subject: email.subject, body: email.text,
+                        html: email.html)
                 .insert(for: followUp, settings: settings, on: tx)
             queued += 1
         }

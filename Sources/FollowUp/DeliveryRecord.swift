@@ -78,11 +78,10 @@ struct NewDelivery: Sendable {
     var html: String?
 
     /// Inserts it (once per follow-up, route and device: a repeated planning step is a no-op)
-    /// and, when queued, its delivery job in the same transaction. Returns the new id, or nil.
-    @discardableResult
-    func insert(for context: FollowUpContext, settings: FollowUpSettings, on tx: Transaction) async throws -> Int64? {
-        // The row and (when queued) its job in one statement.
-        let row = try await tx.first("""
+    /// and, when queued, its delivery job, in one statement queued in the transaction (it travels
+    /// with the next statement or the COMMIT).
+    func insert(for context: FollowUpContext, settings: FollowUpSettings, on tx: Transaction) {
+        tx.queue("""
             WITH d AS (
                 INSERT INTO deliveries (follow_up_id, channel_id, chat_id, customer_id, route, status, reason, recipient,
                                         subject, body, html, segments, country, device_id, replaces, finished_at)
@@ -97,7 +96,5 @@ struct NewDelivery: Sendable {
                                   2::smallint, \(settings.deliveryAttempts + 4)) END
             FROM d
             """)
-        guard let id = try row?.decode(Int64.self, at: 0) else { return nil }
-        return id
     }
 }

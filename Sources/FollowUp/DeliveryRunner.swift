@@ -61,7 +61,7 @@ struct DeliveryRunner: Sendable {
         switch result {
         case .success(let providerMessageID):
             try await context.complete { tx in
-                try await finish(delivery.id, "sent", reason: nil, providerMessageID: providerMessageID, on: tx)
+                finish(delivery.id, "sent", reason: nil, providerMessageID: providerMessageID, on: tx)
                 try await capture(delivery, on: tx)
             }
             logger.info("delivery sent", metadata: meta(delivery))
@@ -91,7 +91,7 @@ struct DeliveryRunner: Sendable {
             }
             let reason = error.isRetryable ? "gave up after \(delivery.attempts) attempts: \(Self.describe(error))" : Self.describe(error)
             try await context.complete { tx in
-                try await finish(delivery.id, "failed", reason: reason, providerCode: error.providerCode, on: tx)
+                finish(delivery.id, "failed", reason: reason, providerCode: error.providerCode, on: tx)
                 try await release(delivery, on: tx)
                 try await afterFailure(delivery, followUp, reason: reason, on: tx)
             }
@@ -121,18 +121,18 @@ struct DeliveryRunner: Sendable {
             if delivery.status == "sending" { return .interrupted(delivery) }
             guard delivery.status == "queued" else { return .stopped }
             guard let followUpID = delivery.followUpID, var followUp = context else {
-                try await finish(delivery.id, "failed", reason: "its follow-up no longer exists", on: tx)
+                finish(delivery.id, "failed", reason: "its follow-up no longer exists", on: tx)
                 return .stopped
             }
             // The email's HTML was composed when planned; rows from before that need the messages.
             if delivery.route == .email && delivery.html == nil { try await followUp.loadMessages(on: tx) }
             if followUp.status == "cancelled" {
-                try await finish(delivery.id, "excluded", reason: "the follow-up was cancelled before it was sent", on: tx)
+                finish(delivery.id, "excluded", reason: "the follow-up was cancelled before it was sent", on: tx)
                 return .stopped
             }
             // The last moment: did the customer come back, or read the answers, meanwhile?
             if let reason = followUp.notWanted {
-                try await finish(delivery.id, "excluded", reason: reason, on: tx)
+                finish(delivery.id, "excluded", reason: reason, on: tx)
                 if let locked = try await FollowUpRecord.lock(followUpID, on: tx), locked.status != "cancelled" {
                     let anySent = try await tx.first("""
                         SELECT 1 FROM deliveries WHERE follow_up_id = \(locked.id)
@@ -146,7 +146,7 @@ struct DeliveryRunner: Sendable {
             }
             if delivery.route == .push, !PushContent.isWellFormed(token: delivery.recipient ?? "", platform: delivery.platform ?? "") {
                 let reason = "malformed device token (\(delivery.platform ?? "unknown platform"))"
-                try await finish(delivery.id, "failed", reason: reason, on: tx)
+                finish(delivery.id, "failed", reason: reason, on: tx)
                 try await afterFailure(delivery, followUp, reason: reason, on: tx)
                 return .stopped
             }
@@ -154,11 +154,11 @@ struct DeliveryRunner: Sendable {
             do {
                 price = try await self.price(delivery, on: tx)
             } catch let error as WalletError {
-                try await finish(delivery.id, "failed", reason: error.description, on: tx)
+                finish(delivery.id, "failed", reason: error.description, on: tx)
                 try await afterFailure(delivery, followUp, reason: error.description, on: tx)
                 return .stopped
             }
-            try await tx.execute("""
+            tx.queue("""
                 UPDATE deliveries SET status = 'sending', sending_at = coalesce(sending_at, now()), attempts = attempts + 1,
                     price_micros = \(price), reason = NULL, updated_at = now()
                 WHERE id = \(delivery.id)
@@ -168,7 +168,7 @@ struct DeliveryRunner: Sendable {
                                       route: delivery.route == .push ? nil : delivery.route.rawValue, on: tx)
             } catch let error as WalletError {
                 // The wallet has already asked for an auto-charge top-up in this transaction, if on.
-                try await finish(delivery.id, "failed", reason: error.description, on: tx)
+                finish(delivery.id, "failed", reason: error.description, on: tx)
                 return .stopped
             }
             delivery.attempts += 1
@@ -247,7 +247,7 @@ struct DeliveryRunner: Sendable {
         guard let followUpID = delivery.followUpID,
               let followUp = try await FollowUpContext.load(followUpID: followUpID, on: context.database) else {
             try await context.complete { tx in
-                try await finish(delivery.id, "unknown", reason: "interrupted while sending, and its follow-up is gone", on: tx)
+                finish(delivery.id, "unknown", reason: "interrupted while sending, and its follow-up is gone", on: tx)
                 try await release(delivery, on: tx)
             }
             return .done
@@ -289,13 +289,13 @@ struct DeliveryRunner: Sendable {
         try await context.complete { tx in
             switch found.status {
             case .accepted, .delivered:
-                try await finish(delivery.id, found.status == .delivered ? "delivered" : "sent",
+                finish(delivery.id, found.status == .delivered ? "delivered" : "sent",
                                  reason: "confirmed by the provider after an interruption",
                                  providerMessageID: found.providerMessageID, on: tx)
                 try await capture(delivery, on: tx)
             case .failed:
                 let reason = "the provider reports it failed"
-                try await finish(delivery.id, "failed", reason: reason, providerMessageID: found.providerMessageID, on: tx)
+                finish(delivery.id, "failed", reason: reason, providerMessageID: found.providerMessageID, on: tx)
                 try await release(delivery, on: tx)
                 try await afterFailure(delivery, followUp, reason: reason, on: tx)
             }
@@ -305,7 +305,7 @@ struct DeliveryRunner: Sendable {
 
     private func recordUnknown(_ delivery: DeliveryRecord, reason: String, _ context: JobContext) async throws {
         try await context.complete { tx in
-            try await finish(delivery.id, "unknown", reason: reason, on: tx)
+            finish(delivery.id, "unknown", reason: reason, on: tx)
             try await release(delivery, on: tx)
         }
         logger.warning("delivery outcome unknown after an interruption", metadata: meta(delivery))
@@ -321,7 +321,7 @@ struct DeliveryRunner: Sendable {
             // Sending loaded the follow-up without its messages (the messenger text was stored); the SMS/LMS needs them.
             let full = followUp.messages.isEmpty ? try await FollowUpContext.load(followUpID: followUp.followUpID, on: tx) ?? followUp : followUp
             let replacement = plan.textDelivery(full, plan: full.composeText(), messenger: false, replaces: delivery.id)
-            try await replacement.insert(for: followUp, settings: settings, on: tx)
+            replacement.insert(for: followUp, settings: settings, on: tx)
         case .push:
             guard let id = delivery.followUpID, let record = try await FollowUpRecord.lock(id, on: tx),
                   record.status == "awaiting_push_ack" else { return }
@@ -354,9 +354,11 @@ struct DeliveryRunner: Sendable {
         if delivery.priceMicros > 0 { try await Wallet.release(deliveryID: delivery.id, on: tx) }
     }
 
+    /// Records the delivery's outcome. Queued: it travels with the transaction's next statement
+    /// or its COMMIT (nothing here needs its answer).
     func finish(_ id: Int64, _ status: String, reason: String?, providerMessageID: String? = nil,
-                providerCode: String? = nil, on tx: Transaction) async throws {
-        try await tx.execute("""
+                providerCode: String? = nil, on tx: Transaction) {
+        tx.queue("""
             UPDATE deliveries SET status = \(status), reason = \(reason),
                 provider_message_id = coalesce(\(providerMessageID), provider_message_id),
                 provider_code = coalesce(\(providerCode), provider_code),

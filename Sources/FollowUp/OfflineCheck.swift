@@ -53,7 +53,7 @@ struct OfflineCheck: Sendable {
             // This job completes (first, so its unique key is free); the next check is due when the
             // timeout would pass. Created in this transaction, it is visible to a `left` row's
             // trigger the moment that can run.
-            try await context.markCompleted(on: tx)
+            context.markCompleted(on: tx)
             let wait = Duration.milliseconds(Int64((seconds * 1000).rounded(.up))) + settings.snoozeSlack
             try await JobQueue.enqueue(FollowUpJobs.OfflineCheck(chatID: chatID),
                                        options: EnqueueOptions(queue: settings.queue, delay: wait,
@@ -70,7 +70,7 @@ struct OfflineCheck: Sendable {
                     RETURNING id
                     """, as: Int64.self)
                 // Completed first: planning may schedule this chat's next check under the same unique key.
-                try await context.markCompleted(on: tx)
+                context.markCompleted(on: tx)
                 let record = FollowUpRecord(id: id, channelID: chat.channelID, chatID: chatID, customerID: chat.customerID,
                                             status: "pending", offlineSince: since, pushDeadline: nil)
                 return .created(followUpID: id, reason: reason, plan: try await plan.plan(record, on: tx))

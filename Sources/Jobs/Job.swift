@@ -90,12 +90,12 @@ public struct JobContext: Sendable {
 
     /// Runs `body` in a transaction fenced on (id, attempt) that leaves the job running: for the
     /// step before an external call (e.g. mark a delivery `sending` and hold its funds).
-    /// Inside `complete`'s body: marks the job completed now (fenced; throws `LeaseLostError`),
-    /// rather than after the body. Everything still commits or rolls back together.
-    public func markCompleted(on tx: Transaction) async throws {
-        guard try await tx.execute(QueueSQL.complete(id: job.id, attempt: job.attempt)) == 1 else {
-            throw LeaseLostError(jobID: job.id, attempt: job.attempt)
-        }
+    /// Inside `complete`'s body: marks the job completed here, before the statements that follow
+    /// (fenced: `complete` throws `LeaseLostError` when the job is no longer ours), rather than
+    /// with the COMMIT. Queued, so it travels with the next statement. Everything still commits
+    /// or rolls back together.
+    public func markCompleted(on tx: Transaction) {
+        tx.queue(QueueSQL.completeOrRaise(id: job.id, attempt: job.attempt))
         markedInTransaction.withLock { $0 = true }
     }
 

@@ -64,15 +64,8 @@ enum QueueSQL {
         """
     }
 
-    /// The fence and the completion in one statement: only the holder of (id, attempt) succeeds.
-    static func complete(id: Int64, attempt: Int) -> Query {
-        """
-        UPDATE jobs SET state = 'completed', finished_at = now(), lease_expires_at = NULL
-        WHERE id = \(id) AND attempt = \(attempt) AND state = 'running'
-        """
-    }
-
-    /// `complete`, raising `FJ001` (see `jobs_lease_lost`) instead of matching no row: safe to send
+    /// The fence and the completion in one statement: only the holder of (id, attempt) succeeds;
+    /// anyone else gets `FJ001` (see `jobs_lease_lost`) rather than no row, so it is safe to send
     /// together with COMMIT.
     static func completeOrRaise(id: Int64, attempt: Int) -> Query {
         """
@@ -95,12 +88,8 @@ enum QueueSQL {
         """
     }
 
-    /// Locks the job row for the rest of the transaction iff (id, attempt) is still running.
-    static func fence(id: Int64, attempt: Int) -> Query {
-        "SELECT 1 FROM jobs WHERE id = \(id) AND attempt = \(attempt) AND state = 'running' FOR UPDATE"
-    }
-
-    /// `fence`, raising `FJ001` instead of matching no row: safe to send together with COMMIT.
+    /// Locks the job row for the rest of the transaction iff (id, attempt) is still running;
+    /// otherwise raises `FJ001`, so it is safe to send together with COMMIT.
     static func fenceOrRaise(id: Int64, attempt: Int) -> Query {
         """
         WITH mine AS (SELECT FROM jobs WHERE id = \(id) AND attempt = \(attempt) AND state = 'running' FOR UPDATE)

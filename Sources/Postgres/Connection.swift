@@ -30,14 +30,25 @@ public final class Connection: Queryable, @unchecked Sendable {
         var cancelRequested = false
         /// The BEGIN of a transaction whose body has not run a statement yet: it goes with the first one.
         var pendingBegin: String?
+        /// Statements of the transaction whose results nobody waits for (`Transaction.queue`):
+        /// they go with the next statement that needs its answer, or with COMMIT.
+        var queued: [Query] = []
     }
 
-    /// Takes the pending BEGIN, if any (it is then sent by the caller, or dropped).
-    private func takePendingBegin() -> String? {
+    /// Takes what has to go before the next statement: a pending BEGIN, then the queued statements.
+    private func takePending() -> [Query] {
         lock.withLock {
-            defer { state.pendingBegin = nil }
-            return state.pendingBegin
+            defer {
+                state.pendingBegin = nil
+                state.queued = []
+            }
+            return (state.pendingBegin.map { [Query(sql: $0)] } ?? []) + state.queued
         }
+    }
+
+    /// Queues a statement of the current transaction (see `Transaction.queue`).
+    func enqueueInTransaction(_ query: Query) {
+        lock.withLock { state.queued.append(query) }
     }
 
     private init(conn: OpaquePointer, logger: Logger, preparesStatements: Bool) {
@@ -178,8 +189,9 @@ public final class Connection: Queryable, @unchecked Sendable {
 
     private func execBlocking(_ query: Query) throws -> Rows {
         let conn = try liveConnection()
-        if let begin = takePendingBegin() {
-            return try pipelineBlocking([Query(sql: begin), query], conn: conn)[1]
+        let pending = takePending()
+        if !pending.isEmpty {
+            return try pipelineBlocking(pending + [query], conn: conn)[pending.count]
         }
         // Statements with parameters are the repeated ones (the queue's claim, the ledger's calls):
         // prepare each once per session, so the server plans it once rather than on every call.
@@ -207,21 +219,21 @@ public final class Connection: Queryable, @unchecked Sendable {
         _ = PQexec(conn, "DEALLOCATE " + name).map { PQclear($0) }
     }
 
-    /// COMMIT, sent together with `final` (and a BEGIN still pending) in one round trip.
+    /// COMMIT, sent together with what is pending (BEGIN, queued statements) and `final` in one round trip.
     private func commitBlocking(after final: Query?) throws {
         let conn = try liveConnection()
-        var steps: [Query] = []
-        if let begin = takePendingBegin() {
-            guard final != nil else { return }  // nothing ran: nothing to commit
-            steps.append(Query(sql: begin))
-        }
+        let beginPending = lock.withLock { state.pendingBegin != nil }
+        var steps = takePending()
+        if beginPending && steps.count == 1 && final == nil { return }  // nothing ran: nothing to commit
         if let final { steps.append(final) }
         steps.append("COMMIT")
         _ = try pipelineBlocking(steps, conn: conn)
     }
 
     private func rollbackBlocking() throws {
-        if takePendingBegin() != nil { return }  // BEGIN was never sent
+        let beginPending = lock.withLock { state.pendingBegin != nil }
+        _ = takePending()  // queued statements are dropped with the transaction
+        if beginPending { return }  // BEGIN was never sent
         _ = try execBlocking("ROLLBACK")
     }
 
@@ -306,7 +318,8 @@ public final class Connection: Queryable, @unchecked Sendable {
 
     private func scriptBlocking(_ sql: String) throws {
         let conn = try liveConnection()
-        if let begin = takePendingBegin() { _ = try consume(PQexec(conn, begin), conn: conn, query: begin) }
+        let pending = takePending()
+        if !pending.isEmpty { _ = try pipelineBlocking(pending, conn: conn) }
         _ = try consume(PQexec(conn, sql), conn: conn, query: nil)
         // PQexec returns only the last result of a multi-statement string; an error stops it.
     }

@@ -38,4 +38,12 @@ public struct Transaction: Queryable {
     public func query(_ query: Query) async throws -> Rows {
         try await connection.query(query)
     }
+
+    /// Runs `query` in this transaction without waiting for it: it is sent with the next
+    /// statement that needs an answer, or with COMMIT, in one round trip. For writes whose only
+    /// possible answer is "it failed": that error is thrown by that later statement (or by the
+    /// commit), and the transaction rolls back as usual. Statements run in the order written.
+    public func queue(_ query: Query) {
+        connection.enqueueInTransaction(query)
+    }
 }

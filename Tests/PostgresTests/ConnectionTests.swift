@@ -64,6 +64,30 @@ struct ConnectionTests {
         #expect(try await db.pool.scalar("SELECT 1", as: Int.self) == 1)
     }
 
+    @Test("queued statements run in order with the next statement or with COMMIT; a failing one rolls the transaction back")
+    func queued() async throws {
+        let db = try await TestDatabase.fresh(maxConnections: 1)
+        try await db.pool.execute("CREATE TABLE t (n int PRIMARY KEY)")
+        let seen = try await db.pool.withTransaction { tx in
+            tx.queue("INSERT INTO t VALUES (\(1))")
+            tx.queue("INSERT INTO t VALUES (\(2))")
+            return try await tx.scalar("SELECT array_agg(n ORDER BY n)::text FROM t", as: String.self)
+        }
+        #expect(seen == "{1,2}")
+        try await db.pool.withTransaction { tx in tx.queue("INSERT INTO t VALUES (\(3))") }  // only with COMMIT
+        await #expect(throws: PostgresError.self) {
+            try await db.pool.withTransaction { tx in
+                tx.queue("INSERT INTO t VALUES (\(4))")
+                tx.queue("INSERT INTO t VALUES (\(1))")  // duplicate: fails at the next statement
+                _ = try await tx.scalar("SELECT 1", as: Int.self)
+            }
+        }
+        await #expect(throws: PostgresError.self) {
+            try await db.pool.withTransaction { tx in tx.queue("INSERT INTO t VALUES (\(2))") }  // fails at COMMIT
+        }
+        #expect(try await db.pool.scalar("SELECT array_agg(n ORDER BY n)::text FROM t", as: String.self) == "{1,2,3}")
+    }
+
     @Test("the isolation level is selectable")
     func isolation() async throws {
         let db = try await TestDatabase.fresh()
