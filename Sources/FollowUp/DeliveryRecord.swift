@@ -1,6 +1,7 @@
 import Foundation
 import Jobs
 import Postgres
+import Wallet
 
 /// Routes of the delivery log.
 enum Route: String, Sendable {
@@ -29,6 +30,8 @@ struct DeliveryRecord: Sendable {
     var attempts: Int
     /// Email only: the HTML part composed when planned.
     var html: String?
+    /// What the price list charges for it now (nil: no price for its route and country).
+    var listPriceMicros: Int64?
 
     /// The idempotency key providers dedupe on: one per delivery, stable across retries and crashes.
     var idempotencyKey: String { "delivery-\(id)" }
@@ -41,6 +44,7 @@ struct DeliveryRecord: Sendable {
         guard let row = try await db.first("""
             SELECT d.id, d.follow_up_id, d.channel_id, d.chat_id, d.route, d.status, d.reason, d.device_id, cd.platform,
                    d.recipient, d.subject, d.body, d.segments, d.country, d.price_micros, d.attempts, d.html,
+                   \(raw: Wallet.priceExpression(route: "d.route", country: "coalesce(d.country, '*')", units: "greatest(d.segments, 1)")),
                    \(raw: FollowUpContext.columns)
             FROM deliveries d
             LEFT JOIN customer_devices cd ON cd.id = d.device_id
@@ -58,8 +62,9 @@ struct DeliveryRecord: Sendable {
             recipient: try row.decode(String?.self, at: 9), subject: try row.decode(String?.self, at: 10),
             body: try row.decode(String?.self, at: 11), segments: try row.decode(Int.self, at: 12),
             country: try row.decode(String?.self, at: 13), priceMicros: try row.decode(Int64.self, at: 14),
-            attempts: try row.decode(Int.self, at: 15), html: try row.decode(String?.self, at: 16))
-        return (delivery, try FollowUpContext.decode(row, at: 17))
+            attempts: try row.decode(Int.self, at: 15), html: try row.decode(String?.self, at: 16),
+            listPriceMicros: try row.decode(Int64?.self, at: 17))
+        return (delivery, try FollowUpContext.decode(row, at: 18))
     }
 }
 

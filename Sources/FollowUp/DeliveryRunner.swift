@@ -152,7 +152,7 @@ struct DeliveryRunner: Sendable {
             }
             let price: Int64
             do {
-                price = try await self.price(delivery, on: tx)
+                price = try self.price(delivery)
             } catch let error as WalletError {
                 finish(delivery.id, "failed", reason: error.description, on: tx)
                 try await afterFailure(delivery, followUp, reason: error.description, on: tx)
@@ -178,22 +178,21 @@ struct DeliveryRunner: Sendable {
         }
     }
 
-    /// The text's price by route, country and segments (held now, charged when sent). Push is
-    /// free; email is free unless the price table has an email price. A retry keeps its first price.
-    private func price(_ delivery: DeliveryRecord, on tx: Transaction) async throws -> Int64 {
+    /// The text's price by route, country and segments (held now, charged when sent), from the
+    /// price list as read with the delivery. Push is free; email is free unless the price list
+    /// has an email price. A retry keeps its first price.
+    private func price(_ delivery: DeliveryRecord) throws -> Int64 {
         if delivery.attempts > 0 { return delivery.priceMicros }
         switch delivery.route {
         case .push:
             return 0
         case .email:
-            do {
-                return try await Wallet.price(route: "email", country: delivery.country ?? "*", units: 1, on: tx)
-            } catch WalletError.noPrice {
-                return 0
-            }
+            return delivery.listPriceMicros ?? 0
         case .messenger, .sms, .lms:
-            return try await Wallet.price(route: delivery.route.rawValue, country: delivery.country ?? "*",
-                                          units: max(1, delivery.segments), on: tx)
+            guard let price = delivery.listPriceMicros else {
+                throw WalletError.noPrice(route: delivery.route.rawValue, country: delivery.country ?? "*")
+            }
+            return price
         }
     }
 

@@ -46,6 +46,12 @@ public enum Wallet {
         }
     }
 
+    /// The same price as `price`, as an SQL expression over other columns of a query (trusted
+    /// SQL, never input): NULL when no price applies. For reading a price with the row it is for.
+    public static func priceExpression(route: String, country: String, units: String) -> String {
+        "wallet.find_price(\(route), \(country), \(units))"
+    }
+
     /// Reserves `amountMicros` from the channel's wallet for delivery `deliveryID`: promotional
     /// credit first, then paid balance, moved into the channel's "held" account by a transfer.
     /// Idempotent per delivery (the same delivery and amount → no new transfer; another amount →
