@@ -17,12 +17,12 @@ struct ChannelPlan: Sendable {
             guard let record = try await FollowUpRecord.lock(payload.followUpID, on: tx) else { return "unknown follow-up" }
             guard record.status == "pending" else { return "already \(record.status)" }
             if try await record.customerReturned(on: tx) {
-                try await record.end("cancelled", reason: "customer came back before it was sent", settings: settings, on: tx)
+                record.end("cancelled", reason: "customer came back before it was sent", settings: settings, on: tx)
                 return "cancelled: customer came back"
             }
             // Answers written since the offline check join this notification (several → one).
             guard let unseen = try await UnseenMessages.find(chatID: record.chatID, excludingFollowUp: record.id, on: tx) else {
-                try await record.end("cancelled", reason: "customer read the chat before it was sent", settings: settings, on: tx)
+                record.end("cancelled", reason: "customer read the chat before it was sent", settings: settings, on: tx)
                 return "cancelled: chat read"
             }
             tx.queue("""
@@ -64,7 +64,7 @@ struct ChannelPlan: Sendable {
             guard let record = try await FollowUpRecord.lock(payload.followUpID, on: tx) else { return "unknown follow-up" }
             guard record.status == "awaiting_push_ack" else { return "already \(record.status)" }
             if try await tx.first("SELECT 1 FROM push_receipts WHERE follow_up_id = \(record.id) LIMIT 1") != nil {
-                try await record.end("acknowledged", reason: "push received on the device; no text or email needed",
+                record.end("acknowledged", reason: "push received on the device; no text or email needed",
                                      settings: settings, on: tx)
                 return "acknowledged"
             }
@@ -149,13 +149,13 @@ struct ChannelPlan: Sendable {
             queued += 1
         }
         if queued == 0 {
-            try await record.end("cancelled", reason: "\(because); nothing to send (\(excluded.joined(separator: ", ")))",
+            record.end("cancelled", reason: "\(because); nothing to send (\(excluded.joined(separator: ", ")))",
                                  recheck: false, settings: settings, on: tx)
             return "nothing to send"
         }
         let sent = queued == 2 ? "text and email" : (excluded.contains { $0.contains("email") } ? "text only" : "email only")
         let note = excluded.isEmpty ? "" : " (\(excluded.joined(separator: ", ")))"
-        try await record.end("notified", reason: "\(because); \(sent)\(note)", settings: settings, on: tx)
+        record.end("notified", reason: "\(because); \(sent)\(note)", settings: settings, on: tx)
         return sent
     }
 

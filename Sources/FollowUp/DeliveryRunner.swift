@@ -62,7 +62,7 @@ struct DeliveryRunner: Sendable {
         case .success(let providerMessageID):
             try await context.complete { tx in
                 finish(delivery.id, "sent", reason: nil, providerMessageID: providerMessageID, on: tx)
-                try await capture(delivery, on: tx)
+                capture(delivery, on: tx)
             }
             logger.info("delivery sent", metadata: meta(delivery))
             return .done
@@ -139,7 +139,7 @@ struct DeliveryRunner: Sendable {
                           AND status IN ('sending', 'sent', 'delivered', 'unknown') LIMIT 1
                         """) != nil
                     if !anySent && locked.status != "acknowledged" {
-                        try await locked.end("cancelled", reason: reason, settings: settings, on: tx)
+                        locked.end("cancelled", reason: reason, settings: settings, on: tx)
                     }
                 }
                 return .stopped
@@ -291,7 +291,7 @@ struct DeliveryRunner: Sendable {
                 finish(delivery.id, found.status == .delivered ? "delivered" : "sent",
                                  reason: "confirmed by the provider after an interruption",
                                  providerMessageID: found.providerMessageID, on: tx)
-                try await capture(delivery, on: tx)
+                capture(delivery, on: tx)
             case .failed:
                 let reason = "the provider reports it failed"
                 finish(delivery.id, "failed", reason: reason, providerMessageID: found.providerMessageID, on: tx)
@@ -345,8 +345,8 @@ struct DeliveryRunner: Sendable {
 
     /// The wallet moves only for priced deliveries: free ones (push, email) never touch the
     /// channel's wallet rows, so they never wait on its lock.
-    private func capture(_ delivery: DeliveryRecord, on tx: Transaction) async throws {
-        if delivery.priceMicros > 0 { try await Wallet.capture(deliveryID: delivery.id, on: tx) }
+    private func capture(_ delivery: DeliveryRecord, on tx: Transaction) {
+        if delivery.priceMicros > 0 { Wallet.queueCapture(deliveryID: delivery.id, on: tx) }
     }
 
     private func release(_ delivery: DeliveryRecord, on tx: Transaction) async throws {

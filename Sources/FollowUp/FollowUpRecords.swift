@@ -1,5 +1,4 @@
 import Foundation
-import Jobs
 import Postgres
 
 /// The `follow_ups` row, as the steps after the offline check read it.
@@ -46,18 +45,19 @@ struct FollowUpRecord: Sendable {
     /// `recheck: false` cancels without that check: nothing could be sent (routes off, no
     /// contact data), and checking again at once would only cancel again, forever.
     /// The caller holds the chat lock (`lock`), which orders this with message inserts.
-    func end(_ status: String, reason: String, recheck: Bool = true, settings: FollowUpSettings, on tx: Transaction) async throws {
-        let newer = try await tx.scalar("""
+    func end(_ status: String, reason: String, recheck: Bool = true, settings: FollowUpSettings, on tx: Transaction) {
+        // One statement, queued (it travels with the next statement or the COMMIT): the end, and
+        // the next check when it is due (its payload and key as the `messages` trigger writes them).
+        tx.queue("""
             WITH ended AS (
                 UPDATE follow_ups SET status = \(status), reason = \(reason), finished_at = now()
                 WHERE id = \(id) RETURNING chat_id, last_message_id
             )
-            SELECT EXISTS (SELECT 1 FROM ended e JOIN messages m ON m.chat_id = e.chat_id
-                           WHERE m.sender <> 'customer' AND m.id > e.last_message_id)
-            """, as: Bool.self)
-        guard newer || (status == "cancelled" && recheck) else { return }
-        try await JobQueue.enqueue(FollowUpJobs.OfflineCheck(chatID: chatID),
-                                   options: EnqueueOptions(queue: settings.queue, uniqueKey: FollowUpJobs.OfflineCheck.uniqueKey(chatID)),
-                                   on: tx)
+            SELECT jobs_enqueue(\(FollowUpJobs.OfflineCheck.kind), jsonb_build_object('chat_id', e.chat_id), \(settings.queue),
+                                now(), 2::smallint, 20, \(FollowUpJobs.OfflineCheck.uniqueKey(chatID)))
+            FROM ended e
+            WHERE \(status == "cancelled" && recheck)
+               OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = e.chat_id AND m.sender <> 'customer' AND m.id > e.last_message_id)
+            """)
     }
 }

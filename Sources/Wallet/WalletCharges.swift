@@ -97,6 +97,14 @@ public enum Wallet {
         }
     }
 
+    /// `capture`, queued in `tx` (`Transaction.queue`): it travels with the next statement or the
+    /// COMMIT, where its error — the hold was released (WL007) — is thrown as a `PostgresError`
+    /// and the transaction rolls back. For the outcome transaction of a send, which has nothing
+    /// else to ask the database.
+    public static func queueCapture(deliveryID: Int64, on tx: Transaction) {
+        tx.queue("SELECT wallet.capture(\(deliveryID))")
+    }
+
     /// Gives the delivery's hold back to where it came from (promotional, then paid). Idempotent;
     /// a no-op without a hold. Throws `WalletError.holdAlreadySettled` when it was captured.
     public static func release(deliveryID: Int64, on tx: Transaction) async throws {
