@@ -30,7 +30,8 @@ struct ChannelPlan: Sendable {
                     message_count = \(unseen.count)
                 WHERE id = \(record.id)
                 """)
-            return try await plan(record, on: tx)
+            guard let followUp = try await FollowUpContext.load(followUpID: record.id, on: tx) else { return "unknown follow-up" }
+            return try await plan(record, followUp, on: tx)
         }
         logger.debug("follow-up dispatched", metadata: ["follow_up_id": "\(payload.followUpID)", "outcome": "\(outcome)"])
         return .done
@@ -38,8 +39,7 @@ struct ChannelPlan: Sendable {
 
     /// Starts the routes of a pending follow-up whose checks just passed, in the caller's
     /// transaction (which holds the chat's lock): push first, or text and email.
-    func plan(_ record: FollowUpRecord, on tx: Transaction) async throws -> String {
-        guard let followUp = try await FollowUpContext.load(followUpID: record.id, on: tx) else { return "unknown follow-up" }
+    func plan(_ record: FollowUpRecord, _ followUp: FollowUpContext, on tx: Transaction) async throws -> String {
         let devices = followUp.channel.pushIntegrated ? try await devicesOf(followUp.customer.id, on: tx) : []
         if devices.isEmpty {
             let reason = followUp.channel.pushIntegrated ? "no mobile device registered" : "mobile push not integrated"

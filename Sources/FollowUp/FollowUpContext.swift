@@ -100,12 +100,17 @@ struct FollowUpContext: Sendable {
         EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = f.chat_id AND m.sender = 'customer' AND m.id > f.last_message_id)
         OR EXISTS (SELECT 1 FROM chat_reads r WHERE r.chat_id = f.chat_id AND r.read_at >= last.created_at)
         """
-    static let tables = """
-        follow_ups f
+    static let tables = tables(followUps: "follow_ups f")
+
+    /// `tables`, with the follow-up (`f`) read from `source`: e.g. a CTE that just inserted it.
+    static func tables(followUps source: String) -> String {
+        """
+        \(source)
         JOIN channels ch ON ch.id = f.channel_id
         JOIN customers cu ON cu.id = f.customer_id
         LEFT JOIN messages last ON last.id = f.last_message_id
         """
+    }
 
     /// The context in `row` from column `offset` on (`columns`), without its messages; nil when
     /// the follow-up's columns are NULL (an outer join found none).

@@ -62,18 +62,25 @@ struct OfflineCheck: Sendable {
             return .nothing("customer online; checking again in \(Presence.describe(seconds: seconds))")
         case .offline(let since, let reason):
             if settings.gatherDelay <= .zero {
-                let id = try await tx.scalar("""
-                    INSERT INTO follow_ups (channel_id, chat_id, customer_id, first_message_id, last_message_id, message_count,
-                                            offline_since, offline_reason)
-                    VALUES (\(chat.channelID), \(chatID), \(chat.customerID), \(unseen.firstID), \(unseen.lastID), \(unseen.count),
-                            \(since), \(reason))
-                    RETURNING id
-                    """, as: Int64.self)
                 // Completed first: planning may schedule this chat's next check under the same unique key.
                 context.markCompleted(on: tx)
-                let record = FollowUpRecord(id: id, channelID: chat.channelID, chatID: chatID, customerID: chat.customerID,
-                                            status: "pending", offlineSince: since, pushDeadline: nil)
-                return .created(followUpID: id, reason: reason, plan: try await plan.plan(record, on: tx))
+                // The follow-up, read back with everything planning needs, in one statement.
+                guard let row = try await tx.first("""
+                    WITH f AS (
+                        INSERT INTO follow_ups (channel_id, chat_id, customer_id, first_message_id, last_message_id, message_count,
+                                                offline_since, offline_reason)
+                        VALUES (\(chat.channelID), \(chatID), \(chat.customerID), \(unseen.firstID), \(unseen.lastID), \(unseen.count),
+                                \(since), \(reason))
+                        RETURNING *
+                    )
+                    SELECT \(raw: FollowUpContext.columns) FROM \(raw: FollowUpContext.tables(followUps: "f"))
+                    """), var followUp = try FollowUpContext.decode(row, at: 0) else {
+                    throw PermanentJobError("the follow-up of chat \(chatID) could not be read back")
+                }
+                try await followUp.loadMessages(on: tx)
+                let record = FollowUpRecord(id: followUp.followUpID, channelID: chat.channelID, chatID: chatID,
+                                            customerID: chat.customerID, status: "pending", offlineSince: since, pushDeadline: nil)
+                return .created(followUpID: record.id, reason: reason, plan: try await plan.plan(record, followUp, on: tx))
             }
             // The follow-up and its dispatch job (after the gather delay) in one statement.
             let id = try await tx.scalar("""
