@@ -30,7 +30,10 @@ struct ChannelPlan: Sendable {
                     message_count = \(unseen.count)
                 WHERE id = \(record.id)
                 """)
-            guard let followUp = try await FollowUpContext.load(followUpID: record.id, on: tx) else { return "unknown follow-up" }
+            guard var followUp = try await FollowUpContext.load(followUpID: record.id, messages: false, on: tx) else {
+                return "unknown follow-up"
+            }
+            followUp.messages = unseen.messages
             return try await plan(record, followUp, on: tx)
         }
         logger.debug("follow-up dispatched", metadata: ["follow_up_id": "\(payload.followUpID)", "outcome": "\(outcome)"])

@@ -53,23 +53,28 @@ struct ChatState: Sendable {
 /// The unseen answers of a chat: manager and bot messages after the customer's last message in
 /// the chat and after the last `chat_reads` row, and not already carried by an earlier follow-up
 /// (`excludingFollowUp`: ignore that follow-up's own coverage, when re-reading its range).
-struct UnseenMessages: Sendable, Equatable {
-    var firstID: Int64
-    var lastID: Int64
-    var count: Int
+struct UnseenMessages: Sendable {
+    /// The answers, oldest first (never empty).
+    var messages: [FollowUpContext.Message]
+
+    var firstID: Int64 { messages[0].id }
+    var lastID: Int64 { messages[messages.count - 1].id }
+    var count: Int { messages.count }
 
     static func find(chatID: Int64, excludingFollowUp: Int64? = nil, on db: some Queryable) async throws -> UnseenMessages? {
-        let row = try await db.first("""
-            SELECT min(m.id), max(m.id), count(*)::int FROM messages m
+        let messages = try await db.query("""
+            SELECT m.id, m.sender, m.body, m.created_at FROM messages m
             WHERE m.chat_id = \(chatID) AND m.sender <> 'customer'
               AND m.id > coalesce((SELECT max(id) FROM messages WHERE chat_id = \(chatID) AND sender = 'customer'), 0)
               AND m.id > coalesce((SELECT max(last_message_id) FROM follow_ups
                                    WHERE chat_id = \(chatID) AND status <> 'cancelled'
                                      AND id IS DISTINCT FROM \(excludingFollowUp)::bigint), 0)
               AND m.created_at > coalesce((SELECT max(read_at) FROM chat_reads WHERE chat_id = \(chatID)), '-infinity')
-            """)
-        guard let row, try row.decode(Int.self, at: 2) > 0 else { return nil }
-        return UnseenMessages(firstID: try row.decode(Int64.self, at: 0), lastID: try row.decode(Int64.self, at: 1),
-                              count: try row.decode(Int.self, at: 2))
+            ORDER BY m.id
+            """).map {
+                FollowUpContext.Message(id: try $0.decode(Int64.self, at: 0), sender: try $0.decode(String.self, at: 1),
+                                        body: try $0.decode(String.self, at: 2), createdAt: try $0.decode(Date.self, at: 3))
+            }
+        return messages.isEmpty ? nil : UnseenMessages(messages: messages)
     }
 }

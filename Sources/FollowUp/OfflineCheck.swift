@@ -77,7 +77,7 @@ struct OfflineCheck: Sendable {
                     """), var followUp = try FollowUpContext.decode(row, at: 0) else {
                     throw PermanentJobError("the follow-up of chat \(chatID) could not be read back")
                 }
-                try await followUp.loadMessages(on: tx)
+                followUp.messages = unseen.messages
                 let record = FollowUpRecord(id: followUp.followUpID, channelID: chat.channelID, chatID: chatID,
                                             customerID: chat.customerID, status: "pending", offlineSince: since, pushDeadline: nil)
                 return .created(followUpID: record.id, reason: reason, plan: try await plan.plan(record, followUp, on: tx))
