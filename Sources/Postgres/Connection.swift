@@ -231,9 +231,10 @@ public final class Connection: Queryable, @unchecked Sendable {
     }
 
     private func rollbackBlocking() throws {
-        let beginPending = lock.withLock { state.pendingBegin != nil }
-        _ = takePending()  // queued statements are dropped with the transaction
-        if beginPending { return }  // BEGIN was never sent
+        _ = takePending()  // a BEGIN never sent, and queued statements, are dropped with the transaction
+        // Nothing to roll back when the server is not in a transaction (BEGIN never went out, or
+        // a failed COMMIT already ended it).
+        guard let conn, PQtransactionStatus(conn) != PQTRANS_IDLE else { return }
         _ = try execBlocking("ROLLBACK")
     }
 
