@@ -43,8 +43,9 @@ struct WorkerTests {
         try await createRunsTable(db)
         let id = try #require(try await JobQueue.enqueue(Noop(n: 1), on: db.pool))
 
-        // A slow worker with a tiny lease and no heartbeat (its heartbeat interval is longer than the test).
-        var slowConfiguration = fastConfiguration(lease: .milliseconds(300))
+        // A slow worker with a tiny lease and no heartbeat (its heartbeat interval is longer than the
+        // test), and one slot: busy with attempt 1, it cannot also claim the rescued attempt 2.
+        var slowConfiguration = fastConfiguration(concurrency: 1, lease: .milliseconds(300))
         slowConfiguration.heartbeatInterval = .seconds(3600)
         slowConfiguration.rescueInterval = .seconds(3600)
         let proceed = LockedValue(false)
