@@ -75,21 +75,19 @@ public struct JobContext: Sendable {
     /// the same unique key — calls `markCompleted(on:)` where it needs to.
     @discardableResult
     public func complete<T>(_ body: (Transaction) async throws -> T) async throws -> T {
-        // The completion travels with COMMIT (one round trip), unless the body already marked it.
+        // The completion is queued last, so it travels with COMMIT (unless the body marked it earlier).
         let result = try await leaseChecked {
-            try await database.withTransaction(committingWith: { [job, markedInTransaction] in
-                markedInTransaction.current ? nil : QueueSQL.completeOrRaise(id: job.id, attempt: job.attempt)
-            }) { tx in
+            try await database.withTransaction { tx in
                 markedInTransaction.withLock { $0 = false }
-                return try await body(tx)
+                let result = try await body(tx)
+                if !markedInTransaction.current { markCompleted(on: tx) }
+                return result
             }
         }
         completedFlag.withLock { $0 = true }
         return result
     }
 
-    /// Runs `body` in a transaction fenced on (id, attempt) that leaves the job running: for the
-    /// step before an external call (e.g. mark a delivery `sending` and hold its funds).
     /// Inside `complete`'s body: marks the job completed here, before the statements that follow
     /// (fenced: `complete` throws `LeaseLostError` when the job is no longer ours), rather than
     /// with the COMMIT. Queued, so it travels with the next statement. Everything still commits
@@ -99,14 +97,20 @@ public struct JobContext: Sendable {
         markedInTransaction.withLock { $0 = true }
     }
 
-    /// Like `complete`, the job's row is locked last.
+    /// Runs `body` in a transaction fenced on (id, attempt) that leaves the job running: for the
+    /// step before an external call (e.g. mark a delivery `sending` and hold its funds). Like
+    /// `complete`, the job's row is locked last.
     public func fenced<T>(_ body: (Transaction) async throws -> T) async throws -> T {
         try await leaseChecked {
-            try await database.withTransaction(committingWith: { [job] in QueueSQL.fenceOrRaise(id: job.id, attempt: job.attempt) }, body)
+            try await database.withTransaction { tx in
+                let result = try await body(tx)
+                tx.queue(QueueSQL.fenceOrRaise(id: job.id, attempt: job.attempt))  // travels with COMMIT
+                return result
+            }
         }
     }
 
-    /// The fenced statement that travels with COMMIT raises `FJ001` when the job is no longer ours.
+    /// The fenced statements (queued, so they may travel with COMMIT) raise `FJ001` when the job is no longer ours.
     private func leaseChecked<T>(_ operation: () async throws -> T) async throws -> T {
         do {
             return try await operation()

@@ -129,14 +129,12 @@ public final class Connection: Queryable, @unchecked Sendable {
 
     /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws.
     ///
-    /// Two round trips are saved on every transaction: BEGIN travels with the body's first
-    /// statement, and `final` (when the body returns one) travels with COMMIT, in one libpq
-    /// pipeline each. `final` must raise an error to stop the commit (a statement that merely
-    /// affects no rows still commits); its result is not returned.
+    /// BEGIN travels with the body's first statement, and the statements the body queued last
+    /// (`Transaction.queue`) travel with COMMIT, in one libpq pipeline each. A queued statement
+    /// that must stop the commit has to raise an error (one that merely affects no rows commits).
     @discardableResult
     public func withTransaction<T>(
         isolation: IsolationLevel = .readCommitted,
-        committingWith final: @Sendable () -> Query? = { nil },
         _ body: (Transaction) async throws -> T
     ) async throws -> T {
         let begin = "BEGIN ISOLATION LEVEL \(isolation.rawValue)"
@@ -151,9 +149,8 @@ public final class Connection: Queryable, @unchecked Sendable {
             }
             throw error
         }
-        let finalQuery = final()
         do {
-            try await onQueue { connection in try connection.commitBlocking(after: finalQuery) }
+            try await onQueue { connection in try connection.commitBlocking() }
         } catch {
             if isUsable {
                 _ = try? await Task.detached { [self] in try await self.onQueue { try $0.rollbackBlocking() } }.value
@@ -219,15 +216,13 @@ public final class Connection: Queryable, @unchecked Sendable {
         _ = PQexec(conn, "DEALLOCATE " + name).map { PQclear($0) }
     }
 
-    /// COMMIT, sent together with what is pending (BEGIN, queued statements) and `final` in one round trip.
-    private func commitBlocking(after final: Query?) throws {
+    /// COMMIT, sent together with what is pending (BEGIN, queued statements) in one round trip.
+    private func commitBlocking() throws {
         let conn = try liveConnection()
         let beginPending = lock.withLock { state.pendingBegin != nil }
-        var steps = takePending()
-        if beginPending && steps.count == 1 && final == nil { return }  // nothing ran: nothing to commit
-        if let final { steps.append(final) }
-        steps.append("COMMIT")
-        _ = try pipelineBlocking(steps, conn: conn)
+        let steps = takePending()
+        if beginPending && steps.count == 1 { return }  // nothing ran: nothing to commit
+        _ = try pipelineBlocking(steps + ["COMMIT"], conn: conn)
     }
 
     private func rollbackBlocking() throws {

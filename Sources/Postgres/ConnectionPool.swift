@@ -40,11 +40,10 @@ public actor ConnectionPool: Queryable {
     @discardableResult
     public nonisolated func withTransaction<T>(
         isolation: IsolationLevel = .readCommitted,
-        committingWith final: @Sendable () -> Query? = { nil },
         _ body: (Transaction) async throws -> T
     ) async throws -> T {
         try await withConnection { connection in
-            try await connection.withTransaction(isolation: isolation, committingWith: final, body)
+            try await connection.withTransaction(isolation: isolation, body)
         }
     }
 

@@ -46,20 +46,22 @@ struct ConnectionTests {
         #expect(try await db.pool.scalar("SELECT array_agg(n ORDER BY n)::text FROM t", as: String.self) == "{2}")
     }
 
-    @Test("a final statement that raises stops the COMMIT sent with it; one that succeeds commits with it")
-    func committingWith() async throws {
+    @Test("a last queued statement that raises stops the COMMIT sent with it; one that succeeds commits with it")
+    func queuedLast() async throws {
         let db = try await TestDatabase.fresh(maxConnections: 1)
         try await db.pool.execute("CREATE TABLE t (n int)")
         await #expect(throws: PostgresError.self) {
-            try await db.pool.withTransaction(committingWith: { "SELECT 1 / (\(0))::int" }) { tx in
+            try await db.pool.withTransaction { tx in
                 try await tx.execute("INSERT INTO t VALUES (\(1))")
+                tx.queue("SELECT 1 / (\(0))::int")
             }
         }
-        try await db.pool.withTransaction(committingWith: { "INSERT INTO t VALUES (\(3))" }) { tx in
+        try await db.pool.withTransaction { tx in
             try await tx.execute("INSERT INTO t VALUES (\(2))")
+            tx.queue("INSERT INTO t VALUES (\(3))")
         }
-        // With no statement in the body, BEGIN, the final statement and COMMIT go together.
-        try await db.pool.withTransaction(committingWith: { "INSERT INTO t VALUES (\(4))" }) { _ in }
+        // With no statement waited for in the body, BEGIN, the queued statement and COMMIT go together.
+        try await db.pool.withTransaction { tx in tx.queue("INSERT INTO t VALUES (\(4))") }
         #expect(try await db.pool.scalar("SELECT array_agg(n ORDER BY n)::text FROM t", as: String.self) == "{2,3,4}")
         #expect(try await db.pool.scalar("SELECT 1", as: Int.self) == 1)
     }
