@@ -68,7 +68,7 @@ struct ChannelPlan: Sendable {
             guard record.status == "awaiting_push_ack" else { return "already \(record.status)" }
             if try await tx.first("SELECT 1 FROM push_receipts WHERE follow_up_id = \(record.id) LIMIT 1") != nil {
                 record.end("acknowledged", reason: "push received on the device; no text or email needed",
-                                     settings: settings, on: tx)
+                           settings: settings, on: tx)
                 return "acknowledged"
             }
             let remaining = try await tx.scalar("""
@@ -153,7 +153,7 @@ struct ChannelPlan: Sendable {
         }
         if queued == 0 {
             record.end("cancelled", reason: "\(because); nothing to send (\(excluded.joined(separator: ", ")))",
-                                 recheck: false, settings: settings, on: tx)
+                       recheck: false, settings: settings, on: tx)
             return "nothing to send"
         }
         let sent = queued == 2 ? "text and email" : (excluded.contains { $0.contains("email") } ? "text only" : "email only")

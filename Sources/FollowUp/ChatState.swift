@@ -63,7 +63,7 @@ struct UnseenMessages: Sendable {
 
     static func find(chatID: Int64, excludingFollowUp: Int64? = nil, on db: some Queryable) async throws -> UnseenMessages? {
         let messages = try await db.query("""
-            SELECT m.id, m.sender, m.body, m.created_at FROM messages m
+            SELECT \(raw: FollowUpContext.Message.columns) FROM messages m
             WHERE m.chat_id = \(chatID) AND m.sender <> 'customer'
               AND m.id > coalesce((SELECT max(id) FROM messages WHERE chat_id = \(chatID) AND sender = 'customer'), 0)
               AND m.id > coalesce((SELECT max(last_message_id) FROM follow_ups
@@ -71,10 +71,7 @@ struct UnseenMessages: Sendable {
                                      AND id IS DISTINCT FROM \(excludingFollowUp)::bigint), 0)
               AND m.created_at > coalesce((SELECT max(read_at) FROM chat_reads WHERE chat_id = \(chatID)), '-infinity')
             ORDER BY m.id
-            """).map {
-                FollowUpContext.Message(id: try $0.decode(Int64.self, at: 0), sender: try $0.decode(String.self, at: 1),
-                                        body: try $0.decode(String.self, at: 2), createdAt: try $0.decode(Date.self, at: 3))
-            }
+            """).map(FollowUpContext.Message.init(row:))
         return messages.isEmpty ? nil : UnseenMessages(messages: messages)
     }
 }

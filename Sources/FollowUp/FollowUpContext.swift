@@ -142,12 +142,19 @@ struct FollowUpContext: Sendable {
     /// Reads the answers it carries (manager and bot messages, first to last).
     mutating func loadMessages(on db: some Queryable) async throws {
         messages = try await db.query("""
-            SELECT id, sender, body, created_at FROM messages
-            WHERE chat_id = \(chatID) AND sender <> 'customer' AND id BETWEEN \(firstMessageID) AND \(lastMessageID)
-            ORDER BY id
-            """).map {
-                Message(id: try $0.decode(Int64.self, at: 0), sender: try $0.decode(String.self, at: 1),
-                        body: try $0.decode(String.self, at: 2), createdAt: try $0.decode(Date.self, at: 3))
-            }
+            SELECT \(raw: Message.columns) FROM messages m
+            WHERE m.chat_id = \(chatID) AND m.sender <> 'customer' AND m.id BETWEEN \(firstMessageID) AND \(lastMessageID)
+            ORDER BY m.id
+            """).map(Message.init(row:))
+    }
+}
+
+extension FollowUpContext.Message {
+    /// The columns of `messages m` a `Message` is read from, in `init(row:)`'s order.
+    static let columns = "m.id, m.sender, m.body, m.created_at"
+
+    init(row: Row) throws {
+        self.init(id: try row.decode(Int64.self, at: 0), sender: try row.decode(String.self, at: 1),
+                  body: try row.decode(String.self, at: 2), createdAt: try row.decode(Date.self, at: 3))
     }
 }
