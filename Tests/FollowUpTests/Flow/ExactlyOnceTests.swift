@@ -13,6 +13,8 @@ import Wallet
     /// Starts a poller that runs every follow-up job as `followup run` does, except a delivery's
     /// first attempt: `firstAttempt` runs, and then the poller "dies" — it never records an
     /// outcome and never heartbeats, so its 1 s lease runs out and another poller rescues the job.
+    /// It has one slot, which that first attempt keeps: it cannot claim the rescued attempt itself
+    /// (and lose that one's lease too, under load).
     func startDyingPoller(_ h: FollowUpHarness,
                           firstAttempt: @escaping @Sendable (DeliveryRunner, FollowUpJobs.Deliver, JobContext) async throws -> Void) {
         let logger = Logger(label: "test.crash")
@@ -30,6 +32,7 @@ import Wallet
             return .done
         }
         var dying = FollowUpHarness.workerConfiguration()
+        dying.queues = [.init(h.settings.queue, concurrency: 1)]
         dying.lease = .seconds(1)
         dying.heartbeatInterval = .seconds(3600)
         dying.rescueInterval = .seconds(3600)
