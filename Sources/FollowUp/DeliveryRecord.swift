@@ -44,10 +44,10 @@ struct DeliveryRecord: Sendable {
         guard let row = try await db.first("""
             SELECT d.id, d.follow_up_id, d.channel_id, d.chat_id, d.route, d.status, d.reason, d.device_id, cd.platform,
                    d.recipient, d.subject, d.body, d.segments, d.country, d.price_micros, d.attempts, d.html,
-                   \(raw: Wallet.priceExpression(route: "d.route", country: "coalesce(d.country, '*')", units: "greatest(d.segments, 1)")),
-                   \(raw: FollowUpContext.columns)
+                   list.price_micros, \(raw: FollowUpContext.columns)
             FROM deliveries d
             LEFT JOIN customer_devices cd ON cd.id = d.device_id
+            \(raw: Wallet.priceJoin("list", route: "d.route", country: "coalesce(d.country, '*')", units: "greatest(d.segments, 1)"))
             LEFT JOIN (\(raw: FollowUpContext.tables)) ON f.id = d.follow_up_id
             WHERE d.id = \(id)
             """) else { return nil }

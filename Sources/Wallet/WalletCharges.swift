@@ -46,10 +46,11 @@ public enum Wallet {
         }
     }
 
-    /// The same price as `price`, as an SQL expression over other columns of a query (trusted
-    /// SQL, never input): NULL when no price applies. For reading a price with the row it is for.
-    public static func priceExpression(route: String, country: String, units: String) -> String {
-        "wallet.find_price(\(route), \(country), \(units))"
+    /// The same price as `price`, as a join over other columns of a query (trusted SQL, never
+    /// input) that adds the column `alias.price_micros`: NULL when no price applies. For reading
+    /// a price with the row it is for; the planner inlines the price rule into the query.
+    public static func priceJoin(_ alias: String, route: String, country: String, units: String) -> String {
+        "LEFT JOIN LATERAL wallet.list_price(\(route), \(country), \(units)) AS \(alias) ON true"
     }
 
     /// Reserves `amountMicros` from the channel's wallet for delivery `deliveryID`: promotional
