@@ -19,8 +19,9 @@ struct ChatState: Sendable {
     /// Locks the chat row (`FOR UPDATE`) and reads it. The lock orders this transaction with
     /// message inserts (their foreign key check takes a share lock on the chat) and with the
     /// transactions that end a follow-up, so no answer slips between a check and its completion.
-    static func lock(_ chatID: Int64, on tx: Transaction) async throws -> ChatState? {
-        guard let row = try await tx.first("""
+    /// A row of it decodes with `init(row:)`; no row: no such chat.
+    static func lockQuery(_ chatID: Int64) -> Query {
+        """
             SELECT c.id, c.channel_id, c.customer_id, c.kind, c.opened_by, c.created_at,
                    extract(epoch FROM ch.offline_timeout)::float8,
                    EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.sender = 'customer'),
@@ -31,15 +32,7 @@ struct ChatState: Sendable {
                                ORDER BY a.at DESC LIMIT 1) latest ON true
             WHERE c.id = \(chatID)
             FOR UPDATE OF c
-            """) else { return nil }
-        let latest = try row.decode(String?.self, at: 10).map { (kind: $0, at: try row.decode(Date.self, at: 11)) }
-        return ChatState(chatID: try row.decode(Int64.self, at: 0), channelID: try row.decode(Int64.self, at: 1),
-                         customerID: try row.decode(Int64.self, at: 2), kind: try row.decode(String.self, at: 3),
-                         openedBy: try row.decode(String.self, at: 4), createdAt: try row.decode(Date.self, at: 5),
-                         offlineTimeoutSeconds: try row.decode(Double.self, at: 6),
-                         customerEverWrote: try row.decode(Bool.self, at: 7),
-                         hasOpenFollowUp: try row.decode(Bool.self, at: 8), latestActivity: latest,
-                         now: try row.decode(Date.self, at: 9))
+            """
     }
 
     /// Why this chat never gets a follow-up, or nil when it may.
@@ -62,7 +55,12 @@ struct UnseenMessages: Sendable {
     var count: Int { messages.count }
 
     static func find(chatID: Int64, excludingFollowUp: Int64? = nil, on db: some Queryable) async throws -> UnseenMessages? {
-        let messages = try await db.query("""
+        try UnseenMessages(try await db.query(query(chatID: chatID, excludingFollowUp: excludingFollowUp)))
+    }
+
+    /// The statement of `find`, for sending it with others in one round trip.
+    static func query(chatID: Int64, excludingFollowUp: Int64? = nil) -> Query {
+        """
             SELECT \(raw: FollowUpContext.Message.columns) FROM messages m
             WHERE m.chat_id = \(chatID) AND m.sender <> 'customer'
               AND m.id > coalesce((SELECT max(id) FROM messages WHERE chat_id = \(chatID) AND sender = 'customer'), 0)
@@ -71,7 +69,29 @@ struct UnseenMessages: Sendable {
                                      AND id IS DISTINCT FROM \(excludingFollowUp)::bigint), 0)
               AND m.created_at > coalesce((SELECT max(read_at) FROM chat_reads WHERE chat_id = \(chatID)), '-infinity')
             ORDER BY m.id
-            """).map(FollowUpContext.Message.init(row:))
-        return messages.isEmpty ? nil : UnseenMessages(messages: messages)
+            """
+    }
+}
+
+extension ChatState {
+    /// A row of `lockQuery`.
+    init(row: Row) throws {
+        let latest = try row.decode(String?.self, at: 10).map { (kind: $0, at: try row.decode(Date.self, at: 11)) }
+        self.init(chatID: try row.decode(Int64.self, at: 0), channelID: try row.decode(Int64.self, at: 1),
+                  customerID: try row.decode(Int64.self, at: 2), kind: try row.decode(String.self, at: 3),
+                  openedBy: try row.decode(String.self, at: 4), createdAt: try row.decode(Date.self, at: 5),
+                  offlineTimeoutSeconds: try row.decode(Double.self, at: 6),
+                  customerEverWrote: try row.decode(Bool.self, at: 7),
+                  hasOpenFollowUp: try row.decode(Bool.self, at: 8), latestActivity: latest,
+                  now: try row.decode(Date.self, at: 9))
+    }
+}
+
+extension UnseenMessages {
+    /// The result of `query`; nil when it has no row.
+    init?(_ rows: Rows) throws {
+        let messages = try rows.map(FollowUpContext.Message.init(row:))
+        if messages.isEmpty { return nil }
+        self.init(messages: messages)
     }
 }

@@ -38,15 +38,19 @@ struct OfflineCheck: Sendable {
     func decide(_ chatID: Int64, context: JobContext, on tx: Transaction) async throws -> Outcome {
         // Lock order: the customer's presence lock (which a `left` row's trigger takes), then the
         // chat, then (at commit, or before enqueuing the next check) the job's own row — as an
-        // app's message insert takes them: chat, then job.
-        guard try await tx.first("""
-            SELECT pg_advisory_xact_lock(1718185301, (customer_id % 2147483647)::int) FROM chats WHERE id = \(chatID)
-            """) != nil, let chat = try await ChatState.lock(chatID, on: tx) else {
-            return .nothing("unknown chat \(chatID)")
-        }
+        // app's message insert takes them: chat, then job. The three reads go in one round trip;
+        // each statement starts after the locks before it are held, so the unseen answers are
+        // read under both.
+        let read = try await tx.pipeline([
+            "SELECT pg_advisory_xact_lock(1718185301, (customer_id % 2147483647)::int) FROM chats WHERE id = \(chatID)",
+            ChatState.lockQuery(chatID),
+            UnseenMessages.query(chatID: chatID),
+        ])
+        guard let row = read[1].first else { return .nothing("unknown chat \(chatID)") }
+        let chat = try ChatState(row: row)
         if let why = chat.ineligibility { return .nothing(why) }
         if chat.hasOpenFollowUp { return .nothing("a follow-up is already on its way") }
-        guard let unseen = try await UnseenMessages.find(chatID: chatID, on: tx) else { return .nothing("no unseen answers") }
+        guard let unseen = try UnseenMessages(read[2]) else { return .nothing("no unseen answers") }
         let timeout = settings.offlineTimeout?.seconds ?? chat.offlineTimeoutSeconds
         switch Presence.decide(latest: chat.latestActivity, now: chat.now, timeoutSeconds: timeout, fallbackSince: chat.createdAt) {
         case .online(let seconds):

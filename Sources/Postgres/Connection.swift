@@ -122,6 +122,15 @@ public final class Connection: Queryable, @unchecked Sendable {
         try await onQueue { connection in try connection.execBlocking(query) }
     }
 
+    /// Runs `queries` in order in one round trip (libpq pipeline mode) and returns their results
+    /// in the same order. Each statement still sees what the ones before it did (and, under READ
+    /// COMMITTED, takes its snapshot when it starts, after any lock they waited for). The first
+    /// error is thrown and the statements after it are skipped. Outside a transaction they run
+    /// as one (Postgres' implicit transaction, up to the pipeline's sync).
+    public func pipeline(_ queries: [Query]) async throws -> [Rows] {
+        try await onQueue { connection in try connection.pipelineWithPendingBlocking(queries) }
+    }
+
     /// Runs a script of several statements with no parameters (simple protocol), e.g. a migration.
     public func executeScript(_ sql: String) async throws {
         try await onQueue { connection in try connection.scriptBlocking(sql) }
@@ -206,6 +215,12 @@ public final class Connection: Queryable, @unchecked Sendable {
             PQexecParams(conn, query.sql, Int32(query.binds.count), nil, values, nil, nil, 0)
         }
         return try consume(result, conn: conn, query: query.sql)
+    }
+
+    private func pipelineWithPendingBlocking(_ queries: [Query]) throws -> [Rows] {
+        let conn = try liveConnection()
+        let pending = takePending()
+        return Array(try pipelineBlocking(pending + queries, conn: conn).dropFirst(pending.count))
     }
 
     /// The schema changed under a cached plan ("cached plan must not change result type"), or

@@ -39,6 +39,12 @@ public struct Transaction: Queryable {
         try await connection.query(query)
     }
 
+    /// Runs `queries` in order in one round trip and returns their results (see
+    /// `Connection.pipeline`): for statements that do not need each other's answers.
+    public func pipeline(_ queries: [Query]) async throws -> [Rows] {
+        try await connection.pipeline(queries)
+    }
+
     /// Runs `query` in this transaction without waiting for it: it is sent with the next
     /// statement that needs an answer, or with COMMIT, in one round trip. For writes whose only
     /// possible answer is "it failed": that error is thrown by that later statement (or by the
