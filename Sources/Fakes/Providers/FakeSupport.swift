@@ -35,13 +35,27 @@ enum FakeJSON {
 enum FakeIDs {
     /// Random alphanumerics, like the tail of a Stripe id.
     static func alphanumeric(length: Int = 24) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-        return String((0..<length).map { _ in alphabet.randomElement()! })
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        // One random word per 8 characters: each draw from the system generator is a syscall.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(length)
+        while bytes.count < length {
+            var word = UInt64.random(in: .min ... .max)
+            for _ in 0..<min(8, length - bytes.count) {
+                bytes.append(alphabet[Int(word % UInt64(alphabet.count))])
+                word >>= 8
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// 32 lowercase hex digits, like the tail of a Twilio sid.
     static func hex() -> String {
-        (0..<32).map { _ in String(Int.random(in: 0..<16), radix: 16) }.joined()
+        func digits(_ word: UInt64) -> String {
+            let text = String(word, radix: 16)
+            return String(repeating: "0", count: 16 - text.count) + text
+        }
+        return digits(.random(in: .min ... .max)) + digits(.random(in: .min ... .max))
     }
 }
 
