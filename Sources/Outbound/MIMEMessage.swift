@@ -69,8 +69,7 @@ public struct MIMEMessage: Sendable {
         if let replyTo { head.append(MIMEHeader.fold("Reply-To", MIMEHeader.mailbox(replyTo))) }
         head.append(MIMEHeader.fold("Subject", MIMEHeader.encodeIfNeeded(subject)))
         head.append("Date: " + InternetDate.string(from: date))
-        let id = MIMEHeader.sanitized(messageID).trimmingCharacters(in: CharacterSet(charactersIn: "<> "))
-        head.append("Message-ID: <\(id)>")
+        head.append("Message-ID: <\(MIMEHeader.unbracketed(MIMEHeader.sanitized(messageID)))>")
         head.append("MIME-Version: 1.0")
         for header in extraHeaders {
             let name = String(header.name.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F && $0 != ":" })
@@ -96,7 +95,14 @@ public struct MIMEMessage: Sendable {
             lines.append("")
             lines.append(contentsOf: MIMEBody.base64Lines(textBody))
         }
-        return Array(lines.map { $0 + "\r\n" }.joined().utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(lines.reduce(0) { $0 + $1.utf8.count + 2 })
+        for line in lines {
+            bytes.append(contentsOf: line.utf8)
+            bytes.append(0x0D)
+            bytes.append(0x0A)
+        }
+        return bytes
     }
 }
 
@@ -149,13 +155,27 @@ enum MIMEBody {
 enum MIMEHeader {
     /// CR, LF and other controls become spaces: no header injection through values.
     static func sanitized(_ value: String) -> String {
-        String(String.UnicodeScalarView(value.unicodeScalars.map {
+        // Controls are single UTF-8 bytes (no multi-byte sequence has a byte below 0x80).
+        guard value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return value }
+        return String(String.UnicodeScalarView(value.unicodeScalars.map {
             $0.value < 0x20 || $0.value == 0x7F ? " " : $0
         }))
     }
 
+    /// `value` without its leading and trailing angle brackets and spaces.
+    static func unbracketed(_ value: String) -> String {
+        func trimmed(_ byte: UInt8) -> Bool {
+            byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || byte == UInt8(ascii: " ")
+        }
+        let bytes = Array(value.utf8)
+        guard let first = bytes.firstIndex(where: { !trimmed($0) }), let last = bytes.lastIndex(where: { !trimmed($0) }) else {
+            return ""
+        }
+        return String(decoding: bytes[first...last], as: UTF8.self)
+    }
+
     static func isPlainASCII(_ value: String) -> Bool {
-        value.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7F }
+        value.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
     }
 
     /// `value` as-is when printable ASCII (and not itself encoded-word-like), else
@@ -173,7 +193,7 @@ enum MIMEHeader {
         var words: [String] = []
         var chunk: [UInt8] = []
         for character in value {
-            let bytes = Array(String(character).utf8)
+            let bytes = character.utf8
             if !chunk.isEmpty && chunk.count + bytes.count > maxBytes {
                 words.append(word(chunk))
                 chunk = []
@@ -190,11 +210,18 @@ enum MIMEHeader {
 
     /// `Name <address>`, with the name quoted or encoded as needed.
     static func mailbox(_ mailbox: MailAddress) -> String {
-        let address = sanitized(mailbox.address).filter { $0 != "<" && $0 != ">" && $0 != " " }
+        var address = sanitized(mailbox.address)
+        if address.utf8.contains(where: { $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: " ") }) {
+            address = address.filter { $0 != "<" && $0 != ">" && $0 != " " }
+        }
         guard let rawName = mailbox.name.map(sanitized), !rawName.isEmpty else { return "<\(address)>" }
         let name: String
         if isPlainASCII(rawName) && !rawName.contains("=?") {
-            let escaped = rawName.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            var escaped = ""
+            for character in rawName {
+                if character == "\\" || character == "\"" { escaped.append("\\") }
+                escaped.append(character)
+            }
             name = "\"\(escaped)\""
         } else {
             name = encodedWords(rawName).joined(separator: " ")
@@ -202,12 +229,13 @@ enum MIMEHeader {
         return "\(name) <\(address)>"
     }
 
-    /// `Name: value`, folded at spaces so lines stay within 78 columns where possible.
+    /// `Name: value`, folded at spaces so lines stay within 78 columns where possible (counted
+    /// in bytes: header values are ASCII once encoded).
     static func fold(_ name: String, _ value: String) -> String {
         var lines: [String] = []
         var current = name + ":"
         for token in value.split(separator: " ", omittingEmptySubsequences: false) {
-            if current.count + 1 + token.count > 78 && current.count > name.count + 1 {
+            if current.utf8.count + 1 + token.utf8.count > 78 && current.utf8.count > name.utf8.count + 1 {
                 lines.append(current)
                 current = ""
             }

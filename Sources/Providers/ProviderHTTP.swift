@@ -37,12 +37,24 @@ public struct ProviderEndpoint: Sendable {
 
 /// `application/x-www-form-urlencoded`, as Stripe and Twilio are called.
 enum FormEncoding {
-    /// RFC 3986 unreserved characters stay; everything else is percent-encoded (space as %20).
-    private static let unreserved = CharacterSet(charactersIn:
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
+    /// RFC 3986 unreserved characters stay; every other UTF-8 byte is percent-encoded (space as
+    /// %20). A byte loop: Foundation's `addingPercentEncoding` bridges through NSString.
     static func escape(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
+        let hex = Array("0123456789ABCDEF".utf8)
+        var output: [UInt8] = []
+        output.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                output.append(byte)
+            default:
+                output.append(UInt8(ascii: "%"))
+                output.append(hex[Int(byte >> 4)])
+                output.append(hex[Int(byte & 0x0F)])
+            }
+        }
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// `a=1&b=2`, fields in the given order.

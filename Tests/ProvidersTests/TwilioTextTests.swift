@@ -36,6 +36,10 @@ struct TwilioTextTests {
         #expect(form["Body"] == "New reply from Acme")
         #expect(form["StatusCallback"] == "https://hooks.example.com/twilio?delivery=delivery-1")
         #expect(fake.messages.map(\.sid) == [sid])
+        // RFC 3986 unreserved characters stay; everything else, spaces included, is %XX.
+        #expect(sent.bodyText.contains("Body=New%20reply%20from%20Acme"))
+        #expect(sent.bodyText.contains("StatusCallback=https%3A%2F%2Fhooks.example.com%2Ftwilio%3Fdelivery%3Ddelivery-1"))
+        #expect(sent.bodyText.contains("To=%2B821012345678"))
     }
 
     @Test("LMS goes through the same API with the subject in front of the body")
