@@ -5,16 +5,21 @@ import Logging
 
 /// One libpq connection.
 ///
-/// libpq calls block, so every call on this connection runs on the connection's own serial
-/// dispatch queue, never on Swift's cooperative thread pool: a long query parks one dispatch
-/// thread, not the executor everything else runs on. Cancelling the calling task sends a
-/// cancel request to the server (`PQcancel`), and the query throws `.cancelled`.
+/// Queries (`query`, `pipeline`, a transaction's statements and COMMIT) never block a thread:
+/// libpq is in nonblocking mode, the statements are sent from the calling task, and the wait
+/// for the server's answer is a suspension that `PostgresIOLoop` ends when the socket is
+/// readable. What is left blocking (connecting, scripts, ROLLBACK, `Listener`) runs on the
+/// connection's own serial dispatch queue, never on Swift's cooperative thread pool. Cancelling
+/// the calling task sends a cancel request to the server (`PQcancel`), and the query throws
+/// `.cancelled`.
 public final class Connection: Queryable, @unchecked Sendable {
-    // @unchecked: `conn` is read and written only on `queue`, a serial queue. `cancelHandle`
-    // and `state` are guarded by `lock`. Nothing else is mutable.
+    // @unchecked: `conn`, `prepared` and `preparedCount` are used by one operation at a time
+    // (a connection has one borrower, who awaits each call; the blocking paths run on `queue`,
+    // a serial queue, and are awaited too). `cancelHandle` and `state` are guarded by `lock`.
+    // Nothing else is mutable.
     private let queue: DispatchQueue
     private var conn: OpaquePointer?
-    /// Statements prepared on this session, by SQL text (touched only on `queue`).
+    /// Statements prepared on this session, by SQL text.
     private var prepared: [String: String] = [:]
     private var preparedCount = 0
     private let preparesStatements: Bool
@@ -92,6 +97,13 @@ public final class Connection: Queryable, @unchecked Sendable {
             PQfinish(conn)  // always, even after a failed connect
             throw PostgresError(code: .connectionFailed, message: message.isEmpty ? "could not connect" : message)
         }
+        // Queries wait on PostgresIOLoop, so sending must never block the calling thread. (PQexec,
+        // used for scripts and by the blocking paths, behaves the same in either mode.)
+        guard PQsetnonblocking(conn, 1) == 0 else {
+            let message = String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines
+            PQfinish(conn)
+            throw PostgresError(code: .connectionFailed, message: message)
+        }
         return Connection(conn: conn, logger: logger, preparesStatements: configuration.preparedStatements)
     }
 
@@ -119,7 +131,7 @@ public final class Connection: Queryable, @unchecked Sendable {
 
     /// Runs one statement with its bound parameters (extended protocol, text format).
     public func query(_ query: Query) async throws -> Rows {
-        try await onQueue { connection in try connection.execBlocking(query) }
+        try await runWithPending([query])[0]
     }
 
     /// Runs `queries` in order in one round trip (libpq pipeline mode) and returns their results
@@ -128,7 +140,7 @@ public final class Connection: Queryable, @unchecked Sendable {
     /// error is thrown and the statements after it are skipped. Outside a transaction they run
     /// as one (Postgres' implicit transaction, up to the pipeline's sync).
     public func pipeline(_ queries: [Query]) async throws -> [Rows] {
-        try await onQueue { connection in try connection.pipelineWithPendingBlocking(queries) }
+        try await runWithPending(queries)
     }
 
     /// Runs a script of several statements with no parameters (simple protocol), e.g. a migration.
@@ -159,7 +171,7 @@ public final class Connection: Queryable, @unchecked Sendable {
             throw error
         }
         do {
-            try await onQueue { connection in try connection.commitBlocking() }
+            try await commit()
         } catch {
             if isUsable {
                 _ = try? await Task.detached { [self] in try await self.onQueue { try $0.rollbackBlocking() } }.value
@@ -196,48 +208,39 @@ public final class Connection: Queryable, @unchecked Sendable {
     private func execBlocking(_ query: Query) throws -> Rows {
         let conn = try liveConnection()
         let pending = takePending()
-        if !pending.isEmpty {
-            return try pipelineBlocking(pending + [query], conn: conn)[pending.count]
-        }
-        // Statements with parameters are the repeated ones (the queue's claim, the ledger's calls):
-        // prepare each once per session, so the server plans it once rather than on every call.
-        if preparesStatements, !query.binds.isEmpty, let name = try preparedName(for: query, conn: conn) {
+        return try pipelineBlocking(pending + [query], conn: conn)[pending.count]
+    }
+
+    /// Runs what is pending (BEGIN, queued statements) and then `queries`, in one pipeline,
+    /// cancelling on the server if the calling task is cancelled; returns the results of `queries`.
+    private func runWithPending(_ queries: [Query]) async throws -> [Rows] {
+        try Task.checkCancellation()
+        return try await withTaskCancellationHandler {
+            let pending = takePending()
             do {
-                let result = withOptionalCStringArray(query.binds) { values in
-                    PQexecPrepared(conn, name, Int32(query.binds.count), values, nil, nil, 0)
-                }
-                return try consume(result, conn: conn, query: query.sql)
-            } catch let error as PostgresError where error.sqlState == "0A000" || error.sqlState == "26000" {
-                forgetPrepared(query, name: name, conn: conn)
+                return Array(try await pipelineAsync(pending + queries).dropFirst(pending.count))
+            } catch let error as PostgresError where pending.isEmpty && error.sqlState.map(Self.planChanged.contains) == true
+                && isUsable && conn.map({ PQtransactionStatus($0) == PQTRANS_IDLE }) == true {
+                // The schema changed under a prepared statement, outside a transaction: it was
+                // forgotten, so running it again prepares it anew.
+                return try await pipelineAsync(queries)
             }
+        } onCancel: {
+            self.requestCancel()
         }
-        let result = withOptionalCStringArray(query.binds) { values in
-            PQexecParams(conn, query.sql, Int32(query.binds.count), nil, values, nil, nil, 0)
-        }
-        return try consume(result, conn: conn, query: query.sql)
     }
 
-    private func pipelineWithPendingBlocking(_ queries: [Query]) throws -> [Rows] {
-        let conn = try liveConnection()
-        let pending = takePending()
-        return Array(try pipelineBlocking(pending + queries, conn: conn).dropFirst(pending.count))
-    }
-
-    /// The schema changed under a cached plan ("cached plan must not change result type"), or
-    /// the statement is gone: forget it, so the next run prepares it again (under a new name:
-    /// inside an aborted transaction the DEALLOCATE cannot run).
-    private func forgetPrepared(_ query: Query, name: String, conn: OpaquePointer) {
-        prepared.removeValue(forKey: query.sql)
-        _ = PQexec(conn, "DEALLOCATE " + name).map { PQclear($0) }
-    }
+    /// "cached plan must not change result type", "prepared statement does not exist".
+    private static let planChanged: Set<String> = ["0A000", "26000"]
 
     /// COMMIT, sent together with what is pending (BEGIN, queued statements) in one round trip.
-    private func commitBlocking() throws {
-        let conn = try liveConnection()
+    private func commit() async throws {
         let beginPending = lock.withLock { state.pendingBegin != nil }
-        let steps = takePending()
-        if beginPending && steps.count == 1 { return }  // nothing ran: nothing to commit
-        _ = try pipelineBlocking(steps + ["COMMIT"], conn: conn)
+        if beginPending && lock.withLock({ state.queued.isEmpty }) {  // nothing ran: nothing to commit
+            _ = takePending()
+            return
+        }
+        _ = try await runWithPending(["COMMIT"])
     }
 
     private func rollbackBlocking() throws {
@@ -248,83 +251,169 @@ public final class Connection: Queryable, @unchecked Sendable {
         _ = try execBlocking("ROLLBACK")
     }
 
-    /// Sends `steps` at once (libpq pipeline mode) and reads their results in order. The first
-    /// error is thrown; the server skips every step after it (so a COMMIT after a failed step
-    /// never runs, and the transaction is left aborted for the caller to roll back).
+    /// Sends `steps` at once (libpq pipeline mode) and reads their results in order, blocking
+    /// this thread. The first error is thrown; the server skips every step after it (so a COMMIT
+    /// after a failed step never runs, and the transaction is left aborted for the caller to roll
+    /// back).
     private func pipelineBlocking(_ steps: [Query], conn: OpaquePointer) throws -> [Rows] {
-        // Prepare (outside the pipeline) the statements not yet prepared on this session.
-        var names: [String?] = []
-        for step in steps {
-            names.append(preparesStatements && !step.binds.isEmpty ? try preparedName(for: step, conn: conn) : nil)
+        let sent = try sendPipeline(steps, conn: conn)
+        defer { leavePipeline(conn) }
+        var results = PipelineResults()
+        for step in sent {
+            for phase in step.phases {
+                results.collect(PQgetResult(conn), step, phase, connection: self, conn: conn)
+                while let extra = PQgetResult(conn) { PQclear(extra) }  // each step's results end with a NULL
+            }
+        }
+        if let sync = PQgetResult(conn) { PQclear(sync) }
+        return try results.finish()
+    }
+
+    /// The same as `pipelineBlocking`, but waiting for the server on `PostgresIOLoop` instead of
+    /// blocking a thread: libpq is in nonblocking mode, and each call below returns at once.
+    private func pipelineAsync(_ steps: [Query]) async throws -> [Rows] {
+        let conn = try liveConnection()
+        let socket = PQsocket(conn)
+        let sent = try sendPipeline(steps, conn: conn)
+        defer { leavePipeline(conn) }
+        while true {
+            let flushed = PQflush(conn)
+            if flushed == 0 { break }
+            guard flushed > 0 else {
+                markBrokenIfBad(conn)
+                throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines)
+            }
+            await PostgresIOLoop.shared.wait(for: socket, writable: true)
+        }
+        /// The next result, once libpq has it whole (nil: this step's results are over, or the connection broke).
+        func next() async -> OpaquePointer? {
+            while PQisBusy(conn) == 1 {
+                await PostgresIOLoop.shared.wait(for: socket)
+                if PQconsumeInput(conn) == 0 { break }
+            }
+            return PQgetResult(conn)
+        }
+        var results = PipelineResults()
+        for step in sent {
+            for phase in step.phases {
+                results.collect(await next(), step, phase, connection: self, conn: conn)
+                while let extra = await next() { PQclear(extra) }  // each step's results end with a NULL
+            }
+        }
+        if let sync = await next() { PQclear(sync) }
+        return try results.finish()
+    }
+
+    /// A statement as sent in a pipeline: under its prepared name (nil: unnamed), prepared first
+    /// in the same pipeline when this session had not prepared it yet.
+    private struct SentStep {
+        enum Phase { case prepare, execute }
+        var query: Query
+        var name: String?
+        var phases: [Phase]
+    }
+
+    /// Enters pipeline mode and sends `steps` and a sync. Statements with parameters are the
+    /// repeated ones (the queue's claim, the ledger's calls): each is prepared once per session,
+    /// in the pipeline that first runs it, so the server plans it once rather than on every call.
+    private func sendPipeline(_ steps: [Query], conn: OpaquePointer) throws -> [SentStep] {
+        var sent: [SentStep] = []
+        var preparing: [String: String] = [:]
+        for query in steps {
+            var step = SentStep(query: query, name: nil, phases: [.execute])
+            if preparesStatements, !query.binds.isEmpty {
+                if let name = prepared[query.sql] ?? preparing[query.sql] {
+                    step.name = name
+                } else if prepared.count + preparing.count < Self.maxPrepared, PQtransactionStatus(conn) != PQTRANS_INERROR {
+                    preparedCount += 1
+                    step.name = "followup_\(preparedCount)"
+                    step.phases = [.prepare, .execute]
+                    preparing[query.sql] = step.name
+                }
+            }
+            sent.append(step)
         }
         guard PQenterPipelineMode(conn) == 1 else {
             throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines)
         }
-        defer {
-            // Leave pipeline mode with nothing pending, whatever happened.
-            if PQexitPipelineMode(conn) != 1 {
-                while PQpipelineStatus(conn) != PQ_PIPELINE_OFF, PQstatus(conn) == CONNECTION_OK {
-                    if let result = PQgetResult(conn) { PQclear(result) } else if PQexitPipelineMode(conn) == 1 { break }
+        for step in sent {
+            for phase in step.phases {
+                let ok = withOptionalCStringArray(step.query.binds) { values in
+                    switch (phase, step.name) {
+                    case (.prepare, let name?):
+                        return PQsendPrepare(conn, name, step.query.sql, Int32(step.query.binds.count), nil)
+                    case (_, let name?):
+                        return PQsendQueryPrepared(conn, name, Int32(step.query.binds.count), values, nil, nil, 0)
+                    case (_, nil):
+                        return PQsendQueryParams(conn, step.query.sql, Int32(step.query.binds.count), nil, values, nil, nil, 0)
+                    }
                 }
-            }
-            let inTransaction = PQtransactionStatus(conn) != PQTRANS_IDLE
-            lock.withLock { state.idleInTransaction = inTransaction }
-        }
-        for (step, name) in zip(steps, names) {
-            let sent = withOptionalCStringArray(step.binds) { values in
-                if let name {
-                    return PQsendQueryPrepared(conn, name, Int32(step.binds.count), values, nil, nil, 0)
+                guard ok == 1 else {
+                    leavePipeline(conn)
+                    markBrokenIfBad(conn)
+                    throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines,
+                                        query: step.query.sql)
                 }
-                return PQsendQueryParams(conn, step.sql, Int32(step.binds.count), nil, values, nil, nil, 0)
-            }
-            guard sent == 1 else {
-                markBrokenIfBad(conn)
-                throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines, query: step.sql)
             }
         }
         guard PQpipelineSync(conn) == 1 else {
+            leavePipeline(conn)
             markBrokenIfBad(conn)
             throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines)
         }
-        var results: [Rows] = []
-        var firstError: Error?
-        for (index, step) in steps.enumerated() {
-            guard let result = PQgetResult(conn) else {
-                markBrokenIfBad(conn)
-                throw firstError ?? PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines, query: step.sql)
-            }
-            defer { PQclear(result) }
-            switch PQresultStatus(result) {
-            case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
-                results.append(Self.rows(of: result))
-            case PGRES_PIPELINE_ABORTED:
-                results.append(Rows(columns: [], values: [], affected: 0))
-            default:
-                let error = serverError(result, conn: conn, query: step.sql)
-                if names[index] != nil, error.sqlState == "0A000" || error.sqlState == "26000" {
-                    prepared.removeValue(forKey: step.sql)  // prepared again next time, under a new name
-                }
-                if firstError == nil { firstError = error }
-                results.append(Rows(columns: [], values: [], affected: 0))
-            }
-            // Each step's results end with a NULL.
-            while let extra = PQgetResult(conn) { PQclear(extra) }
-        }
-        // The sync point.
-        if let sync = PQgetResult(conn) { PQclear(sync) }
-        if let firstError { throw firstError }
-        return results
+        return sent
     }
 
-    /// The session's name for this statement, preparing it on first use; nil once the cache is full.
-    private func preparedName(for query: Query, conn: OpaquePointer) throws -> String? {
-        if let name = prepared[query.sql] { return name }
-        guard prepared.count < Self.maxPrepared, PQtransactionStatus(conn) != PQTRANS_INERROR else { return nil }
-        preparedCount += 1
-        let name = "followup_\(preparedCount)"
-        _ = try consume(PQprepare(conn, name, query.sql, Int32(query.binds.count), nil), conn: conn, query: query.sql)
-        prepared[query.sql] = name
-        return name
+    /// Leaves pipeline mode with nothing pending, whatever happened, and notes whether the
+    /// session is left inside a transaction.
+    private func leavePipeline(_ conn: OpaquePointer) {
+        if PQexitPipelineMode(conn) != 1 {
+            while PQpipelineStatus(conn) != PQ_PIPELINE_OFF, PQstatus(conn) == CONNECTION_OK {
+                if let result = PQgetResult(conn) { PQclear(result) } else if PQexitPipelineMode(conn) == 1 { break }
+            }
+        }
+        let inTransaction = PQtransactionStatus(conn) != PQTRANS_IDLE
+        lock.withLock { state.idleInTransaction = inTransaction }
+    }
+
+    /// The results of a pipeline's steps, in order; the first error is kept to be thrown.
+    private struct PipelineResults {
+        var rows: [Rows] = []
+        var firstError: Error?
+
+        mutating func collect(_ result: OpaquePointer?, _ step: SentStep, _ phase: SentStep.Phase,
+                              connection: Connection, conn: OpaquePointer) {
+            guard let result else {
+                connection.markBrokenIfBad(conn)
+                if firstError == nil {
+                    firstError = PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines,
+                                               query: step.query.sql)
+                }
+                if phase == .execute { rows.append(Rows(columns: [], values: [], affected: 0)) }
+                return
+            }
+            defer { PQclear(result) }
+            switch (PQresultStatus(result), phase) {
+            case (PGRES_COMMAND_OK, .prepare):
+                if let name = step.name { connection.prepared[step.query.sql] = name }
+            case (PGRES_TUPLES_OK, .execute), (PGRES_COMMAND_OK, .execute), (PGRES_EMPTY_QUERY, .execute):
+                rows.append(Connection.rows(of: result))
+            case (PGRES_PIPELINE_ABORTED, _):
+                if phase == .execute { rows.append(Rows(columns: [], values: [], affected: 0)) }
+            default:
+                let error = connection.serverError(result, conn: conn, query: step.query.sql)
+                if phase == .execute, step.name != nil, error.sqlState.map(Connection.planChanged.contains) == true {
+                    connection.prepared.removeValue(forKey: step.query.sql)  // prepared again next time, under a new name
+                }
+                if firstError == nil { firstError = error }
+                if phase == .execute { rows.append(Rows(columns: [], values: [], affected: 0)) }
+            }
+        }
+
+        func finish() throws -> [Rows] {
+            if let firstError { throw firstError }
+            return rows
+        }
     }
 
     private func scriptBlocking(_ sql: String) throws {
