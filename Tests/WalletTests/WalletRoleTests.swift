@@ -58,10 +58,10 @@ struct WalletRoleTests {
             SELECT 1, id, 5 FROM wallet.accounts WHERE channel_id = \(channel) AND kind = 'paid'
             """)
         #expect(forged == "WL010")
-        // A transfer without entries fails at commit.
+        // A transfer without entries cannot be written: only wallet.post writes transfers, with their legs.
         #expect(try await sqlState(db.pool, as: "followup", """
             INSERT INTO wallet.transfers (idempotency_key, kind, channel_id, amount, reason) VALUES ('empty', 'credit', \(channel), 5, 'none')
-            """) == "WL010")
+            """) == "WL009")
         // Legs that do not sum to zero are refused up front.
         #expect(try await sqlState(db.pool, as: "followup", """
             SELECT wallet.post('lopsided', 'credit', \(channel), 'r', 'me',
