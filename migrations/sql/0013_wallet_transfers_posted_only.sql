@@ -4,7 +4,10 @@
 -- its query cost about 35 µs per transfer, two per text: a tenth of the wallet's work for a
 -- text (measured with pgbench, a hold and a capture: 725 → 655 µs of Postgres CPU).
 --
--- Also in wallet.post: the legs are added up in PL/pgSQL (no query), as before the same rules.
+-- Also in wallet.post: the legs are added up in PL/pgSQL (no query), as before the same rules;
+-- and the accounts are no longer locked by a statement before the legs are written: the legs,
+-- written in ascending account order, lock them in that order (the statement's generic plan,
+-- since 0011, scanned every account).
 DROP TRIGGER transfers_balanced ON wallet.transfers;
 DROP FUNCTION wallet.check_balanced();
 
@@ -60,7 +63,8 @@ BEGIN
         END IF;
         RETURN ROW(existing.id, existing.kind, existing.amount, false)::wallet.posted;
     END IF;
-    PERFORM 1 FROM wallet.accounts a WHERE a.id = ANY (p_accounts) AND a.cached ORDER BY a.id FOR UPDATE;
+    -- The legs go in ascending account order, and each one's trigger updates (so locks) its
+    -- wallet account: the lock order every wallet operation uses, with no statement of its own.
     PERFORM set_config('wallet.posting', new_id::text, true);
     INSERT INTO wallet.entries (transfer_id, account_id, amount)
     SELECT new_id, l.account, l.amount FROM unnest(p_accounts, p_amounts) AS l(account, amount) ORDER BY l.account;
