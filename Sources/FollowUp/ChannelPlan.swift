@@ -14,6 +14,7 @@ struct ChannelPlan: Sendable {
     /// `followup.dispatch`: re-checks the follow-up at send time and starts its routes.
     func dispatch(_ payload: FollowUpJobs.Dispatch, _ context: JobContext) async throws -> JobResult {
         let outcome = try await context.complete { tx -> String in
+            Self.commitWithoutWaitingForDisk(tx)
             guard let record = try await FollowUpRecord.lock(payload.followUpID, on: tx) else { return "unknown follow-up" }
             guard record.status == "pending" else { return "already \(record.status)" }
             if try await record.customerReturned(on: tx) {
@@ -64,6 +65,7 @@ struct ChannelPlan: Sendable {
 
     private func handlePushTimeout(_ payload: FollowUpJobs.PushTimeout, _ context: JobContext) async throws -> String {
         try await context.complete { tx -> String in
+            Self.commitWithoutWaitingForDisk(tx)
             guard let record = try await FollowUpRecord.lock(payload.followUpID, on: tx) else { return "unknown follow-up" }
             guard record.status == "awaiting_push_ack" else { return "already \(record.status)" }
             if try await tx.first("SELECT 1 FROM push_receipts WHERE follow_up_id = \(record.id) LIMIT 1") != nil {
@@ -86,6 +88,16 @@ struct ChannelPlan: Sendable {
     }
 
     struct SnoozeUntilDeadline: Error { var seconds: Double }
+
+    /// For a transaction that decides and plans but calls no provider (the offline check,
+    /// dispatch, the push deadline): its commit does not wait for the disk
+    /// (`synchronous_commit = off`, this transaction only). A crash that loses it loses the job's
+    /// completion too, so the job runs again and decides again; and a delivery it planned can
+    /// reach a provider only after the delivery's own `sending` step commits durably, which
+    /// flushes the log through this commit first. One fsync fewer per follow-up.
+    static func commitWithoutWaitingForDisk(_ tx: Transaction) {
+        tx.queue("SET LOCAL synchronous_commit = off")
+    }
 
     // MARK: Steps
 

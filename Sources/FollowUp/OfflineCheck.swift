@@ -23,7 +23,10 @@ struct OfflineCheck: Sendable {
     }
 
     func run(_ payload: FollowUpJobs.OfflineCheck, _ context: JobContext) async throws -> JobResult {
-        let outcome = try await context.complete { tx in try await decide(payload.chatID, context: context, on: tx) }
+        let outcome = try await context.complete { tx in
+            ChannelPlan.commitWithoutWaitingForDisk(tx)
+            return try await decide(payload.chatID, context: context, on: tx)
+        }
         switch outcome {
         case .nothing(let why):
             logger.debug("no follow-up", metadata: ["chat_id": "\(payload.chatID)", "why": "\(why)"])
