@@ -18,7 +18,7 @@ struct ListeningSocket: Sendable {
 
     init() throws {
         #if canImport(Glibc)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)  // not inherited by children
         #else
         let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
@@ -52,6 +52,7 @@ struct ListeningSocket: Sendable {
         while true {
             #if canImport(Glibc)
             let client = Glibc.accept(descriptor, nil, nil)
+            if client >= 0 { _ = fcntl(client, F_SETFD, FD_CLOEXEC) }  // not inherited by children
             #else
             let client = Darwin.accept(descriptor, nil, nil)
             #endif

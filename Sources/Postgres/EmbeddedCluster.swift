@@ -169,7 +169,7 @@ public final class EmbeddedCluster: Sendable {
     }
 
     static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw PostgresError(code: .invalidConfiguration, message: "could not open a socket to find a free port") }
         defer { close(fd) }
         var address = sockaddr_in()
@@ -209,6 +209,15 @@ enum Shell {
         }
     }
 
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift's Glibc
+    /// module does not import: the child closes every descriptor from the given one up.
+    private static let closeFrom3: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else {
+            return nil
+        }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+
     /// Starts a command with stdin from /dev/null and stdout+stderr appended to `outputPath`.
     static func spawn(_ executable: String, _ arguments: [String], outputPath: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
@@ -217,6 +226,9 @@ enum Shell {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of ours: a postmaster that inherits this process's sockets has that many
+        // fewer descriptors and refuses to start ("insufficient file descriptors").
+        _ = closeFrom3?(&actions, 3)
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for arg in argv { free(arg) } }
         var pid: pid_t = 0
