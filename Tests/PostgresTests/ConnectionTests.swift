@@ -134,6 +134,42 @@ struct ConnectionTests {
         #expect(elapsed < .seconds(5), "16 one-second queries took \(elapsed)")
     }
 
+    @Test("statements and results larger than the socket's buffers go through whole")
+    func largePayloads() async throws {
+        // libpq is in nonblocking mode: an 8 MB parameter leaves most of itself unsent until the
+        // socket drains (the task waits for it to be writable), and an 8 MB result arrives over
+        // many reads.
+        let db = try await TestDatabase.fresh(maxConnections: 1)
+        let big = String(repeating: "0123456789abcdef", count: 512 * 1024)
+        #expect(try await db.pool.scalar("SELECT md5(\(big))", as: String.self)
+                == (try await db.pool.scalar("SELECT md5(repeat('0123456789abcdef', 524288))", as: String.self)))
+        let echoed = try await db.pool.scalar("SELECT repeat('0123456789abcdef', \(512 * 1024))", as: String.self)
+        #expect(echoed == big)
+    }
+
+    @Test("a pipeline runs its statements in order, in one round trip, and prepares a repeated one once")
+    func pipeline() async throws {
+        let db = try await TestDatabase.fresh(maxConnections: 1)
+        try await db.pool.execute("CREATE TABLE p (n int)")
+        let results = try await db.pool.withTransaction { tx in
+            try await tx.pipeline([
+                "INSERT INTO p VALUES (\(1))", "INSERT INTO p VALUES (\(2))", "SELECT count(*)::int FROM p WHERE n > \(0)",
+            ])
+        }
+        #expect(results.count == 3)
+        #expect(try results[2].first?.decode(Int.self, at: 0) == 2)
+        let prepared = try await db.pool.query("SELECT statement FROM pg_prepared_statements ORDER BY statement")
+            .map { try $0.decode(String.self, at: 0) }
+        #expect(prepared == ["INSERT INTO p VALUES ($1)", "SELECT count(*)::int FROM p WHERE n > $1"])
+        // A failing statement stops the ones after it and throws.
+        await #expect(throws: PostgresError.self) {
+            try await db.pool.withTransaction { tx in
+                _ = try await tx.pipeline(["INSERT INTO p VALUES (\(3))", "SELECT 1/\(0)", "INSERT INTO p VALUES (\(4))"])
+            }
+        }
+        #expect(try await db.pool.scalar("SELECT count(*)::int FROM p", as: Int.self) == 2)
+    }
+
     @Test("the pool never opens more than its bound")
     func bounded() async throws {
         let db = try await TestDatabase.fresh(maxConnections: 3)
