@@ -26,6 +26,15 @@ static inline int followup_pg_wait_readable(PGconn *conn, int timeout_ms) {
     return poll(&fd, 1, timeout_ms);
 }
 
+/* Blocks until `fd` is readable (or writable), or fails: PostgresIOLoop's fallback without epoll. */
+static inline int followup_wait_socket(int fd, int writable) {
+    struct pollfd entry;
+    entry.fd = fd;
+    entry.events = writable ? POLLOUT : POLLIN;
+    entry.revents = 0;
+    return poll(&entry, 1, -1);
+}
+
 /* An epoll set for the connections' sockets (see PostgresIOLoop). */
 static inline int followup_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 

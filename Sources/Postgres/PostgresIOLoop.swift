@@ -26,9 +26,15 @@ final class PostgresIOLoop: @unchecked Sendable {
     /// Returns when `socket` is readable (or writable), has failed, or could not be watched: the
     /// caller's next libpq call then finds out which.
     func wait(for socket: Int32, writable: Bool = false) async {
+        guard epoll >= 0 else {
+            // No epoll set (the process ran out of descriptors when it was made): block this
+            // thread in poll() instead, rather than spin.
+            _ = followup_wait_socket(socket, writable ? 1 : 0)
+            return
+        }
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             lock.withLock { waiting[socket] = continuation }
-            if epoll < 0 || followup_epoll_arm(epoll, socket, writable ? 1 : 0) != 0 {
+            if followup_epoll_arm(epoll, socket, writable ? 1 : 0) != 0 {
                 lock.withLock { waiting.removeValue(forKey: socket) }?.resume()
             }
         }
