@@ -33,6 +33,10 @@ public final class Connection: Queryable, @unchecked Sendable {
         var usable = true
         var idleInTransaction = false
         var cancelRequested = false
+        /// A query is using the connection outside `queue` (`pipelineAsync`).
+        var running = false
+        /// `close()` came while one was: the query that is running closes it when it ends.
+        var closeWhenDone = false
         /// The BEGIN of a transaction whose body has not run a statement yet: it goes with the first one.
         var pendingBegin: String?
         /// Statements of the transaction whose results nobody waits for (`Transaction.queue`):
@@ -120,7 +124,20 @@ public final class Connection: Queryable, @unchecked Sendable {
 
     /// Closes the connection. Safe to call twice.
     public func close() {
-        lock.withLock { state.usable = false }
+        let running = lock.withLock {
+            state.usable = false
+            state.closeWhenDone = state.running
+            return state.running
+        }
+        if running {
+            // A query is using the connection: cancel it; it closes the connection when it ends.
+            requestCancel()
+            return
+        }
+        closeOnQueue()
+    }
+
+    private func closeOnQueue() {
         queue.async { [self] in
             if let conn { PQfinish(conn) }
             conn = nil
@@ -272,6 +289,17 @@ public final class Connection: Queryable, @unchecked Sendable {
     /// The same as `pipelineBlocking`, but waiting for the server on `PostgresIOLoop` instead of
     /// blocking a thread: libpq is in nonblocking mode, and each call below returns at once.
     private func pipelineAsync(_ steps: [Query]) async throws -> [Rows] {
+        try lock.withLock {
+            guard state.usable else { throw PostgresError(code: .connectionLost, message: "connection is closed") }
+            state.running = true
+        }
+        defer {
+            let close = lock.withLock {
+                state.running = false
+                return state.closeWhenDone
+            }
+            if close { closeOnQueue() }
+        }
         let conn = try liveConnection()
         let socket = PQsocket(conn)
         let sent = try sendPipeline(steps, conn: conn)

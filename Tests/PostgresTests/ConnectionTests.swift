@@ -106,7 +106,7 @@ struct ConnectionTests {
         let task = Task { try await db.pool.query("SELECT pg_sleep(30)") }
         let observer = db.anotherPool(maxConnections: 1)
         #expect(try await eventually {
-            try await observer.scalar("SELECT count(*)::int FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'", as: Int.self) == 1
+            try await observer.scalar("SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND query = 'SELECT pg_sleep(30)' AND state = 'active'", as: Int.self) == 1
         })
         task.cancel()
         let result = await task.result
@@ -118,6 +118,32 @@ struct ConnectionTests {
         #expect(error.code == .cancelled)
         // The connection is still good afterwards.
         #expect(try await db.pool.scalar("SELECT 1", as: Int.self) == 1)
+    }
+
+    @Test("closing a connection while a query runs cancels the query, then closes")
+    func closeWhileRunning() async throws {
+        let db = try await TestDatabase.fresh()
+        let connection = try await Connection.connect(db.configuration)
+        let started = ContinuousClock.now
+        let task = Task { try await connection.query("SELECT pg_sleep(30)") }
+        let observer = db.anotherPool(maxConnections: 1)
+        #expect(try await eventually {
+            try await observer.scalar("SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND query = 'SELECT pg_sleep(30)'", as: Int.self) == 1
+        })
+        connection.close()
+        let result = await task.result
+        #expect(ContinuousClock.now - started < .seconds(10))
+        guard case .failure(let error as PostgresError) = result else {
+            Issue.record("expected the query to fail, got \(result)")
+            return
+        }
+        #expect(error.code == .cancelled)
+        #expect(!connection.isUsable)
+        await #expect(throws: PostgresError.self) { try await connection.query("SELECT 1") }
+        // The session is gone from the server.
+        #expect(try await eventually {
+            try await observer.scalar("SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND query = 'SELECT pg_sleep(30)'", as: Int.self) == 0
+        })
     }
 
     @Test("long queries do not pin Swift's cooperative threads")
