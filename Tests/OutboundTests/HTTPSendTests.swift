@@ -148,7 +148,9 @@ struct HTTPSendTests {
         let task = Task {
             try await client.send(HTTPRequest(url: server.baseURL + "/slow", timeout: .seconds(30)))
         }
-        try await Task.sleep(for: .milliseconds(200))
+        // Cancel once the server has the request (a fixed sleep was too short on a loaded machine).
+        let deadline = ContinuousClock.now + .seconds(10)
+        while server.requestCount == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         let cancelledAt = ContinuousClock.now
         task.cancel()
         let result = await task.result
