@@ -154,7 +154,8 @@ struct HTTPSendTests {
         let cancelledAt = ContinuousClock.now
         task.cancel()
         let result = await task.result
-        #expect(ContinuousClock.now - cancelledAt < .seconds(1))
+        // Long before the answer (5 s) or the timeout (30 s); room for a loaded CI machine.
+        #expect(ContinuousClock.now - cancelledAt < .seconds(3))
         #expect(throws: OutboundError.self) { try result.get() }
         if case .failure(let error as OutboundError) = result {
             #expect(error.code == .cancelled)
