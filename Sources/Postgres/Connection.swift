@@ -252,8 +252,7 @@ public final class Connection: Queryable, @unchecked Sendable {
 
     /// COMMIT, sent together with what is pending (BEGIN, queued statements) in one round trip.
     private func commit() async throws {
-        let beginPending = lock.withLock { state.pendingBegin != nil }
-        if beginPending && lock.withLock({ state.queued.isEmpty }) {  // nothing ran: nothing to commit
+        if lock.withLock({ state.pendingBegin != nil && state.queued.isEmpty }) {  // nothing ran: nothing to commit
             _ = takePending()
             return
         }
@@ -307,10 +306,7 @@ public final class Connection: Queryable, @unchecked Sendable {
         while true {
             let flushed = PQflush(conn)
             if flushed == 0 { break }
-            guard flushed > 0 else {
-                markBrokenIfBad(conn)
-                throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines)
-            }
+            guard flushed > 0 else { throw connectionLost(conn) }
             await PostgresIOLoop.shared.wait(for: socket, writable: true)
         }
         /// The next result, once libpq has it whole (nil: this step's results are over, or the connection broke).
@@ -361,9 +357,7 @@ public final class Connection: Queryable, @unchecked Sendable {
             }
             sent.append(step)
         }
-        guard PQenterPipelineMode(conn) == 1 else {
-            throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines)
-        }
+        guard PQenterPipelineMode(conn) == 1 else { throw connectionLost(conn) }
         for step in sent {
             for phase in step.phases {
                 let ok = withOptionalCStringArray(step.query.binds) { values in
@@ -378,16 +372,13 @@ public final class Connection: Queryable, @unchecked Sendable {
                 }
                 guard ok == 1 else {
                     leavePipeline(conn)
-                    markBrokenIfBad(conn)
-                    throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines,
-                                        query: step.query.sql)
+                    throw connectionLost(conn, query: step.query.sql)
                 }
             }
         }
         guard PQpipelineSync(conn) == 1 else {
             leavePipeline(conn)
-            markBrokenIfBad(conn)
-            throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines)
+            throw connectionLost(conn)
         }
         return sent
     }
@@ -412,11 +403,8 @@ public final class Connection: Queryable, @unchecked Sendable {
         mutating func collect(_ result: OpaquePointer?, _ step: SentStep, _ phase: SentStep.Phase,
                               connection: Connection, conn: OpaquePointer) {
             guard let result else {
-                connection.markBrokenIfBad(conn)
-                if firstError == nil {
-                    firstError = PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines,
-                                               query: step.query.sql)
-                }
+                let lost = connection.connectionLost(conn, query: step.query.sql)
+                if firstError == nil { firstError = lost }
                 if phase == .execute { rows.append(Rows(columns: [], values: [], affected: 0)) }
                 return
             }
@@ -468,10 +456,7 @@ public final class Connection: Queryable, @unchecked Sendable {
             let inTransaction = PQtransactionStatus(conn) != PQTRANS_IDLE
             lock.withLock { state.idleInTransaction = inTransaction }
         }
-        guard let result else {
-            markBrokenIfBad(conn)
-            throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines, query: query)
-        }
+        guard let result else { throw connectionLost(conn, query: query) }
         switch PQresultStatus(result) {
         case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
             return Self.rows(of: result)
@@ -482,6 +467,13 @@ public final class Connection: Queryable, @unchecked Sendable {
 
     private func markBrokenIfBad(_ conn: OpaquePointer) {
         if PQstatus(conn) != CONNECTION_OK { lock.withLock { state.usable = false } }
+    }
+
+    /// libpq's last error on `conn`, as `.connectionLost` (the connection is marked unusable if
+    /// it broke).
+    private func connectionLost(_ conn: OpaquePointer, query: String? = nil) -> PostgresError {
+        markBrokenIfBad(conn)
+        return PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines, query: query)
     }
 
     private func serverError(_ result: OpaquePointer, conn: OpaquePointer, query: String?) -> PostgresError {
@@ -563,18 +555,12 @@ public final class Connection: Queryable, @unchecked Sendable {
                     PQfreemem(notify)
                 }
             }
-            guard PQconsumeInput(conn) == 1 else {
-                markBrokenIfBad(conn)
-                throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines)
-            }
+            guard PQconsumeInput(conn) == 1 else { throw connectionLost(conn) }
             drain()
             if !received.isEmpty { return received }
             let ready = followup_pg_wait_readable(conn, timeoutMilliseconds)
             if ready > 0 {
-                guard PQconsumeInput(conn) == 1 else {
-                    markBrokenIfBad(conn)
-                    throw PostgresError(code: .connectionLost, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines)
-                }
+                guard PQconsumeInput(conn) == 1 else { throw connectionLost(conn) }
                 drain()
             }
             return received
