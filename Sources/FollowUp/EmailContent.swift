@@ -4,9 +4,7 @@ import Foundation
 /// chat. From the channel's own domain when it set one up and verified it, else the product's
 /// sender; Reply-To routes a reply back into the chat.
 struct EmailContent: Sendable {
-    var fromName: String
-    var fromAddress: String
-    var replyTo: String
+    var envelope: Envelope
     var subject: String
     var text: String
     var html: String
@@ -26,10 +24,7 @@ struct EmailContent: Sendable {
 
     init(_ followUp: FollowUpContext, settings: FollowUpSettings) {
         let channel = followUp.channel
-        let envelope = Envelope(followUp, settings: settings)
-        fromName = envelope.fromName
-        fromAddress = envelope.fromAddress
-        replyTo = envelope.replyTo
+        envelope = Envelope(followUp, settings: settings)
         let korean = followUp.customer.language?.lowercased().hasPrefix("ko") ?? false
         let words = korean ? Words.korean : Words.english
         let company = channel.name
