@@ -162,13 +162,16 @@ enum MIMEHeader {
         }))
     }
 
+    /// An angle bracket or a space: what an address or a Message-ID is stripped of.
+    private static func isBracketOrSpace(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || byte == UInt8(ascii: " ")
+    }
+
     /// `value` without its leading and trailing angle brackets and spaces.
     static func unbracketed(_ value: String) -> String {
-        func trimmed(_ byte: UInt8) -> Bool {
-            byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || byte == UInt8(ascii: " ")
-        }
         let bytes = Array(value.utf8)
-        guard let first = bytes.firstIndex(where: { !trimmed($0) }), let last = bytes.lastIndex(where: { !trimmed($0) }) else {
+        guard let first = bytes.firstIndex(where: { !isBracketOrSpace($0) }),
+              let last = bytes.lastIndex(where: { !isBracketOrSpace($0) }) else {
             return ""
         }
         return String(decoding: bytes[first...last], as: UTF8.self)
@@ -211,7 +214,7 @@ enum MIMEHeader {
     /// `Name <address>`, with the name quoted or encoded as needed.
     static func mailbox(_ mailbox: MailAddress) -> String {
         var address = sanitized(mailbox.address)
-        if address.utf8.contains(where: { $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: " ") }) {
+        if address.utf8.contains(where: isBracketOrSpace) {
             address = address.filter { $0 != "<" && $0 != ">" && $0 != " " }
         }
         guard let rawName = mailbox.name.map(sanitized), !rawName.isEmpty else { return "<\(address)>" }
@@ -248,6 +251,9 @@ enum MIMEHeader {
 
 /// Dates as internet messages write them (RFC 5322, also Twilio's API): `Tue, 28 Nov 2023 09:53:00 +0000`, UTC.
 public enum InternetDate {
+    private static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
     public static func string(from date: Date) -> String {
         // gmtime_r, not Calendar or DateFormatter: building either per message cost more than the rest of it.
         var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
@@ -255,8 +261,6 @@ public enum InternetDate {
         gmtime_r(&seconds, &parts)
         // And no String(format:): its arguments go through Foundation's bridging.
         func twoDigits(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         return "\(days[Int(parts.tm_wday)]), \(twoDigits(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
             + "\(twoDigits(parts.tm_hour)):\(twoDigits(parts.tm_min)):\(twoDigits(parts.tm_sec)) +0000"
     }

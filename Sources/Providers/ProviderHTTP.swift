@@ -39,8 +39,9 @@ public struct ProviderEndpoint: Sendable {
 enum FormEncoding {
     /// RFC 3986 unreserved characters stay; every other UTF-8 byte is percent-encoded (space as
     /// %20). A byte loop: Foundation's `addingPercentEncoding` bridges through NSString.
+    private static let hex = Array("0123456789ABCDEF".utf8)
+
     static func escape(_ text: String) -> String {
-        let hex = Array("0123456789ABCDEF".utf8)
         var output: [UInt8] = []
         output.reserveCapacity(text.utf8.count)
         for byte in text.utf8 {
