@@ -120,6 +120,13 @@ struct ConnectionTests {
         #expect(try await db.pool.scalar("SELECT 1", as: Int.self) == 1)
     }
 
+    /// This test database's sessions whose (last) statement is the 30-second sleep.
+    private func sleepingSessions(_ observer: ConnectionPool) async throws -> Int {
+        try await observer.scalar("""
+            SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND query = 'SELECT pg_sleep(30)'
+            """, as: Int.self)
+    }
+
     @Test("closing a connection while a query runs cancels the query, then closes")
     func closeWhileRunning() async throws {
         let db = try await TestDatabase.fresh()
@@ -128,7 +135,7 @@ struct ConnectionTests {
         let task = Task { try await connection.query("SELECT pg_sleep(30)") }
         let observer = db.anotherPool(maxConnections: 1)
         #expect(try await eventually {
-            try await observer.scalar("SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND query = 'SELECT pg_sleep(30)'", as: Int.self) == 1
+            try await sleepingSessions(observer) == 1
         })
         connection.close()
         let result = await task.result
@@ -142,7 +149,7 @@ struct ConnectionTests {
         await #expect(throws: PostgresError.self) { try await connection.query("SELECT 1") }
         // The session is gone from the server.
         #expect(try await eventually {
-            try await observer.scalar("SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND query = 'SELECT pg_sleep(30)'", as: Int.self) == 0
+            try await sleepingSessions(observer) == 0
         })
     }
 
