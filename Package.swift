@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // followup: support conversations that follow the customer — Postgres is the store and the queue.
 import PackageDescription
 
@@ -32,14 +32,16 @@ let package = Package(
         ]),
         // HTTP(S) and SMTP over libcurl's multi interface.
         .target(name: "Outbound", dependencies: ["CCurl"]),
-        // The generic Postgres job queue. Knows nothing of follow-ups.
+        // Compiles a target's SQL/ folder into it (the binary carries its schema; no resource bundle).
+        .executableTarget(name: "EmbedSQLTool", path: "Plugins/EmbedSQLTool"),
+        .plugin(name: "EmbedSQL", capability: .buildTool(), dependencies: ["EmbedSQLTool"]),
+
+        // The generic Postgres job queue. Knows nothing of follow-ups. Owns its tables (SQL/).
         .target(name: "Jobs", dependencies: [
             "Postgres",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ]),
-        // The SQL schema (numbered files in migrations/), shipped as resources.
-        .target(name: "Schema", path: "migrations", resources: [.copy("sql")]),
+        ], exclude: ["SQL"], plugins: ["EmbedSQL"]),
         // Push, messenger, SMS, email and payment adapters, each behind a protocol.
         .target(name: "Providers", dependencies: [
             "Outbound", .product(name: "Logging", package: "swift-log"),
@@ -49,12 +51,16 @@ let package = Package(
         // The SMS wallet: double-entry ledger, holds, auto-charge, monthly credit.
         .target(name: "Wallet", dependencies: [
             "Postgres", "Jobs", "Providers", .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], exclude: ["SQL"], plugins: ["EmbedSQL"]),
         // The product's rules: presence, eligibility, the channel plan, text routing, email.
         .target(name: "FollowUp", dependencies: [
             "Postgres", "Jobs", "Providers", "Wallet",
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], exclude: ["SQL"], plugins: ["EmbedSQL"]),
+        // The product's whole schema: every module's migration line in order, the roles and grants.
+        .target(name: "Schema", dependencies: [
+            "Postgres", "Jobs", "FollowUp", "Wallet", .product(name: "Logging", package: "swift-log"),
+        ], exclude: ["SQL"], plugins: ["EmbedSQL"]),
         // Loopback servers shaped like the real providers (HTTP APIs, SMTP), for the demo and tests.
         .target(name: "Fakes", dependencies: ["Outbound"]),
         .executableTarget(name: "followup", dependencies: [

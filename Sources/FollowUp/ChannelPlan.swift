@@ -68,7 +68,7 @@ struct ChannelPlan: Sendable {
             Self.commitWithoutWaitingForDisk(tx)
             guard let record = try await FollowUpRecord.lock(payload.followUpID, on: tx) else { return "unknown follow-up" }
             guard record.status == "awaiting_push_ack" else { return "already \(record.status)" }
-            if try await tx.first("SELECT 1 FROM push_receipts WHERE follow_up_id = \(record.id) LIMIT 1") != nil {
+            if try await tx.first("SELECT 1 FROM push_receipts WHERE follow_up_id = \(record.id) AND status = 'accepted' LIMIT 1") != nil {
                 record.end("acknowledged", reason: "push received on the device; no text or email needed",
                            settings: settings, on: tx)
                 return "acknowledged"

@@ -32,6 +32,8 @@ struct DeliveryRecord: Sendable {
     var html: String?
     /// What the price list charges for it now (nil: no price for its route and country).
     var listPriceMicros: Int64?
+    /// Push only: the token the push carries, which its receipt must quote.
+    var receiptToken: String?
 
     /// The idempotency key providers dedupe on: one per delivery, stable across retries and crashes.
     var idempotencyKey: String { "delivery-\(id)" }
@@ -44,7 +46,7 @@ struct DeliveryRecord: Sendable {
         guard let row = try await db.first("""
             SELECT d.id, d.follow_up_id, d.channel_id, d.chat_id, d.route, d.status, d.reason, d.device_id, cd.platform,
                    d.recipient, d.subject, d.body, d.segments, d.country, d.price_micros, d.attempts, d.html,
-                   list.price_micros, \(raw: FollowUpContext.columns)
+                   list.price_micros, d.receipt_token, \(raw: FollowUpContext.columns)
             FROM deliveries d
             LEFT JOIN customer_devices cd ON cd.id = d.device_id
             \(raw: Wallet.priceJoin("list", route: "d.route", country: "coalesce(d.country, '*')", units: "greatest(d.segments, 1)"))
@@ -63,8 +65,8 @@ struct DeliveryRecord: Sendable {
             body: try row.decode(String?.self, at: 11), segments: try row.decode(Int.self, at: 12),
             country: try row.decode(String?.self, at: 13), priceMicros: try row.decode(Int64.self, at: 14),
             attempts: try row.decode(Int.self, at: 15), html: try row.decode(String?.self, at: 16),
-            listPriceMicros: try row.decode(Int64?.self, at: 17))
-        return (delivery, try FollowUpContext.decode(row, at: 18))
+            listPriceMicros: try row.decode(Int64?.self, at: 17), receiptToken: try row.decode(String?.self, at: 18))
+        return (delivery, try FollowUpContext.decode(row, at: 19))
     }
 }
 
@@ -89,10 +91,12 @@ struct NewDelivery: Sendable {
         tx.queue("""
             WITH d AS (
                 INSERT INTO deliveries (follow_up_id, channel_id, chat_id, customer_id, route, status, reason, recipient,
-                                        subject, body, html, segments, country, device_id, replaces, finished_at)
+                                        subject, body, html, segments, country, device_id, replaces, finished_at,
+                                        receipt_token)
                 VALUES (\(context.followUpID), \(context.channel.id), \(context.chatID), \(context.customer.id), \(route.rawValue),
                         \(status), \(reason), \(recipient), \(subject), \(body), \(html), \(segments), \(country), \(deviceID), \(replaces),
-                        CASE WHEN \(status) IN ('excluded', 'failed') THEN now() END)
+                        CASE WHEN \(status) IN ('excluded', 'failed') THEN now() END,
+                        CASE WHEN \(route.rawValue) = 'push' THEN gen_random_uuid()::text END)
                 ON CONFLICT (follow_up_id, route, coalesce(device_id, 0)) WHERE follow_up_id IS NOT NULL DO NOTHING
                 RETURNING id, status
             )

@@ -208,7 +208,8 @@ struct DeliveryRunner: Sendable {
                 platform: platform, deviceToken: delivery.recipient ?? "", title: delivery.subject ?? followUp.channel.name,
                 body: delivery.body ?? "",
                 data: ["follow_up_id": String(followUp.followUpID), "chat_id": String(followUp.chatID),
-                       "delivery_id": String(delivery.id)],
+                       "delivery_id": String(delivery.id), "device_id": delivery.deviceID.map(String.init) ?? "",
+                       "receipt_token": delivery.receiptToken ?? ""],
                 collapseKey: "followup-\(followUp.followUpID)"))
         case .messenger:
             guard let provider = providers.messenger, let senderKey = followUp.channel.messengerSenderKey,

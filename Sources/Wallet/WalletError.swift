@@ -39,7 +39,7 @@ public enum WalletError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Maps the wallet's own SQLSTATEs (class `WL`, raised by the functions in 0004_wallet.sql) to
+    /// Maps the wallet's own SQLSTATEs (class `WL`, raised by the functions in SQL/R__*.sql) to
     /// typed errors; anything else is rethrown as it was.
     static func translate(_ error: Error) -> Error {
         guard let pg = error as? PostgresError, let state = pg.sqlState else { return error }
@@ -58,7 +58,7 @@ public enum WalletError: Error, Sendable, Equatable, CustomStringConvertible {
         case "WL007":
             let parts = detail.split(separator: "|", maxSplits: 1).map(String.init)
             return WalletError.holdAlreadySettled(deliveryID: Int64(parts.first ?? "") ?? 0, as: parts.count > 1 ? parts[1] : "settled")
-        case "WL008": return WalletError.invalid(pg.message)
+        case "WL008", "WL011", "WL012": return WalletError.invalid(pg.message)
         case "23514" where pg.constraint == "accounts_floor": return WalletError.wouldOverdraw("a wallet balance")
         default: return error
         }

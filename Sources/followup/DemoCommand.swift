@@ -43,7 +43,7 @@ struct DemoCommand: AsyncParsableCommand {
         defer { stop.cancel(); cluster?.stop() }
         let pool = ConnectionPool(try cluster?.configuration ?? database.configuration(), maxConnections: 16, logger: logger)
         print("Postgres: \(cluster.map { "embedded (port \($0.port)), thrown away at the end" } ?? "the database at DATABASE_URL")")
-        try await Migrator(try Migration.load(from: Schema.directory), logger: logger).migrate(pool)
+        try await ProductSchema.migrate(pool, logger: logger)
 
         let fakes = try FakeProviders()
         defer { fakes.stop() }
@@ -236,8 +236,12 @@ struct DemoStory: Sendable {
         for scenario in scenarios where scenario.acknowledgesPush {
             guard let token = scenario.device?.token else { continue }
             let push = await waitFor(seconds: 10) { fakes.fcm.pushes.first { $0.token == token } }
-            if let id = push?.data["follow_up_id"].flatMap(Int64.init) {
-                try await pool.execute("INSERT INTO push_receipts (follow_up_id) VALUES (\(id))")
+            if let push, let id = push.data["follow_up_id"].flatMap(Int64.init) {
+                // Everything the receipt quotes comes from the push's data payload.
+                try await pool.execute("""
+                    INSERT INTO push_receipts (follow_up_id, device_id, token)
+                    VALUES (\(id), \(push.data["device_id"].flatMap(Int64.init)), \(push.data["receipt_token"]))
+                    """)
             }
         }
         let expected = scenarios.filter { $0.rule == nil }.count

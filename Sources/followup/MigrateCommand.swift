@@ -6,7 +6,13 @@ struct MigrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
         abstract: "Create or update the schema (safe to run from several processes at once).",
-        discussion: "Applies the numbered files in migrations/sql in order, each in a transaction, under an advisory lock. A file edited after it was applied is an error.")
+        discussion: """
+            Applies each module's numbered migrations (tables and data) in order, each in a transaction, then its \
+            repeatable scripts (functions, views, triggers, grants) whenever their text changed — all under an advisory \
+            lock, as the followup_owner role. Creates the five followup_* group roles when this login may \
+            (CREATEROLE); otherwise prints the statements an administrator must run. A numbered file edited after \
+            it was applied is an error. See docs/security.md.
+            """)
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var logging: LoggingOptions
@@ -14,8 +20,8 @@ struct MigrateCommand: AsyncParsableCommand {
     func run() async throws {
         logging.bootstrap()
         let applied = try await database.withPool { pool in
-            try await Migrator(try Migration.load(from: Schema.directory)).migrate(pool)
+            try await ProductSchema.migrate(pool)
         }
-        print(applied.isEmpty ? "schema is up to date" : applied.map { "applied \($0.version) \($0.name)" }.joined(separator: "\n"))
+        print(applied.isEmpty ? "schema is up to date" : applied.map { "applied \($0.description)" }.joined(separator: "\n"))
     }
 }

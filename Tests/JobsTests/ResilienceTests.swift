@@ -12,7 +12,7 @@ struct ResilienceTests {
         let cluster = try await EmbeddedCluster.start()
         defer { cluster.stop() }
         let admin = ConnectionPool(cluster.configuration, maxConnections: 2)
-        try await Migrator(try Migration.load(from: Schema.directory)).migrate(admin)
+        try await ProductSchema.migrate(admin)
         try await admin.execute("CREATE TABLE runs (job_id bigint NOT NULL, attempt int NOT NULL, worker text NOT NULL)")
         try await JobQueue.enqueueMany(kind: Noop.kind, payloads: (0..<300).map { "{\"n\": \($0)}" }, on: admin)
         var registry = JobRegistry()

@@ -42,15 +42,33 @@ struct MigratorTests {
         #expect(error.message.contains("was edited after it was applied"))
     }
 
-    @Test("files load in version order and bad names are rejected")
+    @Test("files sort into numbered migrations and repeatables; bad names and duplicate numbers are rejected")
     func loading() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mig-\(UUID())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try "b".write(to: dir.appendingPathComponent("0010_later.sql"), atomically: true, encoding: .utf8)
-        try "a".write(to: dir.appendingPathComponent("0002_first.sql"), atomically: true, encoding: .utf8)
-        #expect(try Migration.load(from: dir).map(\.version) == [2, 10])
-        try "c".write(to: dir.appendingPathComponent("oops.sql"), atomically: true, encoding: .utf8)
-        #expect(throws: PostgresError.self) { try Migration.load(from: dir) }
+        let line = try MigrationLine(name: "x", files: [("0010_later.sql", "b"), ("R__views.sql", "v"), ("0002_first.sql", "a"),
+                                                        ("R__functions.sql", "f"), ("README.md", "ignored")])
+        #expect(line.migrations.map(\.version) == [2, 10])
+        #expect(line.migrations.map(\.name) == ["first", "later"])
+        #expect(line.repeatables.map(\.name) == ["functions", "views"])
+        #expect(throws: PostgresError.self) { try MigrationLine(name: "x", files: [("oops.sql", "c")]) }
+        #expect(throws: PostgresError.self) { try MigrationLine(name: "x", files: [("0001_a.sql", ""), ("0001_b.sql", "")]) }
+    }
+
+    @Test("repeatables run after every numbered migration, and all of them again when any one's text changes")
+    func repeatables() async throws {
+        let db = try await TestDatabase.fresh()
+        try await db.pool.execute("DROP TABLE schema_migrations, schema_repeatables")
+        func lines(_ body: String) -> [MigrationLine] {
+            [MigrationLine(name: "a", migrations: [Migration(version: 1, name: "t", sql: "CREATE TABLE t (id int)")],
+                           repeatables: [Repeatable(name: "f", sql: "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql RETURN \(body);")]),
+             MigrationLine(name: "b", migrations: [Migration(version: 1, name: "u", sql: "CREATE TABLE u (id int)")],
+                           repeatables: [Repeatable(name: "v", sql: "DROP VIEW IF EXISTS v; CREATE VIEW v AS SELECT f() AS x, count(*) AS n FROM t;")])]
+        }
+        let first = try await Migrator(lines: lines("1")).migrate(db.pool)
+        #expect(first.map(\.description) == ["a 1 t", "b 1 u", "a f (repeatable)", "b v (repeatable)"])
+        #expect(try await Migrator(lines: lines("1")).migrate(db.pool).isEmpty)
+        // Changing f re-applies both (v is dropped and created again after it), and reports f.
+        let second = try await Migrator(lines: lines("2")).migrate(db.pool)
+        #expect(second.map(\.description) == ["a f (repeatable)"])
+        #expect(try await db.pool.scalar("SELECT x FROM v", as: Int.self) == 2)
     }
 }

@@ -79,7 +79,7 @@ actor SharedServer {
         _ = try await connection.query(Query(sql: "DROP DATABASE IF EXISTS \(template)"))
         _ = try await connection.query(Query(sql: "CREATE DATABASE \(template)"))
         let templatePool = ConnectionPool(try admin.database(template), maxConnections: 1)
-        try await Migrator(try Migration.load(from: Schema.directory)).migrate(templatePool)
+        try await ProductSchema.migrate(templatePool)
         await templatePool.close()
         return Ready(admin: admin, urlFor: urlFor)
     }

@@ -19,7 +19,7 @@ struct WalletRoleTests {
         }
     }
 
-    @Test("the product's role cannot UPDATE or DELETE ledger history, nor write entries itself, but can post through the functions")
+    @Test("the poller and the app cannot UPDATE or DELETE ledger history, nor write entries itself, but the poller can post through the functions")
     func appRole() async throws {
         let db = try await TestDatabase.fresh()
         let channel = try await Fixtures.channel(db.pool)
@@ -32,13 +32,14 @@ struct WalletRoleTests {
                     "UPDATE wallet.accounts SET balance = 99000000",
                     "INSERT INTO wallet.entries (transfer_id, account_id, amount) VALUES (1, 1, 5)",
                     "SELECT wallet.post('forged', 'credit', \(channel), 'forged', 'me', ARRAY[1, 2], ARRAY[-5, 5])"] {
+            #expect(try await sqlState(db.pool, as: "followup_poller", sql) == "42501", "\(sql)")
             #expect(try await sqlState(db.pool, as: "followup_app", sql) == "42501", "\(sql)")
         }
         // What the product does is allowed.
         let delivery = try await Fixtures.delivery(db.pool, channel: channel, price: 7_900)
-        #expect(try await sqlState(db.pool, as: "followup_app", "SELECT * FROM wallet.hold(\(channel), \(delivery), 7900, 'sms')") == nil)
-        #expect(try await sqlState(db.pool, as: "followup_app", "SELECT wallet.capture(\(delivery))") == nil)
-        #expect(try await sqlState(db.pool, as: "followup_app", "SELECT * FROM wallet.balance(\(channel))") == nil)
+        #expect(try await sqlState(db.pool, as: "followup_poller", "SELECT * FROM wallet.hold(\(channel), \(delivery), 7900, 'sms')") == nil)
+        #expect(try await sqlState(db.pool, as: "followup_poller", "SELECT wallet.capture(\(delivery))") == nil)
+        #expect(try await sqlState(db.pool, as: "followup_poller", "SELECT * FROM wallet.balance(\(channel))") == nil)
         try await Fixtures.markDelivery(db.pool, delivery, status: "sent")
         #expect(try await Wallet.balance(channelID: channel, on: db.pool).paidMicros == 992_100)
     }

@@ -13,14 +13,14 @@ struct BenchDatabase {
         if options.isSet {
             let configuration = try options.configuration()
             let pool = ConnectionPool(configuration, maxConnections: connections)
-            try await Migrator(try Migration.load(from: Schema.directory)).migrate(pool)
+            try await ProductSchema.migrate(pool)
             return BenchDatabase(pool: pool, configuration: configuration, cluster: nil)
         }
         var clusterOptions = EmbeddedCluster.Options()
         clusterOptions.durable = true
         let cluster = try await EmbeddedCluster.start(options: clusterOptions, logger: Logger(label: "bench"))
         let pool = ConnectionPool(cluster.configuration, maxConnections: connections)
-        try await Migrator(try Migration.load(from: Schema.directory)).migrate(pool)
+        try await ProductSchema.migrate(pool)
         return BenchDatabase(pool: pool, configuration: cluster.configuration, cluster: cluster)
     }
 

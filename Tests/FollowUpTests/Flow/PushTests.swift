@@ -33,15 +33,61 @@ import TestSupport
         #expect(push.token == token)
         #expect(push.title == "Acme")
         #expect(push.body.contains("refunded"))
-        // The app's SDK backend acknowledges, with the follow-up id the push carried.
-        let followUpID = try #require(push.data["follow_up_id"])
-        try await h.pool.execute("INSERT INTO push_receipts (follow_up_id) VALUES (\(Int64(followUpID)!))")
+        // The app's SDK backend acknowledges, quoting what the push carried.
+        try await acknowledge(h, push.data)
         #expect(try await eventually(timeout: .seconds(1.5)) { try await h.followUps(chat: chat).first?.status == "acknowledged" },
                 "a receipt ends the wait at once, not at the deadline")
         try await Task.sleep(for: .seconds(2.5))
         #expect(try await h.deliveries(chat: chat).map(\.route) == ["push"])
         #expect(h.twilio.messages.isEmpty)
         #expect(h.smtp.messages.isEmpty)
+    }
+
+    /// The receipt the app's SDK backend writes: everything in it comes from the push's payload.
+    func acknowledge(_ h: FollowUpHarness, _ data: [String: String], followUp: String? = nil, device: String? = nil,
+                     token: String? = nil) async throws {
+        try await h.pool.execute("""
+            INSERT INTO push_receipts (follow_up_id, device_id, token)
+            VALUES (\(Int64(followUp ?? data["follow_up_id"] ?? "0")), \(Int64(device ?? data["device_id"] ?? "")),
+                    \(token ?? data["receipt_token"]))
+            """)
+    }
+
+    @Test("forged receipts (wrong token, another customer's push, a replay, an unknown follow-up) acknowledge nothing and are kept as rejected")
+    func forgedReceipts() async throws {
+        let h = try await FollowUpHarness()
+        defer { Task { await h.stop() } }
+        h.startWorker()
+        let victim = try await pushChannel(h, ackTimeout: "3 seconds")
+        try await h.device(customer: victim.customer, token: FollowUpHarness.androidToken("victim"))
+        let attacker = try await h.customer(channel: victim.channel, name: "Eve", phone: "+821099998888")
+        let attackerChat = try await h.chat(channel: victim.channel, customer: attacker)
+        try await h.message(chat: attackerChat, "customer", "hi")
+        try await h.activity(customer: attacker, "left")
+        try await h.device(customer: attacker, token: FollowUpHarness.androidToken("attacker"))
+        try await h.message(chat: victim.chat, "manager", "Your refund is done.")
+        try await h.message(chat: attackerChat, "manager", "Hello Eve.")
+        #expect(await eventually { h.fcm.pushes.count == 2 })
+        let victimPush = try #require(h.fcm.pushes.first { $0.token == FollowUpHarness.androidToken("victim") })
+        let attackerPush = try #require(h.fcm.pushes.first { $0.token == FollowUpHarness.androidToken("attacker") })
+        // The attacker's app knows its own push; it guesses the victim's follow-up id.
+        try await acknowledge(h, attackerPush.data, followUp: victimPush.data["follow_up_id"])
+        try await acknowledge(h, victimPush.data, token: "00000000-0000-0000-0000-000000000000")
+        try await acknowledge(h, victimPush.data, device: attackerPush.data["device_id"])
+        try await acknowledge(h, victimPush.data, followUp: "424242")
+        // The attacker acknowledges its own push twice: the second is a replay.
+        try await acknowledge(h, attackerPush.data)
+        try await acknowledge(h, attackerPush.data)
+        let verdicts = try await h.pool.query("SELECT status, reason FROM push_receipts ORDER BY id")
+            .map { (try $0.decode(String.self, at: 0), try $0.decode(String?.self, at: 1)) }
+        #expect(verdicts.map(\.0) == ["rejected", "rejected", "rejected", "rejected", "accepted", "rejected"], "\(verdicts)")
+        #expect(verdicts[1].1 == "no push of this follow-up carried this token")
+        #expect(verdicts[2].1 == "the token belongs to another device")
+        #expect(verdicts[5].1 == "already acknowledged")
+        // The victim's follow-up was never acknowledged: text and email follow the timeout.
+        let rows = try await h.settled(chat: victim.chat, count: 3, timeout: .seconds(10))
+        #expect(rows.map(\.route).sorted() == ["email", "push", "sms"], "\(rows)")
+        #expect(try await h.followUps(chat: attackerChat).first?.status == "acknowledged")
     }
 
     @Test("a push nobody acknowledges is followed by text and email after the timeout")

@@ -43,7 +43,7 @@ import TestSupport
             ("INSERT INTO customer_devices (customer_id, platform, token) VALUES (\(customer), 'windows', 'x')", "customer_devices_platform_known"),
             ("INSERT INTO channels (name, plan) VALUES ('X', 'gold')", "channels_plan_known"),
             ("INSERT INTO channels (name, messenger_sender_key) VALUES ('X', 'key-only')", "channels_messenger_complete"),
-            ("INSERT INTO push_receipts (follow_up_id) VALUES (424242)", "push_receipts_follow_up_known"),
+            ("INSERT INTO activity (customer_id, kind, at) VALUES (\(customer), 'heartbeat', now() + interval '1 year')", "activity_at_not_in_future"),
         ]
         for (sql, constraint) in cases {
             let error = await rejected(db, sql)

@@ -5,6 +5,8 @@
 -- offline (left, tab hidden, or silent for the channel's `offline_timeout`) with unseen answers
 -- → a `follow_ups` row and its dispatch job; still online → the job snoozes until the timeout
 -- would pass. A `left`/`tab_hidden` row pulls a waiting check forward. Nothing scans customers.
+-- The triggers that do this are in R__follow_up_triggers.sql; the delivery_report view in
+-- R__delivery_report.sql (repeatables: applied again whenever their text changes).
 
 -- One notification episode of a chat: the unseen answers (first..last message id) it carries,
 -- and how it ended. At most one open (pending or awaiting its push acknowledgement) per chat.
@@ -34,9 +36,6 @@ CREATE TABLE follow_ups (
 CREATE UNIQUE INDEX follow_ups_one_open_per_chat ON follow_ups (chat_id) WHERE status IN ('pending', 'awaiting_push_ack');
 CREATE INDEX follow_ups_chat_idx ON follow_ups (chat_id, id);
 CREATE INDEX follow_ups_channel_created_idx ON follow_ups (channel_id, created_at DESC);
-
-ALTER TABLE push_receipts ADD CONSTRAINT push_receipts_follow_up_known
-    FOREIGN KEY (follow_up_id) REFERENCES follow_ups (id) ON DELETE CASCADE;
 
 -- Every attempt on every route: the answer to "were my texts sent, and if not, why?".
 -- A text is a `messenger` row, or an `sms`/`lms` row, or a messenger row that failed plus the
@@ -75,100 +74,21 @@ CREATE TABLE deliveries (
     sent_at             timestamptz,
     delivered_at        timestamptz,
     finished_at         timestamptz,
-    updated_at          timestamptz NOT NULL DEFAULT now()
-);
+    updated_at          timestamptz NOT NULL DEFAULT now(),
+    -- Email only: the HTML part, as sent (composed when the follow-up is planned, with `subject`
+    -- and `body`, so sending needs neither the messages nor the template again).
+    html                text,
+    -- Push only: the unguessable token the push carries; its receipt must quote it.
+    receipt_token       text
+) WITH (fillfactor = 80);
+-- A delivery changes status two or three times. No index covers `status` (nor any other column
+-- an update changes), and fillfactor 80 leaves room on each page, so those updates stay on the
+-- page (HOT) and write no index entries.
 -- One row per follow-up, route and device: re-running a planning step never doubles a delivery.
 CREATE UNIQUE INDEX deliveries_one_per_route ON deliveries (follow_up_id, route, coalesce(device_id, 0))
     WHERE follow_up_id IS NOT NULL;
 CREATE INDEX deliveries_channel_created_idx ON deliveries (channel_id, created_at DESC);
-CREATE INDEX deliveries_unsettled_idx ON deliveries (status) WHERE status IN ('queued', 'sending', 'unknown');
+-- The SMS/LMS that replaced a messenger text is found by `replaces` (delivery_report, and the
+-- foreign key's check); without this index both scan every delivery.
+CREATE INDEX deliveries_replaces_idx ON deliveries (replaces) WHERE replaces IS NOT NULL;
 
--- The delivery log for people: one row per attempt, newest first when ordered by created_at.
---   SELECT route, status, why, sent_at FROM delivery_report WHERE channel_id = 1 ORDER BY created_at DESC;
-CREATE VIEW delivery_report AS
-SELECT d.id AS delivery_id,
-       d.channel_id,
-       ch.name AS channel_name,
-       d.follow_up_id,
-       d.chat_id,
-       d.customer_id,
-       CASE d.route WHEN 'push' THEN 'push' WHEN 'email' THEN 'email' ELSE 'text' END AS kind,
-       d.route,
-       d.status,
-       coalesce(d.reason, CASE d.status
-           WHEN 'queued' THEN 'waiting to be sent'
-           WHEN 'sending' THEN 'being sent now'
-           WHEN 'sent' THEN 'accepted by the provider'
-           WHEN 'delivered' THEN 'delivered to the recipient'
-           WHEN 'unknown' THEN 'outcome unknown after a crash; not sent again'
-           ELSE d.status END) AS why,
-       r.id AS replaced_by,
-       r.route AS replaced_by_route,
-       r.status AS replaced_by_status,
-       d.provider_message_id,
-       d.segments,
-       d.country,
-       d.price_micros,
-       d.cost_micros,
-       round(d.cost_micros / 1000000.0, 4) AS cost_usd,
-       d.created_at,
-       d.sent_at,
-       d.delivered_at,
-       d.finished_at
-FROM deliveries d
-JOIN channels ch ON ch.id = d.channel_id
-LEFT JOIN deliveries r ON r.replaces = d.id;
-
-COMMENT ON VIEW delivery_report IS
-    'Every follow-up delivery attempt with its status and, in words, why (see docs/app-contract.md).';
-
--- A manager or bot message in a support chat: one offline check per chat (unique job), due now.
--- Statement-level, so a bulk insert enqueues once per chat.
-CREATE FUNCTION followups_on_messages() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM jobs_enqueue('followup.offline_check', jsonb_build_object('chat_id', c.id), 'default', now(),
-                         2::smallint, 20, 'offline_check:' || c.id)
-    FROM (SELECT DISTINCT chat_id FROM new_messages WHERE sender <> 'customer') m
-    JOIN chats c ON c.id = m.chat_id AND c.kind = 'support';
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER messages_followups AFTER INSERT ON messages
-    REFERENCING NEW TABLE AS new_messages FOR EACH STATEMENT EXECUTE FUNCTION followups_on_messages();
-
--- The customer left or hid the tab: offline at once, so a check waiting for the timeout runs now.
--- The WHEN clause keeps heartbeats and page views free of any trigger work (the hot path).
--- The advisory lock (per customer, the offline check takes it too) orders this with a check that
--- is deciding right now: either the check sees this row, or this sees the check's next job.
-CREATE FUNCTION followups_on_away() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_advisory_xact_lock(1718185301, (NEW.customer_id % 2147483647)::int);
-    WITH due AS (
-        SELECT j.id FROM chats c
-        JOIN jobs j ON j.unique_key = 'offline_check:' || c.id AND j.state = 'available'
-        WHERE c.customer_id = NEW.customer_id AND j.run_at > now()
-        FOR UPDATE OF j SKIP LOCKED
-    )
-    UPDATE jobs SET run_at = now() FROM due WHERE jobs.id = due.id;
-    IF FOUND THEN
-        PERFORM pg_notify('jobs', 'default');
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER activity_away AFTER INSERT ON activity
-    FOR EACH ROW WHEN (NEW.kind IN ('left', 'tab_hidden')) EXECUTE FUNCTION followups_on_away();
-
--- A push receipt ends the wait for it: the follow-up's deadline job runs now.
-CREATE FUNCTION followups_on_push_receipt() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE jobs SET run_at = now()
-    WHERE unique_key = 'push_timeout:' || NEW.follow_up_id AND state = 'available' AND run_at > now();
-    IF FOUND THEN
-        PERFORM pg_notify('jobs', queue) FROM jobs WHERE unique_key = 'push_timeout:' || NEW.follow_up_id AND state = 'available';
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER push_receipts_followups AFTER INSERT ON push_receipts
-    FOR EACH ROW EXECUTE FUNCTION followups_on_push_receipt();

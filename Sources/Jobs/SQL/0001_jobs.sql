@@ -5,7 +5,8 @@
 --                       unique_key => 'offline_check:42');
 --
 -- or INSERT INTO jobs (kind, payload, ...) directly. The job exists iff that transaction commits,
--- and the statement-level trigger below wakes the pollers (NOTIFY is delivered at commit).
+-- and a statement-level trigger wakes the pollers (NOTIFY is delivered at commit). Functions and
+-- triggers are in R__jobs.sql (repeatable: applied again whenever its text changes).
 
 CREATE TYPE job_state AS ENUM ('available', 'running', 'completed', 'dead', 'cancelled');
 
@@ -43,32 +44,6 @@ CREATE UNIQUE INDEX jobs_unique_idx ON jobs (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('available', 'running');
 -- Pruning finished jobs after their retention.
 CREATE INDEX jobs_finished_idx ON jobs (finished_at) WHERE state IN ('completed', 'cancelled', 'dead');
-
--- Wake the pollers once per statement (not per row), naming the queues that got work.
-CREATE FUNCTION jobs_notify_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('jobs', q.queue) FROM (SELECT DISTINCT queue FROM inserted) q;
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER jobs_notify_inserted AFTER INSERT ON jobs
-    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION jobs_notify_inserted();
-
--- Enqueue from SQL. Returns the new job's id, or NULL when a live job with `unique_key` exists.
-CREATE FUNCTION jobs_enqueue(
-    kind text,
-    payload jsonb DEFAULT '{}',
-    queue text DEFAULT 'default',
-    run_at timestamptz DEFAULT now(),
-    priority smallint DEFAULT 2,
-    max_attempts integer DEFAULT 20,
-    unique_key text DEFAULT NULL
-) RETURNS bigint LANGUAGE sql AS $$
-    INSERT INTO jobs (kind, payload, queue, run_at, priority, max_attempts, unique_key)
-    VALUES (kind, payload, queue, run_at, priority, max_attempts, unique_key)
-    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running') DO NOTHING
-    RETURNING id
-$$;
 
 -- Periodic jobs without cron: every poller tries to advance a schedule's tick with a
 -- compare-and-set; the one that wins enqueues that tick's job in the same transaction.

@@ -1,0 +1,73 @@
+-- Who may do what (repeatable: applied after every other script, whenever any changes).
+-- docs/security.md is the same table in words. Every object is owned by followup_owner, which
+-- nothing runs as day to day. The group roles below are NOLOGIN: real logins are granted one.
+--
+--   followup_poller    `followup run` / `serve`: the queue, reading the app's rows, follow-ups
+--                      and deliveries; money only through the wallet's functions
+--   followup_app       the chat app: its own rows (the contract tables), delivery_report
+--   followup_operator  a person at `followup wallet` / `followup jobs`: credits, adjustments,
+--                      reversals, prices, auto-charge, retries
+--   followup_finance   finance: the `finance` views, nothing else
+--
+-- Tables grant nothing to PUBLIC by default; functions do (EXECUTE), so that is revoked first.
+
+REVOKE ALL ON ALL TABLES IN SCHEMA public, wallet, finance FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public, wallet, finance FROM PUBLIC;
+REVOKE ALL ON SCHEMA wallet, finance FROM PUBLIC;
+
+-- ── The poller ───────────────────────────────────────────────────────────────────────────────
+GRANT USAGE ON SCHEMA public, wallet TO followup_poller;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.jobs, public.job_schedules TO followup_poller;
+GRANT EXECUTE ON FUNCTION public.jobs_enqueue(text, jsonb, text, timestamptz, smallint, integer, text),
+                          public.jobs_lease_lost(bigint, integer) TO followup_poller;
+GRANT SELECT ON public.channels, public.customers, public.customer_devices, public.chats, public.messages,
+                public.chat_reads, public.activity, public.push_receipts TO followup_poller;
+GRANT SELECT, INSERT, UPDATE ON public.follow_ups, public.deliveries TO followup_poller;
+GRANT SELECT ON public.delivery_report, public.schema_migrations, public.schema_repeatables TO followup_poller;
+-- The wallet: read it (statements, top-up state); write it only through these.
+GRANT SELECT ON ALL TABLES IN SCHEMA wallet TO followup_poller;
+GRANT EXECUTE ON FUNCTION
+    wallet.price(text, text, integer, timestamptz),
+    wallet.find_price(text, text, integer, timestamptz),
+    wallet.list_price(text, text, integer, timestamptz),
+    wallet.hold(bigint, bigint, bigint, text),
+    wallet.capture(bigint),
+    wallet.release(bigint),
+    wallet.balance(bigint),
+    wallet.grant_monthly_credit(bigint, date, bigint),
+    wallet.grant_monthly_credits(date, bigint, integer),
+    wallet.top_up_begin(bigint),
+    wallet.top_up_succeeded(uuid, text),
+    wallet.top_up_declined(uuid, text, text, text, interval, interval)
+TO followup_poller;
+
+-- ── The app ──────────────────────────────────────────────────────────────────────────────────
+GRANT USAGE ON SCHEMA public TO followup_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.channels, public.customers, public.customer_devices, public.chats
+    TO followup_app;
+GRANT SELECT, INSERT ON public.messages, public.chat_reads, public.activity, public.push_receipts TO followup_app;
+GRANT SELECT ON public.delivery_report TO followup_app;
+
+-- ── Operators ────────────────────────────────────────────────────────────────────────────────
+GRANT USAGE ON SCHEMA public, wallet, finance TO followup_operator;
+GRANT SELECT ON public.channels, public.customers, public.chats, public.follow_ups, public.deliveries,
+                public.delivery_report, public.jobs, public.job_schedules TO followup_operator;
+-- Retry or cancel a job (followup jobs retry|cancel): a state change, never an insert.
+GRANT UPDATE ON public.jobs TO followup_operator;
+GRANT SELECT ON ALL TABLES IN SCHEMA wallet TO followup_operator;
+GRANT INSERT ON wallet.prices TO followup_operator;
+GRANT INSERT, UPDATE ON wallet.auto_charge TO followup_operator;
+GRANT EXECUTE ON FUNCTION
+    wallet.price(text, text, integer, timestamptz),
+    wallet.balance(bigint),
+    wallet.credit(bigint, bigint, text, text, text, text),
+    wallet.adjust(bigint, bigint, text, text, text),
+    wallet.reverse(bigint, text, text)
+TO followup_operator;
+GRANT SELECT ON ALL TABLES IN SCHEMA finance TO followup_operator;
+GRANT EXECUTE ON FUNCTION finance.usd(bigint) TO followup_operator;
+
+-- ── Finance ──────────────────────────────────────────────────────────────────────────────────
+GRANT USAGE ON SCHEMA finance TO followup_finance;
+GRANT SELECT ON ALL TABLES IN SCHEMA finance TO followup_finance;
+GRANT EXECUTE ON FUNCTION finance.usd(bigint) TO followup_finance;
