@@ -23,7 +23,7 @@ public struct PostgresConfiguration: Sendable {
         guard let options = PQconninfoParse(connectionString, &errorMessage) else {
             var reason = "not a valid connection URL or conninfo string"
             if let errorMessage {
-                reason = String(cString: errorMessage).trimmingTrailingNewlines
+                reason = Self.redactingQuotedInput(String(cString: errorMessage).trimmingTrailingNewlines)
                 PQfreemem(errorMessage)
             }
             throw PostgresError(code: .invalidConfiguration, message: "bad database URL: \(reason)")
@@ -36,12 +36,39 @@ public struct PostgresConfiguration: Sendable {
 
     /// The same server, another database (used to create and reach per-test databases).
     public func database(_ name: String) throws -> PostgresConfiguration {
+        try replacing(["dbname": name])
+    }
+
+    /// The same server and database as another login (`user`, and `password` when given).
+    public func login(_ user: String, password: String? = nil) throws -> PostgresConfiguration {
+        var overrides = ["user": user]
+        overrides["password"] = password
+        return try replacing(overrides)
+    }
+
+    /// libpq quotes the part of the string it could not parse (`invalid percent-encoded token:
+    /// "Pa%ZZSECRET"`), which may be a password or the whole URL: keep its words, drop the quote.
+    static func redactingQuotedInput(_ message: String) -> String {
+        var result = ""
+        var inQuote = false
+        for character in message {
+            if character == "\"" {
+                if !inQuote { result += "\"…\"" }
+                inQuote.toggle()
+            } else if !inQuote {
+                result.append(character)
+            }
+        }
+        return result
+    }
+
+    private func replacing(_ overrides: [String: String]) throws -> PostgresConfiguration {
         var copy = self
-        copy.connectionString = try Self.replacingDatabase(in: connectionString, with: name)
+        copy.connectionString = try Self.replacing(overrides, in: connectionString)
         return copy
     }
 
-    static func replacingDatabase(in connectionString: String, with name: String) throws -> String {
+    static func replacing(_ overrides: [String: String], in connectionString: String) throws -> String {
         var errorMessage: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(connectionString, &errorMessage) else {
             if let errorMessage { PQfreemem(errorMessage) }
@@ -50,10 +77,11 @@ public struct PostgresConfiguration: Sendable {
         defer { PQconninfoFree(options) }
         var parts: [String] = []
         var option = options
+        var pending = overrides
         while let keyword = option.pointee.keyword {
             let key = String(cString: keyword)
-            if key == "dbname" {
-                parts.append("dbname=\(quote(name))")
+            if let value = pending.removeValue(forKey: key) {
+                parts.append("\(key)=\(quote(value))")
             } else if let value = option.pointee.val {
                 parts.append("\(key)=\(quote(String(cString: value)))")
             }

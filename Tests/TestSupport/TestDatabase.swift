@@ -28,10 +28,30 @@ public struct TestDatabase: Sendable {
         ConnectionPool(configuration, maxConnections: maxConnections)
     }
 
+    /// A pool logged in as a member of one group role only (docs/security.md): the poller's,
+    /// the app's, an operator's or finance's login, as a real deployment has them.
+    public func pool(as login: TestLogin, maxConnections: Int = 8) async throws -> ConnectionPool {
+        ConnectionPool(try await configuration(as: login), maxConnections: maxConnections)
+    }
+
+    /// Where `login` connects to this database.
+    public func configuration(as login: TestLogin) async throws -> PostgresConfiguration {
+        try configuration.login(login.user, password: try await SharedServer.shared.ready().loginPassword)
+    }
+
     /// The TCP URL of this database, for psql and subprocesses.
     public var url: String {
         get async throws { try await SharedServer.shared.ready().urlFor(name) }
     }
+}
+
+/// The logins tests use to act as each group role (created once per cluster).
+public enum TestLogin: String, CaseIterable, Sendable {
+    case poller, app, `operator`, finance
+
+    /// The group role this login is a member of, and nothing else.
+    public var group: String { "followup_\(rawValue)" }
+    public var user: String { "followup_test_\(rawValue)" }
 }
 
 /// Starts the cluster and the migrated template once per process.
@@ -42,6 +62,8 @@ actor SharedServer {
     struct Ready: Sendable {
         let admin: PostgresConfiguration
         let urlFor: @Sendable (String) -> String
+        /// The password of every test login (for servers that ask for one).
+        let loginPassword: String
     }
 
     private var ready: Ready?
@@ -81,7 +103,17 @@ actor SharedServer {
         let templatePool = ConnectionPool(try admin.database(template), maxConnections: 1)
         try await ProductSchema.migrate(templatePool)
         await templatePool.close()
-        return Ready(admin: admin, urlFor: urlFor)
+        // One login per group role. Identifiers and the password cannot be bound; both are
+        // built here from fixed names and hex digits only.
+        let password = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        for login in TestLogin.allCases {
+            _ = try await connection.query(Query(sql: """
+                DO $$ BEGIN CREATE ROLE \(login.user) LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
+                """))
+            _ = try await connection.query(Query(sql: "ALTER ROLE \(login.user) LOGIN PASSWORD '\(password)'"))
+            _ = try await connection.query(Query(sql: "GRANT \(login.group) TO \(login.user)"))
+        }
+        return Ready(admin: admin, urlFor: urlFor, loginPassword: password)
     }
 }
 

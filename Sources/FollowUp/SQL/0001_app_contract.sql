@@ -80,6 +80,10 @@ CREATE TABLE chats (
     opened_by   text NOT NULL DEFAULT 'customer' CONSTRAINT chats_opened_by_known CHECK (opened_by IN ('customer', 'manager')),
     kind        text NOT NULL DEFAULT 'support' CONSTRAINT chats_kind_known CHECK (kind IN ('support', 'marketing')),
     created_at  timestamptz NOT NULL DEFAULT now(),
+    -- The poller's, not the app's: the one column followup_poller may update. Postgres lets a
+    -- role lock a row (SELECT ... FOR UPDATE, how an offline check orders itself with new
+    -- messages) only where it may update some column; this is that column, and nothing reads it.
+    followup_lock_column boolean,
     CONSTRAINT chats_customer_in_channel FOREIGN KEY (customer_id, channel_id)
         REFERENCES customers (id, channel_id) ON DELETE CASCADE
 );

@@ -63,10 +63,10 @@ BEGIN
         NEW.reason := 'no push of this follow-up carried this token';
     ELSIF NEW.device_id IS NOT NULL AND NEW.device_id IS DISTINCT FROM push.device_id THEN
         NEW.reason := 'the token belongs to another device';
-    ELSIF push.follow_up_status <> 'awaiting_push_ack' THEN
-        NEW.reason := 'the follow-up was no longer waiting for an acknowledgement (' || push.follow_up_status || ')';
     ELSIF EXISTS (SELECT 1 FROM public.push_receipts r WHERE r.follow_up_id = NEW.follow_up_id AND r.status = 'accepted') THEN
         NEW.reason := 'already acknowledged';
+    ELSIF push.follow_up_status <> 'awaiting_push_ack' THEN
+        NEW.reason := 'the follow-up was no longer waiting for an acknowledgement (' || push.follow_up_status || ')';
     ELSE
         NEW.status := 'accepted';
         NEW.reason := NULL;

@@ -23,6 +23,8 @@ GRANT EXECUTE ON FUNCTION public.jobs_enqueue(text, jsonb, text, timestamptz, sm
 GRANT SELECT ON public.channels, public.customers, public.customer_devices, public.chats, public.messages,
                 public.chat_reads, public.activity, public.push_receipts TO followup_poller;
 GRANT SELECT, INSERT, UPDATE ON public.follow_ups, public.deliveries TO followup_poller;
+-- Locking a chat row (FOR UPDATE) needs UPDATE on some column: this one, which nothing reads.
+GRANT UPDATE (followup_lock_column) ON public.chats TO followup_poller;
 GRANT SELECT ON public.delivery_report, public.schema_migrations, public.schema_repeatables TO followup_poller;
 -- The wallet: read it (statements, top-up state); write it only through these.
 GRANT SELECT ON ALL TABLES IN SCHEMA wallet TO followup_poller;

@@ -11,9 +11,15 @@ import Wallet
 
 /// One test's world: a fresh database, loopback provider fakes (Twilio, Kakao, FCM, SMTP), the
 /// real provider adapters pointed at them, and one or more pollers running the follow-up jobs.
-/// The app's side is written the way an app writes it: plain SQL INSERTs.
+/// The app's side is written the way an app writes it: plain SQL INSERTs, logged in as a member
+/// of `followup_app`; the pollers log in as a member of `followup_poller`. `pool` (the test
+/// database's owner) is for looking, and for what an operator would do.
 final class FollowUpHarness: Sendable {
     let db: TestDatabase
+    /// The chat app's login.
+    let app: ConnectionPool
+    /// Where pollers connect: the poller's login.
+    let poller: PostgresConfiguration
     let fakes: FakeProviders
     let client: OutboundClient
     let providers: FollowUpProviders
@@ -29,6 +35,8 @@ final class FollowUpHarness: Sendable {
 
     init(settings: FollowUpSettings = .fast(), providerTimeoutSeconds: Double = 5) async throws {
         db = try await TestDatabase.fresh(maxConnections: 16)
+        app = try await db.pool(as: .app)
+        poller = try await db.configuration(as: .poller)
         fakes = try FakeProviders()
         client = OutboundClient()
         var environment = fakes.environment
@@ -60,7 +68,7 @@ final class FollowUpHarness: Sendable {
             FollowUpRuntime.register(in: &registry, providers: providers, settings: settings,
                                      logger: Logger(label: "test.followups"))
         }
-        let worker = JobWorker(pool: db.anotherPool(maxConnections: 16), registry: registry, configuration: configuration,
+        let worker = JobWorker(pool: ConnectionPool(poller, maxConnections: 16), registry: registry, configuration: configuration,
                                logger: Logger(label: "test.worker"))
         let task = Task { try await worker.run() }
         workers.withLock { $0.append((worker, task)) }
@@ -73,6 +81,7 @@ final class FollowUpHarness: Sendable {
             _ = try? await task.value
         }
         fakes.stop()
+        await app.close()
         await db.pool.close()
     }
 
@@ -92,7 +101,7 @@ final class FollowUpHarness: Sendable {
     }
 
     func channel(_ options: ChannelOptions = ChannelOptions()) async throws -> Int64 {
-        let id = try await pool.scalar("""
+        let id = try await app.scalar("""
             INSERT INTO channels (name, plan, phone_enabled, email_enabled, push_integrated,
                                   messenger_sender_key, messenger_template_code, default_country,
                                   offline_timeout, push_ack_timeout)
@@ -109,29 +118,29 @@ final class FollowUpHarness: Sendable {
 
     func customer(channel: Int64, name: String? = "Kim", phone: String? = "+821012345678",
                   email: String? = "kim@example.com", country: String? = "KR", language: String? = "en") async throws -> Int64 {
-        try await pool.scalar("""
+        try await app.scalar("""
             INSERT INTO customers (channel_id, name, phone, email, country, language)
             VALUES (\(channel), \(name), \(phone), \(email), \(country), \(language)) RETURNING id
             """, as: Int64.self)
     }
 
     func device(customer: Int64, platform: String = "android", token: String) async throws {
-        try await pool.execute("INSERT INTO customer_devices (customer_id, platform, token) VALUES (\(customer), \(platform), \(token))")
+        try await app.execute("INSERT INTO customer_devices (customer_id, platform, token) VALUES (\(customer), \(platform), \(token))")
     }
 
     func chat(channel: Int64, customer: Int64, openedBy: String = "customer", kind: String = "support") async throws -> Int64 {
-        try await pool.scalar("""
+        try await app.scalar("""
             INSERT INTO chats (channel_id, customer_id, opened_by, kind) VALUES (\(channel), \(customer), \(openedBy), \(kind))
             RETURNING id
             """, as: Int64.self)
     }
 
     func message(chat: Int64, _ sender: String, _ body: String) async throws {
-        try await pool.execute("INSERT INTO messages (chat_id, sender, body) VALUES (\(chat), \(sender), \(body))")
+        try await app.execute("INSERT INTO messages (chat_id, sender, body) VALUES (\(chat), \(sender), \(body))")
     }
 
     func activity(customer: Int64, _ kind: String) async throws {
-        try await pool.execute("INSERT INTO activity (customer_id, kind) VALUES (\(customer), \(kind))")
+        try await app.execute("INSERT INTO activity (customer_id, kind) VALUES (\(customer), \(kind))")
     }
 
     // MARK: Looking

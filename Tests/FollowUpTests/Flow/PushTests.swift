@@ -46,7 +46,7 @@ import TestSupport
     /// The receipt the app's SDK backend writes: everything in it comes from the push's payload.
     func acknowledge(_ h: FollowUpHarness, _ data: [String: String], followUp: String? = nil, device: String? = nil,
                      token: String? = nil) async throws {
-        try await h.pool.execute("""
+        try await h.app.execute("""
             INSERT INTO push_receipts (follow_up_id, device_id, token)
             VALUES (\(Int64(followUp ?? data["follow_up_id"] ?? "0")), \(Int64(device ?? data["device_id"] ?? "")),
                     \(token ?? data["receipt_token"]))
