@@ -3,7 +3,15 @@ import Foundation
 /// The default follow-up email (HTML and plain text): the unseen answers and a way back into the
 /// chat. From the channel's own domain when it set one up and verified it, else the product's
 /// sender; Reply-To routes a reply back into the chat.
+///
+/// Bounded whatever the chat holds: the newest `maxAnswers` answers, each cut after
+/// `maxAnswerCharacters` characters, and a line counting the earlier ones (they are in the chat,
+/// behind the link). So an email stays under about 300 KB encoded, far below what mail servers
+/// accept (commonly 10–25 MB), even for 1,500 unseen answers of 20,000 characters.
 struct EmailContent: Sendable {
+    static let maxAnswers = 10
+    static let maxAnswerCharacters = 4_000
+
     var envelope: Envelope
     var subject: String
     var text: String
@@ -36,8 +44,17 @@ struct EmailContent: Sendable {
         let intro = words.intro.replacingOccurrences(of: "{company}", with: company)
         let link = followUp.link
 
+        let shown = followUp.messages.suffix(Self.maxAnswers).map { message in
+            var message = message
+            if message.body.count > Self.maxAnswerCharacters { message.body = String(message.body.prefix(Self.maxAnswerCharacters - 1)) + "…" }
+            return message
+        }
+        let earlier = followUp.messages.count - shown.count
+        let earlierLine = words.earlier.replacingOccurrences(of: "{count}", with: String(earlier))
+
         var text = "\(greeting)\n\n\(intro)\n\n"
-        for message in followUp.messages {
+        if earlier > 0 { text += "\(earlierLine)\n\n" }
+        for message in shown {
             let who = message.sender == "bot" ? words.bot : company
             text += "\(who):\n"
             text += message.body.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
@@ -54,7 +71,8 @@ struct EmailContent: Sendable {
             <p>\(Self.escape(intro))</p>
 
             """
-        for message in followUp.messages {
+        if earlier > 0 { html += "<p style=\"font-size: 12px; color: #666;\">\(Self.escape(earlierLine))</p>\n" }
+        for message in shown {
             let who = message.sender == "bot" ? words.bot : company
             html += """
                 <div style="border-left: 3px solid #5b5bd6; padding: 8px 12px; margin: 12px 0; background: #f6f6fb;">
@@ -104,7 +122,7 @@ struct EmailContent: Sendable {
     }
 
     struct Words {
-        var subjectOne, subjectMany, greeting, greetingNamed, intro, bot, continueHere, orReply, button: String
+        var subjectOne, subjectMany, greeting, greetingNamed, intro, bot, continueHere, orReply, button, earlier: String
 
         static let english = Words(
             subjectOne: "{company} replied to your chat",
@@ -112,7 +130,8 @@ struct EmailContent: Sendable {
             greeting: "Hello,", greetingNamed: "Hello {name},",
             intro: "You left the chat before you could read the answer from {company}:",
             bot: "Bot", continueHere: "Continue the conversation:",
-            orReply: "Or simply reply to this email.", button: "Open the chat")
+            orReply: "Or simply reply to this email.", button: "Open the chat",
+            earlier: "{count} earlier messages are waiting in the chat; here are the newest.")
 
         static let korean = Words(
             subjectOne: "{company}에서 답변이 도착했습니다",
@@ -120,6 +139,7 @@ struct EmailContent: Sendable {
             greeting: "안녕하세요,", greetingNamed: "{name}님, 안녕하세요.",
             intro: "{company}의 답변을 확인하지 못하고 대화를 떠나셨습니다:",
             bot: "봇", continueHere: "대화 이어가기:",
-            orReply: "이 이메일에 회신하셔도 됩니다.", button: "대화 열기")
+            orReply: "이 이메일에 회신하셔도 됩니다.", button: "대화 열기",
+            earlier: "이전 메시지 {count}개는 대화에서 확인하세요. 최근 메시지만 보여 드립니다.")
     }
 }

@@ -11,6 +11,21 @@ public struct MailAddress: Sendable, Hashable {
         self.name = name
         self.address = address
     }
+
+    /// The address if it is one mailbox that SMTP and a `To:` header can both carry unchanged:
+    /// `local@domain`, at most 254 bytes (local part 64), printable with no spaces, quotes,
+    /// angle brackets, commas or control characters, one `@`, a dotted domain. Nil otherwise.
+    /// Send to the result in the envelope *and* the header, so the two cannot differ.
+    public static func validated(_ address: String, name: String? = nil) -> MailAddress? {
+        let bytes = Array(address.utf8)
+        guard bytes.count <= 254, let at = bytes.firstIndex(of: UInt8(ascii: "@")),
+              at > 0, at <= 64, at < bytes.count - 1, bytes.lastIndex(of: UInt8(ascii: "@")) == at else { return nil }
+        let forbidden: Set<UInt8> = Set("<>()[]\\,;:\" ".utf8)
+        guard !bytes.contains(where: { $0 < 0x21 || $0 == 0x7F || forbidden.contains($0) }) else { return nil }
+        let domain = bytes[(at + 1)...]
+        guard domain.contains(UInt8(ascii: ".")), domain.first != UInt8(ascii: "."), domain.last != UInt8(ascii: ".") else { return nil }
+        return MailAddress(name: name, address: address)
+    }
 }
 
 /// An email with a plain-text body and an optional HTML alternative, rendered

@@ -20,10 +20,10 @@ public struct SMTPEmail: EmailProvider {
     }
 
     /// The MIME message `send` submits.
-    public static func mime(for email: EmailMessage, date: Date = Date()) -> MIMEMessage {
+    public static func mime(for email: EmailMessage, to recipient: MailAddress, date: Date = Date()) -> MIMEMessage {
         MIMEMessage(
             from: MailAddress(name: email.fromName, address: email.fromAddress),
-            to: [MailAddress(name: email.toName, address: email.to)],
+            to: [recipient],
             replyTo: email.replyTo.map { MailAddress(address: $0) },
             subject: email.subject,
             messageID: email.messageID,
@@ -33,8 +33,12 @@ public struct SMTPEmail: EmailProvider {
     }
 
     public func send(_ email: EmailMessage) async throws -> String {
-        let mime = Self.mime(for: email)
-        let submission = MailSubmission(envelopeFrom: email.fromAddress, recipients: [email.to], message: mime.render())
+        // One validated address for the envelope (RCPT TO) and the To: header alike.
+        guard let recipient = MailAddress.validated(email.to, name: email.toName) else {
+            throw ProviderError(.final, .invalidRecipient)
+        }
+        let mime = Self.mime(for: email, to: recipient)
+        let submission = MailSubmission(envelopeFrom: email.fromAddress, recipients: [recipient.address], message: mime.render())
         do {
             try await client.sendMail(submission, via: server)
         } catch let error as OutboundError {

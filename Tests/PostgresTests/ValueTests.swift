@@ -77,6 +77,18 @@ struct ValueTests {
         #expect(error.description.contains("bad database URL"))
     }
 
+    @Test("a malformed DATABASE_URL's error never holds its password or the URL", arguments: [
+        "postgresql://app:Pa%ZZSECRET@db.internal/followup",
+        "postgresql://app:SECRET@[db.internal/followup",
+        "host=db.internal password='SECRET",
+    ])
+    func badURLRedacted(url: String) throws {
+        let error = try #require(throws: PostgresError.self) { try PostgresConfiguration(url) }
+        #expect(error.description.contains("bad database URL"))
+        #expect(!error.description.contains("SECRET"), "\(error)")
+        #expect(!error.description.contains("db.internal"), "\(error)")
+    }
+
     @Test("a URL to a server that is not there fails to connect, saying why")
     func unreachable() async throws {
         let configuration = try PostgresConfiguration("postgresql://nobody@127.0.0.1:1/none", connectTimeout: 2)

@@ -38,6 +38,19 @@ struct SMTPEmailTests {
         #expect(parsed.htmlBody == "<p>Hello!</p><p>You have 2 new messages.</p>")
     }
 
+    @Test("an address the envelope and the To: header would read differently is refused before SMTP, and nothing is sent",
+          arguments: ["victim@example.com>, <attacker@evil.example", "victim@example.com\r\nRCPT TO:<attacker@evil.example>",
+                      "victim @example.com", "no-at-sign", "two@at@example.com", "\"quoted\"@example.com", "x@nodot"])
+    func recipientValidated(address: String) async throws {
+        let server = try LoopbackSMTPServer()
+        defer { server.stop() }
+        let adapter = SMTPEmail(client: client, server: SMTPServer(url: server.url, startTLS: .never, timeout: .seconds(5)))
+        let error = try await #require(throws: ProviderError.self) { try await adapter.send(email(to: address)) }
+        #expect(error.reason == .invalidRecipient)
+        #expect(!error.isRetryable)
+        #expect(server.messages.isEmpty)
+    }
+
     @Test("a recipient refused with 550 is a final .invalidRecipient")
     func rejectedRecipient() async throws {
         let server = try LoopbackSMTPServer(rejectRecipients: ["gone@example.com"])

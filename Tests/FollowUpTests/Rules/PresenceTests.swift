@@ -100,4 +100,28 @@ import Testing
         followUp.customer.language = "ko-KR"
         #expect(EmailContent(followUp, settings: FollowUpSettings()).subject == "Acme & Co에서 새 메시지 2개가 도착했습니다")
     }
+
+    @Test("1,500 unseen answers of 20,000 characters make one bounded email: the newest ten, each cut, the rest counted")
+    func boundedEmail() {
+        let channel = FollowUpContext.Channel(
+            id: 1, name: "Acme", phoneEnabled: true, emailEnabled: true, pushIntegrated: false,
+            messengerSenderKey: nil, messengerTemplateCode: nil, smsFrom: nil, emailFromName: nil,
+            emailFromAddress: nil, emailDomain: nil, emailDomainVerified: false, defaultCountry: "KR",
+            pushAckTimeoutSeconds: 30, textTemplate: nil, textSubject: nil, linkBaseURL: "https://chat.acme.example/")
+        let messages = (1...1_500).map { index in
+            FollowUpContext.Message(id: Int64(index), sender: "manager",
+                                    body: "answer \(index) " + String(repeating: "가", count: 20_000), createdAt: Date())
+        }
+        let followUp = FollowUpContext(
+            followUpID: 7, status: "pending", chatID: 42, offlineSince: Date(), firstMessageID: 1, lastMessageID: 1_500,
+            channel: channel, customer: .init(id: 3, name: "Kim", phone: nil, email: "kim@example.com", country: "KR", language: "en"),
+            messages: messages)
+        let email = EmailContent(followUp, settings: FollowUpSettings())
+        #expect(email.subject == "Acme sent you 1500 new messages")
+        #expect(email.text.contains("1490 earlier messages are waiting in the chat"))
+        #expect(email.text.contains("answer 1500 ") && email.text.contains("answer 1491 "))
+        #expect(!email.text.contains("answer 1490 "))
+        #expect(email.text.contains("https://chat.acme.example/chats/42"))
+        #expect(email.text.utf8.count + email.html.utf8.count < 400_000, "\(email.text.utf8.count + email.html.utf8.count) bytes")
+    }
 }
