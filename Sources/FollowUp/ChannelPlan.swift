@@ -27,7 +27,7 @@ struct ChannelPlan: Sendable {
                 return "cancelled: chat read"
             }
             tx.queue("""
-                UPDATE follow_ups SET first_message_id = \(unseen.firstID), last_message_id = \(unseen.lastID),
+                UPDATE public.follow_ups SET first_message_id = \(unseen.firstID), last_message_id = \(unseen.lastID),
                     message_count = \(unseen.count)
                 WHERE id = \(record.id)
                 """)
@@ -68,13 +68,13 @@ struct ChannelPlan: Sendable {
             Self.commitWithoutWaitingForDisk(tx)
             guard let record = try await FollowUpRecord.lock(payload.followUpID, on: tx) else { return "unknown follow-up" }
             guard record.status == "awaiting_push_ack" else { return "already \(record.status)" }
-            if try await tx.first("SELECT 1 FROM push_receipts WHERE follow_up_id = \(record.id) AND status = 'accepted' LIMIT 1") != nil {
+            if try await tx.first("SELECT 1 FROM public.push_receipts WHERE follow_up_id = \(record.id) AND status = 'accepted' LIMIT 1") != nil {
                 record.end("acknowledged", reason: "push received on the device; no text or email needed",
                            settings: settings, on: tx)
                 return "acknowledged"
             }
             let remaining = try await tx.scalar("""
-                SELECT extract(epoch FROM push_deadline - now())::float8 FROM follow_ups WHERE id = \(record.id)
+                SELECT extract(epoch FROM push_deadline - now())::float8 FROM public.follow_ups WHERE id = \(record.id)
                 """, as: Double.self)
             if remaining > 0 {
                 // Woken before the deadline without a receipt: wait for the real deadline.
@@ -103,7 +103,7 @@ struct ChannelPlan: Sendable {
 
     private func devicesOf(_ customerID: Int64, on tx: Transaction) async throws -> [(id: Int64, platform: String, token: String)] {
         try await tx.query("""
-            SELECT id, platform, token FROM customer_devices WHERE customer_id = \(customerID)
+            SELECT id, platform, token FROM public.customer_devices WHERE customer_id = \(customerID)
             ORDER BY created_at DESC, id DESC LIMIT \(settings.maxPushDevices)
             """).map { (try $0.decode(Int64.self, at: 0), try $0.decode(String.self, at: 1), try $0.decode(String.self, at: 2)) }
     }
@@ -117,7 +117,7 @@ struct ChannelPlan: Sendable {
         }
         let timeout = settings.pushAckTimeout ?? .milliseconds(Int64(followUp.channel.pushAckTimeoutSeconds * 1000))
         let deadline = try await tx.scalar("""
-            UPDATE follow_ups SET status = 'awaiting_push_ack', push_deadline = now() + \(timeout)::interval
+            UPDATE public.follow_ups SET status = 'awaiting_push_ack', push_deadline = now() + \(timeout)::interval
             WHERE id = \(record.id) RETURNING push_deadline
             """, as: Date.self)
         try await JobQueue.enqueue(FollowUpJobs.PushTimeout(followUpID: record.id),

@@ -24,11 +24,11 @@ struct ChatState: Sendable {
         """
             SELECT c.id, c.channel_id, c.customer_id, c.kind, c.opened_by, c.created_at,
                    extract(epoch FROM ch.offline_timeout)::float8,
-                   EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.sender = 'customer'),
-                   EXISTS (SELECT 1 FROM follow_ups f WHERE f.chat_id = c.id AND f.status IN ('pending', 'awaiting_push_ack')),
+                   EXISTS (SELECT 1 FROM public.messages m WHERE m.chat_id = c.id AND m.sender = 'customer'),
+                   EXISTS (SELECT 1 FROM public.follow_ups f WHERE f.chat_id = c.id AND f.status IN ('pending', 'awaiting_push_ack')),
                    now(), latest.kind, latest.at
-            FROM chats c JOIN channels ch ON ch.id = c.channel_id
-            LEFT JOIN LATERAL (SELECT a.kind, a.at FROM activity a WHERE a.customer_id = c.customer_id
+            FROM public.chats c JOIN public.channels ch ON ch.id = c.channel_id
+            LEFT JOIN LATERAL (SELECT a.kind, a.at FROM public.activity a WHERE a.customer_id = c.customer_id
                                ORDER BY a.at DESC LIMIT 1) latest ON true
             WHERE c.id = \(chatID)
             FOR UPDATE OF c
@@ -61,13 +61,13 @@ struct UnseenMessages: Sendable {
     /// The statement of `find`, for sending it with others in one round trip.
     static func query(chatID: Int64, excludingFollowUp: Int64? = nil) -> Query {
         """
-            SELECT \(raw: FollowUpContext.Message.columns) FROM messages m
+            SELECT \(raw: FollowUpContext.Message.columns) FROM public.messages m
             WHERE m.chat_id = \(chatID) AND m.sender <> 'customer'
-              AND m.id > coalesce((SELECT max(id) FROM messages WHERE chat_id = \(chatID) AND sender = 'customer'), 0)
-              AND m.id > coalesce((SELECT max(last_message_id) FROM follow_ups
+              AND m.id > coalesce((SELECT max(id) FROM public.messages WHERE chat_id = \(chatID) AND sender = 'customer'), 0)
+              AND m.id > coalesce((SELECT max(last_message_id) FROM public.follow_ups
                                    WHERE chat_id = \(chatID) AND status <> 'cancelled'
                                      AND id IS DISTINCT FROM \(excludingFollowUp)::bigint), 0)
-              AND m.created_at > coalesce((SELECT max(read_at) FROM chat_reads WHERE chat_id = \(chatID)), '-infinity')
+              AND m.created_at > coalesce((SELECT max(read_at) FROM public.chat_reads WHERE chat_id = \(chatID)), '-infinity')
             ORDER BY m.id
             """
     }

@@ -47,8 +47,8 @@ struct DeliveryRecord: Sendable {
             SELECT d.id, d.follow_up_id, d.channel_id, d.chat_id, d.route, d.status, d.reason, d.device_id, cd.platform,
                    d.recipient, d.subject, d.body, d.segments, d.country, d.price_micros, d.attempts, d.html,
                    list.price_micros, d.receipt_token, \(raw: FollowUpContext.columns)
-            FROM deliveries d
-            LEFT JOIN customer_devices cd ON cd.id = d.device_id
+            FROM public.deliveries d
+            LEFT JOIN public.customer_devices cd ON cd.id = d.device_id
             \(raw: Wallet.priceJoin("list", route: "d.route", country: "coalesce(d.country, '*')", units: "greatest(d.segments, 1)"))
             LEFT JOIN (\(raw: FollowUpContext.tables)) ON f.id = d.follow_up_id
             WHERE d.id = \(id)
@@ -90,7 +90,7 @@ struct NewDelivery: Sendable {
     func insert(for context: FollowUpContext, settings: FollowUpSettings, on tx: Transaction) {
         tx.queue("""
             WITH d AS (
-                INSERT INTO deliveries (follow_up_id, channel_id, chat_id, customer_id, route, status, reason, recipient,
+                INSERT INTO public.deliveries (follow_up_id, channel_id, chat_id, customer_id, route, status, reason, recipient,
                                         subject, body, html, segments, country, device_id, replaces, finished_at,
                                         receipt_token)
                 VALUES (\(context.followUpID), \(context.channel.id), \(context.chatID), \(context.customer.id), \(route.rawValue),
@@ -101,7 +101,7 @@ struct NewDelivery: Sendable {
                 RETURNING id, status
             )
             SELECT d.id, CASE WHEN d.status = 'queued'
-                THEN jobs_enqueue(\(FollowUpJobs.Deliver.kind), jsonb_build_object('delivery_id', d.id), \(settings.queue), now(),
+                THEN public.jobs_enqueue(\(FollowUpJobs.Deliver.kind), jsonb_build_object('delivery_id', d.id), \(settings.queue), now(),
                                   2::smallint, \(settings.deliveryAttempts + 4)) END
             FROM d
             """)

@@ -56,7 +56,7 @@ public enum DeliveryReport {
         try await db.query("""
             SELECT delivery_id, channel_id, channel_name, follow_up_id, chat_id, customer_id, kind, route, status, why,
                    replaced_by_route, replaced_by_status, provider_message_id, segments, country, cost_micros, created_at, sent_at
-            FROM delivery_report
+            FROM public.delivery_report
             WHERE (\(filter.channelID)::bigint IS NULL OR channel_id = \(filter.channelID))
               AND (\(filter.chatID)::bigint IS NULL OR chat_id = \(filter.chatID))
               AND (\(filter.status)::text IS NULL OR status = \(filter.status))
@@ -87,7 +87,7 @@ public enum DeliveryReport {
 
     public static func summary(channelID: Int64?, since: Duration?, on db: some Queryable) async throws -> [Count] {
         try await db.query("""
-            SELECT kind, status, count(*)::int, coalesce(sum(cost_micros), 0)::bigint FROM delivery_report
+            SELECT kind, status, count(*)::int, coalesce(sum(cost_micros), 0)::bigint FROM public.delivery_report
             WHERE (\(channelID)::bigint IS NULL OR channel_id = \(channelID))
               AND (\(since)::interval IS NULL OR created_at >= now() - \(since)::interval)
             GROUP BY kind, status ORDER BY kind, status

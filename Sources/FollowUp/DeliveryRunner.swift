@@ -75,7 +75,7 @@ struct DeliveryRunner: Sendable {
                 let ambiguous = error.status == nil && delivery.route.isText
                 _ = try await context.fenced { tx in
                     try await tx.execute("""
-                        UPDATE deliveries SET status = \(ambiguous ? "sending" : "queued"), reason = \("will retry: \(Self.describe(error))"),
+                        UPDATE public.deliveries SET status = \(ambiguous ? "sending" : "queued"), reason = \("will retry: \(Self.describe(error))"),
                             provider_code = \(error.providerCode), updated_at = now()
                         WHERE id = \(delivery.id)
                         """)
@@ -135,7 +135,7 @@ struct DeliveryRunner: Sendable {
                 finish(delivery.id, "excluded", reason: reason, on: tx)
                 if let locked = try await FollowUpRecord.lock(followUpID, on: tx), locked.status != "cancelled" {
                     let anySent = try await tx.first("""
-                        SELECT 1 FROM deliveries WHERE follow_up_id = \(locked.id)
+                        SELECT 1 FROM public.deliveries WHERE follow_up_id = \(locked.id)
                           AND status IN ('sending', 'sent', 'delivered', 'unknown') LIMIT 1
                         """) != nil
                     if !anySent && locked.status != "acknowledged" {
@@ -159,7 +159,7 @@ struct DeliveryRunner: Sendable {
                 return .stopped
             }
             tx.queue("""
-                UPDATE deliveries SET status = 'sending', sending_at = coalesce(sending_at, now()), attempts = attempts + 1,
+                UPDATE public.deliveries SET status = 'sending', sending_at = coalesce(sending_at, now()), attempts = attempts + 1,
                     price_micros = \(price), reason = NULL, updated_at = now()
                 WHERE id = \(delivery.id)
                 """)
@@ -275,7 +275,7 @@ struct DeliveryRunner: Sendable {
             // The provider never got it: send it now, under the same idempotency key.
             logger.info("interrupted delivery never reached the provider; sending it", metadata: meta(delivery))
             _ = try await context.fenced { tx in
-                try await tx.execute("UPDATE deliveries SET status = 'queued', updated_at = now() WHERE id = \(delivery.id) AND status = 'sending'")
+                try await tx.execute("UPDATE public.deliveries SET status = 'queued', updated_at = now() WHERE id = \(delivery.id) AND status = 'sending'")
             }
             return try await send(delivery.id, context)
         }
@@ -326,7 +326,7 @@ struct DeliveryRunner: Sendable {
             guard let id = delivery.followUpID, let record = try await FollowUpRecord.lock(id, on: tx),
                   record.status == "awaiting_push_ack" else { return }
             let pending = try await tx.first("""
-                SELECT 1 FROM deliveries WHERE follow_up_id = \(record.id) AND route = 'push' AND id <> \(delivery.id)
+                SELECT 1 FROM public.deliveries WHERE follow_up_id = \(record.id) AND route = 'push' AND id <> \(delivery.id)
                   AND status IN ('queued', 'sending', 'sent', 'delivered', 'unknown') LIMIT 1
                 """) != nil
             if !pending {
@@ -359,7 +359,7 @@ struct DeliveryRunner: Sendable {
     func finish(_ id: Int64, _ status: String, reason: String?, providerMessageID: String? = nil,
                 providerCode: String? = nil, on tx: Transaction) {
         tx.queue("""
-            UPDATE deliveries SET status = \(status), reason = \(reason),
+            UPDATE public.deliveries SET status = \(status), reason = \(reason),
                 provider_message_id = coalesce(\(providerMessageID), provider_message_id),
                 provider_code = coalesce(\(providerCode), provider_code),
                 sent_at = CASE WHEN \(status) IN ('sent', 'delivered') THEN coalesce(sent_at, now()) ELSE sent_at END,

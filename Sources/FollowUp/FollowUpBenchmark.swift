@@ -38,7 +38,7 @@ public enum FollowUpBenchmark {
         var ids: [Int64] = []
         for n in 1...channels {
             let id = try await pool.scalar("""
-                INSERT INTO channels (name, plan, phone_enabled, email_enabled, default_country)
+                INSERT INTO public.channels (name, plan, phone_enabled, email_enabled, default_country)
                 VALUES (\("Benchmark Co \(n)"), 'paid', true, true, 'US') RETURNING id
                 """, as: Int64.self)
             try await Wallet.credit(channelID: id, amountMicros: Int64(customers / channels + 1) * 100_000 + 1_000_000,
@@ -48,17 +48,17 @@ public enum FollowUpBenchmark {
         let idArray = "{" + ids.map(String.init).joined(separator: ",") + "}"
         try await pool.execute("""
             WITH c AS (
-                INSERT INTO customers (channel_id, name, phone, email, country, language)
+                INSERT INTO public.customers (channel_id, name, phone, email, country, language)
                 SELECT (\(idArray)::bigint[])[1 + n % \(channels)], 'Customer ' || n, '+1415' || lpad(n::text, 7, '0'),
                        'c' || n || '@example.com', 'US', 'en'
                 FROM generate_series(1, \(customers)) n
                 RETURNING id, channel_id
             ), ch AS (
-                INSERT INTO chats (channel_id, customer_id) SELECT channel_id, id FROM c RETURNING id, customer_id
+                INSERT INTO public.chats (channel_id, customer_id) SELECT channel_id, id FROM c RETURNING id, customer_id
             ), m AS (
-                INSERT INTO messages (chat_id, sender, body) SELECT id, 'customer', 'Where is my order?' FROM ch
+                INSERT INTO public.messages (chat_id, sender, body) SELECT id, 'customer', 'Where is my order?' FROM ch
             )
-            INSERT INTO activity (customer_id, kind) SELECT customer_id, 'left' FROM ch
+            INSERT INTO public.activity (customer_id, kind) SELECT customer_id, 'left' FROM ch
             """)
 
         var settings = FollowUpSettings.fast()
@@ -76,9 +76,9 @@ public enum FollowUpBenchmark {
 
         let start = ContinuousClock.now
         try await pool.execute("""
-            INSERT INTO messages (chat_id, sender, body)
+            INSERT INTO public.messages (chat_id, sender, body)
             SELECT id, 'manager', 'It left our warehouse this morning; tracking number 1Z999AA10123456784.'
-            FROM chats WHERE channel_id = ANY(\(idArray)::bigint[])
+            FROM public.chats WHERE channel_id = ANY(\(idArray)::bigint[])
             """)
         let deadline = start + timeout
         var finished = 0
@@ -86,14 +86,14 @@ public enum FollowUpBenchmark {
             // A light probe while jobs are left (a poll must not steal the database from the run it
             // measures): one row of each partial index is enough. Once the queue is empty, count.
             let busy = try await pool.scalar("""
-                SELECT EXISTS (SELECT FROM jobs WHERE state = 'available' AND queue = \(settings.queue))
-                    OR EXISTS (SELECT FROM jobs WHERE state = 'running' AND queue = \(settings.queue))
+                SELECT EXISTS (SELECT FROM public.jobs WHERE state = 'available' AND queue = \(settings.queue))
+                    OR EXISTS (SELECT FROM public.jobs WHERE state = 'running' AND queue = \(settings.queue))
                 """, as: Bool.self)
             if !busy {
                 let row = try await pool.first("""
-                    SELECT (SELECT count(*)::int FROM follow_ups
+                    SELECT (SELECT count(*)::int FROM public.follow_ups
                             WHERE channel_id = ANY(\(idArray)::bigint[]) AND status NOT IN ('pending', 'awaiting_push_ack')),
-                           (SELECT count(*)::int FROM deliveries
+                           (SELECT count(*)::int FROM public.deliveries
                             WHERE status IN ('queued', 'sending') AND channel_id = ANY(\(idArray)::bigint[]))
                     """)
                 finished = try row?.decode(Int.self, at: 0) ?? 0
@@ -107,7 +107,7 @@ public enum FollowUpBenchmark {
         _ = try? await task.value
         let counts = try await pool.first("""
             SELECT count(*) FILTER (WHERE status IN ('sent', 'delivered'))::int, count(*) FILTER (WHERE status NOT IN ('sent', 'delivered'))::int
-            FROM deliveries WHERE channel_id = ANY(\(idArray)::bigint[])
+            FROM public.deliveries WHERE channel_id = ANY(\(idArray)::bigint[])
             """)
         return FollowUpsResult(customers: customers, channels: channels, concurrency: concurrency, seconds: elapsed,
                                followUpsPerSecond: Double(finished) / max(elapsed, 0.000_001),
@@ -131,7 +131,7 @@ public enum FollowUpBenchmark {
         }
     }
 
-    /// `INSERT INTO activity (customer_id, kind)` rows/s against a bare table of the same columns
+    /// `INSERT INTO public.activity (customer_id, kind)` rows/s against a bare table of the same columns
     /// (no constraint, index or trigger), alternating runs in the same database. Uses pgbench
     /// (single-row inserts, `clients` connections, `transactionsPerClient` each) when `pgbench`
     /// is found; otherwise Swift clients for `seconds`.

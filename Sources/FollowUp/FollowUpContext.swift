@@ -95,20 +95,20 @@ struct FollowUpContext: Sendable {
         ch.default_country, extract(epoch FROM ch.push_ack_timeout)::float8,
         ch.text_template, ch.text_subject, ch.link_base_url,
         cu.id, cu.name, cu.phone, cu.email, cu.country, cu.language,
-        EXISTS (SELECT 1 FROM activity a WHERE a.customer_id = f.customer_id AND a.at > f.offline_since
+        EXISTS (SELECT 1 FROM public.activity a WHERE a.customer_id = f.customer_id AND a.at > f.offline_since
                   AND a.kind IN ('heartbeat', 'page_view', 'tab_visible')),
-        EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = f.chat_id AND m.sender = 'customer' AND m.id > f.last_message_id)
-        OR EXISTS (SELECT 1 FROM chat_reads r WHERE r.chat_id = f.chat_id AND r.read_at >= last.created_at)
+        EXISTS (SELECT 1 FROM public.messages m WHERE m.chat_id = f.chat_id AND m.sender = 'customer' AND m.id > f.last_message_id)
+        OR EXISTS (SELECT 1 FROM public.chat_reads r WHERE r.chat_id = f.chat_id AND r.read_at >= last.created_at)
         """
-    static let tables = tables(followUps: "follow_ups f")
+    static let tables = tables(followUps: "public.follow_ups f")
 
     /// `tables`, with the follow-up (`f`) read from `source`: e.g. a CTE that just inserted it.
     static func tables(followUps source: String) -> String {
         """
         \(source)
-        JOIN channels ch ON ch.id = f.channel_id
-        JOIN customers cu ON cu.id = f.customer_id
-        LEFT JOIN messages last ON last.id = f.last_message_id
+        JOIN public.channels ch ON ch.id = f.channel_id
+        JOIN public.customers cu ON cu.id = f.customer_id
+        LEFT JOIN public.messages last ON last.id = f.last_message_id
         """
     }
 
@@ -142,7 +142,7 @@ struct FollowUpContext: Sendable {
     /// Reads the answers it carries (manager and bot messages, first to last).
     mutating func loadMessages(on db: some Queryable) async throws {
         messages = try await db.query("""
-            SELECT \(raw: Message.columns) FROM messages m
+            SELECT \(raw: Message.columns) FROM public.messages m
             WHERE m.chat_id = \(chatID) AND m.sender <> 'customer' AND m.id BETWEEN \(firstMessageID) AND \(lastMessageID)
             ORDER BY m.id
             """).map(Message.init(row:))

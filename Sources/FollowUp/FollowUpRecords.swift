@@ -17,11 +17,11 @@ struct FollowUpRecord: Sendable {
     /// check), and reads it. Nil: no such follow-up.
     static func lock(_ id: Int64, on tx: Transaction) async throws -> FollowUpRecord? {
         guard try await tx.first("""
-            SELECT 1 FROM chats c JOIN follow_ups f ON f.chat_id = c.id WHERE f.id = \(id) FOR UPDATE OF c
+            SELECT 1 FROM public.chats c JOIN public.follow_ups f ON f.chat_id = c.id WHERE f.id = \(id) FOR UPDATE OF c
             """) != nil else { return nil }
         guard let row = try await tx.first("""
             SELECT id, channel_id, chat_id, customer_id, status, offline_since, push_deadline
-            FROM follow_ups WHERE id = \(id) FOR UPDATE
+            FROM public.follow_ups WHERE id = \(id) FOR UPDATE
             """) else { return nil }
         return FollowUpRecord(id: try row.decode(Int64.self, at: 0), channelID: try row.decode(Int64.self, at: 1),
                               chatID: try row.decode(Int64.self, at: 2), customerID: try row.decode(Int64.self, at: 3),
@@ -32,8 +32,8 @@ struct FollowUpRecord: Sendable {
     /// Whether the customer came back (any heartbeat, page view or visible tab after they went offline).
     func customerReturned(on tx: Transaction) async throws -> Bool {
         try await tx.first("""
-            SELECT 1 FROM follow_ups f
-            JOIN activity a ON a.customer_id = f.customer_id AND a.at > f.offline_since
+            SELECT 1 FROM public.follow_ups f
+            JOIN public.activity a ON a.customer_id = f.customer_id AND a.at > f.offline_since
             WHERE f.id = \(id) AND a.kind IN ('heartbeat', 'page_view', 'tab_visible')
             LIMIT 1
             """) != nil
@@ -50,14 +50,14 @@ struct FollowUpRecord: Sendable {
         // the next check when it is due (its payload and key as the `messages` trigger writes them).
         tx.queue("""
             WITH ended AS (
-                UPDATE follow_ups SET status = \(status), reason = \(reason), finished_at = now()
+                UPDATE public.follow_ups SET status = \(status), reason = \(reason), finished_at = now()
                 WHERE id = \(id) RETURNING chat_id, last_message_id
             )
-            SELECT jobs_enqueue(\(FollowUpJobs.OfflineCheck.kind), jsonb_build_object('chat_id', e.chat_id), \(settings.queue),
+            SELECT public.jobs_enqueue(\(FollowUpJobs.OfflineCheck.kind), jsonb_build_object('chat_id', e.chat_id), \(settings.queue),
                                 now(), 2::smallint, 20, \(FollowUpJobs.OfflineCheck.uniqueKey(chatID)))
             FROM ended e
             WHERE \(status == "cancelled" && recheck)
-               OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = e.chat_id AND m.sender <> 'customer' AND m.id > e.last_message_id)
+               OR EXISTS (SELECT 1 FROM public.messages m WHERE m.chat_id = e.chat_id AND m.sender <> 'customer' AND m.id > e.last_message_id)
             """)
     }
 }

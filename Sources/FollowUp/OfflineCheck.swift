@@ -45,7 +45,7 @@ struct OfflineCheck: Sendable {
         // each statement starts after the locks before it are held, so the unseen answers are
         // read under both.
         let read = try await tx.pipeline([
-            "SELECT pg_advisory_xact_lock(1718185301, (customer_id % 2147483647)::int) FROM chats WHERE id = \(chatID)",
+            "SELECT pg_advisory_xact_lock(1718185301, (customer_id % 2147483647)::int) FROM public.chats WHERE id = \(chatID)",
             ChatState.lockQuery(chatID),
             UnseenMessages.query(chatID: chatID),
         ])
@@ -74,7 +74,7 @@ struct OfflineCheck: Sendable {
                 // The follow-up, read back with everything planning needs, in one statement.
                 guard let row = try await tx.first("""
                     WITH f AS (
-                        INSERT INTO follow_ups (channel_id, chat_id, customer_id, first_message_id, last_message_id, message_count,
+                        INSERT INTO public.follow_ups (channel_id, chat_id, customer_id, first_message_id, last_message_id, message_count,
                                                 offline_since, offline_reason)
                         VALUES (\(chat.channelID), \(chatID), \(chat.customerID), \(unseen.firstID), \(unseen.lastID), \(unseen.count),
                                 \(since), \(reason))
@@ -92,13 +92,13 @@ struct OfflineCheck: Sendable {
             // The follow-up and its dispatch job (after the gather delay) in one statement.
             let id = try await tx.scalar("""
                 WITH f AS (
-                    INSERT INTO follow_ups (channel_id, chat_id, customer_id, first_message_id, last_message_id, message_count,
+                    INSERT INTO public.follow_ups (channel_id, chat_id, customer_id, first_message_id, last_message_id, message_count,
                                             offline_since, offline_reason)
                     VALUES (\(chat.channelID), \(chatID), \(chat.customerID), \(unseen.firstID), \(unseen.lastID), \(unseen.count),
                             \(since), \(reason))
                     RETURNING id
                 )
-                SELECT f.id FROM f, jobs_enqueue(\(FollowUpJobs.Dispatch.kind), jsonb_build_object('follow_up_id', f.id), \(settings.queue),
+                SELECT f.id FROM f, public.jobs_enqueue(\(FollowUpJobs.Dispatch.kind), jsonb_build_object('follow_up_id', f.id), \(settings.queue),
                                                  now() + \(settings.gatherDelay)::interval) AS job
                 """, as: Int64.self)
             return .created(followUpID: id, reason: reason, plan: nil)

@@ -38,7 +38,7 @@ public enum JobQueue {
     @discardableResult
     public static func enqueue(kind: String, json: String = "{}", options: EnqueueOptions = .init(), on db: some Queryable) async throws -> Int64? {
         let row = try await db.first("""
-            SELECT jobs_enqueue(\(kind), \(json)::jsonb, \(options.queue),
+            SELECT public.jobs_enqueue(\(kind), \(json)::jsonb, \(options.queue),
                 coalesce(\(options.runAt)::timestamptz, now() + coalesce(\(options.delay)::interval, '0')),
                 \(options.priority)::smallint, \(options.maxAttempts), \(options.uniqueKey))
             """)
@@ -49,7 +49,7 @@ public enum JobQueue {
     public static func enqueueMany(kind: String, payloads: [String], queue: String = "default", delay: Duration? = nil, on db: some Queryable) async throws {
         let array = "{" + payloads.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
         try await db.execute("""
-            INSERT INTO jobs (kind, queue, payload, run_at)
+            INSERT INTO public.jobs (kind, queue, payload, run_at)
             SELECT \(kind), \(queue), p::jsonb, now() + coalesce(\(delay)::interval, '0') FROM unnest(\(array)::text[]) AS p
             """)
     }

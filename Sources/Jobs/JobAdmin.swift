@@ -17,7 +17,7 @@ public enum JobAdmin {
     public static func list(state: String?, kind: String? = nil, limit: Int = 50, on db: some Queryable) async throws -> [Summary] {
         try await db.query("""
             SELECT id, queue, kind, state::text, attempt, max_attempts, run_at, errors->-1->>'error'
-            FROM jobs
+            FROM public.jobs
             WHERE (\(state)::text IS NULL OR state::text = \(state)) AND (\(kind)::text IS NULL OR kind = \(kind))
             ORDER BY id DESC LIMIT \(limit)
             """).map { row in
@@ -32,7 +32,7 @@ public enum JobAdmin {
     /// Its error history is kept. Returns false when the job is not dead or cancelled.
     public static func retry(id: Int64, on db: some Queryable) async throws -> Bool {
         try await db.execute("""
-            UPDATE jobs SET state = 'available', run_at = now(), finished_at = NULL,
+            UPDATE public.jobs SET state = 'available', run_at = now(), finished_at = NULL,
                 max_attempts = greatest(max_attempts, attempt + 1)
             WHERE id = \(id) AND state IN ('dead', 'cancelled')
             """) == 1
@@ -42,7 +42,7 @@ public enum JobAdmin {
     /// it no longer running and writes nothing). Returns false when it already finished.
     public static func cancel(id: Int64, on db: some Queryable) async throws -> Bool {
         try await db.execute("""
-            UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL
+            UPDATE public.jobs SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL
             WHERE id = \(id) AND state IN ('available', 'running')
             """) == 1
     }

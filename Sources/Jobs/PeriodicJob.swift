@@ -35,7 +35,7 @@ public enum PeriodicSchedules {
     public static func register(_ jobs: [PeriodicJob], on db: some Queryable) async throws {
         for job in jobs {
             try await db.execute("""
-                INSERT INTO job_schedules (name, kind, queue, payload, interval_ms, next_tick)
+                INSERT INTO public.job_schedules (name, kind, queue, payload, interval_ms, next_tick)
                 VALUES (\(job.name), \(job.kind), \(job.queue), \(job.payloadJSON)::jsonb, \(job.intervalMilliseconds),
                         to_timestamp(floor(extract(epoch FROM now()) * 1000 / \(job.intervalMilliseconds)) * \(job.intervalMilliseconds) / 1000.0))
                 ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, queue = EXCLUDED.queue,
@@ -51,14 +51,14 @@ public enum PeriodicSchedules {
         try await db.query("""
             WITH clock AS (SELECT coalesce(\(at)::timestamptz, now()) AS now),
             due AS (
-                UPDATE job_schedules s SET
+                UPDATE public.job_schedules s SET
                     last_tick = to_timestamp(floor(extract(epoch FROM clock.now) * 1000 / s.interval_ms) * s.interval_ms / 1000.0),
                     next_tick = to_timestamp((floor(extract(epoch FROM clock.now) * 1000 / s.interval_ms) + 1) * s.interval_ms / 1000.0)
                 FROM clock
                 WHERE s.next_tick <= clock.now
                 RETURNING s.name, s.kind, s.queue, s.payload, s.last_tick
             )
-            INSERT INTO jobs (kind, queue, payload, unique_key)
+            INSERT INTO public.jobs (kind, queue, payload, unique_key)
             SELECT kind, queue, payload || jsonb_build_object('tick', last_tick, 'schedule', name),
                    'periodic:' || name || ':' || (extract(epoch FROM last_tick) * 1000)::bigint
             FROM due

@@ -37,7 +37,7 @@ public final class QueueMetrics: Sendable {
     public static func depth(_ db: some Queryable) async throws -> [(queue: String, state: String, count: Int, due: Int)] {
         try await db.query("""
             SELECT queue, state::text, count(*)::bigint, count(*) FILTER (WHERE state = 'available' AND run_at <= now())::bigint
-            FROM jobs GROUP BY 1, 2 ORDER BY 1, 2
+            FROM public.jobs GROUP BY 1, 2 ORDER BY 1, 2
             """).map { (try $0.decode(String.self, at: 0), try $0.decode(String.self, at: 1),
                         try $0.decode(Int.self, at: 2), try $0.decode(Int.self, at: 3)) }
     }

@@ -26,7 +26,7 @@ enum QueueSQL {
             SELECT c.id
             FROM unnest('{1,2,3,4}'::smallint[]) AS level(priority)
             CROSS JOIN LATERAL (
-                SELECT id FROM jobs
+                SELECT id FROM public.jobs
                 WHERE state = 'available' AND queue = \(queue) AND priority = level.priority AND run_at <= now()
                 ORDER BY run_at, id
                 LIMIT \(limit)
@@ -34,7 +34,7 @@ enum QueueSQL {
             ) c
             LIMIT \(limit)
         )
-        UPDATE jobs j
+        UPDATE public.jobs j
         SET state = 'running', attempt = j.attempt + 1, attempted_at = now(), attempted_by = \(worker),
             lease_expires_at = now() + \(lease)::interval
         FROM picked, async_commit
@@ -57,7 +57,7 @@ enum QueueSQL {
         """
         SELECT extract(epoch FROM min(n.run_at) - now())::float8 FROM unnest('{1,2,3,4}'::smallint[]) AS level(priority)
         CROSS JOIN LATERAL (
-            SELECT run_at FROM jobs
+            SELECT run_at FROM public.jobs
             WHERE state = 'available' AND queue = \(queue) AND priority = level.priority
             ORDER BY run_at, id LIMIT 1
         ) n
@@ -70,18 +70,18 @@ enum QueueSQL {
     static func completeOrRaise(id: Int64, attempt: Int) -> Query {
         """
         WITH done AS (
-            UPDATE jobs SET state = 'completed', finished_at = now(), lease_expires_at = NULL
+            UPDATE public.jobs SET state = 'completed', finished_at = now(), lease_expires_at = NULL
             WHERE id = \(id) AND attempt = \(attempt) AND state = 'running'
             RETURNING id
         )
-        SELECT jobs_lease_lost(\(id), \(attempt)) WHERE NOT EXISTS (SELECT FROM done)
+        SELECT public.jobs_lease_lost(\(id), \(attempt)) WHERE NOT EXISTS (SELECT FROM done)
         """
     }
 
     /// Completes many jobs at once, each fenced on its own (id, attempt). Returns the ids completed.
     static func completeMany(ids: [Int64], attempts: [Int]) -> Query {
         """
-        UPDATE jobs j SET state = 'completed', finished_at = now(), lease_expires_at = NULL
+        UPDATE public.jobs j SET state = 'completed', finished_at = now(), lease_expires_at = NULL
         FROM unnest(\(int64Array(ids))::bigint[], \(intArray(attempts))::int[]) AS mine(id, attempt)
         WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = 'running'
         RETURNING j.id
@@ -92,8 +92,8 @@ enum QueueSQL {
     /// otherwise raises `FJ001`, so it is safe to send together with COMMIT.
     static func fenceOrRaise(id: Int64, attempt: Int) -> Query {
         """
-        WITH mine AS (SELECT FROM jobs WHERE id = \(id) AND attempt = \(attempt) AND state = 'running' FOR UPDATE)
-        SELECT jobs_lease_lost(\(id), \(attempt)) WHERE NOT EXISTS (SELECT FROM mine)
+        WITH mine AS (SELECT FROM public.jobs WHERE id = \(id) AND attempt = \(attempt) AND state = 'running' FOR UPDATE)
+        SELECT public.jobs_lease_lost(\(id), \(attempt)) WHERE NOT EXISTS (SELECT FROM mine)
         """
     }
 
@@ -104,8 +104,8 @@ enum QueueSQL {
     /// (or `permanent`). Returns the new state.
     static func fail(id: Int64, attempt: Int, error: String, backoff: Duration, permanent: Bool) -> Query {
         """
-        UPDATE jobs SET
-            state = CASE WHEN \(permanent) OR attempt >= max_attempts THEN 'dead'::job_state ELSE 'available'::job_state END,
+        UPDATE public.jobs SET
+            state = CASE WHEN \(permanent) OR attempt >= max_attempts THEN 'dead'::public.job_state ELSE 'available'::public.job_state END,
             run_at = CASE WHEN \(permanent) OR attempt >= max_attempts THEN run_at ELSE now() + \(backoff)::interval END,
             finished_at = CASE WHEN \(permanent) OR attempt >= max_attempts THEN now() END,
             lease_expires_at = NULL,
@@ -120,7 +120,7 @@ enum QueueSQL {
     /// Run again after `delay` without using up an attempt.
     static func snooze(id: Int64, attempt: Int, delay: Duration) -> Query {
         """
-        UPDATE jobs SET state = 'available', run_at = now() + \(delay)::interval, max_attempts = max_attempts + 1,
+        UPDATE public.jobs SET state = 'available', run_at = now() + \(delay)::interval, max_attempts = max_attempts + 1,
             lease_expires_at = NULL
         WHERE id = \(id) AND attempt = \(attempt) AND state = 'running'
         """
@@ -129,7 +129,7 @@ enum QueueSQL {
     /// Hands jobs back at shutdown, due at once, without using up an attempt.
     static func release(ids: [Int64], attempts: [Int]) -> Query {
         """
-        UPDATE jobs j SET state = 'available', run_at = now(), max_attempts = j.max_attempts + 1, lease_expires_at = NULL
+        UPDATE public.jobs j SET state = 'available', run_at = now(), max_attempts = j.max_attempts + 1, lease_expires_at = NULL
         FROM unnest(\(int64Array(ids))::bigint[], \(intArray(attempts))::int[]) AS mine(id, attempt)
         WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = 'running'
         """
@@ -138,7 +138,7 @@ enum QueueSQL {
     /// Extends the leases of the jobs this worker still runs.
     static func heartbeat(ids: [Int64], attempts: [Int], lease: Duration) -> Query {
         """
-        UPDATE jobs j SET lease_expires_at = now() + \(lease)::interval
+        UPDATE public.jobs j SET lease_expires_at = now() + \(lease)::interval
         FROM unnest(\(int64Array(ids))::bigint[], \(intArray(attempts))::int[]) AS mine(id, attempt)
         WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = 'running'
         """
@@ -148,14 +148,14 @@ enum QueueSQL {
     /// of attempts. Skips rows a live transaction holds.
     static func rescue(limit: Int) -> Query {
         """
-        UPDATE jobs j SET
-            state = CASE WHEN j.attempt >= j.max_attempts THEN 'dead'::job_state ELSE 'available'::job_state END,
+        UPDATE public.jobs j SET
+            state = CASE WHEN j.attempt >= j.max_attempts THEN 'dead'::public.job_state ELSE 'available'::public.job_state END,
             run_at = now(),
             finished_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
             lease_expires_at = NULL,
             errors = j.errors || jsonb_build_array(jsonb_build_object('attempt', j.attempt, 'at', now(),
                 'error', 'lease expired: worker ' || coalesce(j.attempted_by, '?') || ' stopped heartbeating'))
-        FROM (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < now()
+        FROM (SELECT id FROM public.jobs WHERE state = 'running' AND lease_expires_at < now()
               ORDER BY lease_expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED) expired
         WHERE j.id = expired.id
         RETURNING j.id, j.state::text
@@ -165,8 +165,8 @@ enum QueueSQL {
     /// Deletes finished jobs past their retention, a bounded batch at a time.
     static func prune(completedBefore: Duration, deadBefore: Duration, limit: Int) -> Query {
         """
-        DELETE FROM jobs WHERE id IN (
-            SELECT id FROM jobs
+        DELETE FROM public.jobs WHERE id IN (
+            SELECT id FROM public.jobs
             WHERE (state IN ('completed', 'cancelled') AND finished_at < now() - \(completedBefore)::interval)
                OR (state = 'dead' AND finished_at < now() - \(deadBefore)::interval)
             LIMIT \(limit) FOR UPDATE SKIP LOCKED)

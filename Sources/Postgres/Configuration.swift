@@ -16,6 +16,10 @@ public struct PostgresConfiguration: Sendable {
     /// directly and behind PgBouncer 1.21+ (`max_prepared_statements`); turn off for older
     /// transaction-mode poolers.
     public var preparedStatements = true
+    /// The session's `search_path`, unless the URL sets `options`. The product's processes use
+    /// `pg_catalog, pg_temp` and name their own objects with their schema, so no function or
+    /// operator someone planted in `public` can ever resolve in their statements.
+    public var searchPath: String?
 
     /// Validates the string with libpq's own parser; a malformed URL is an error here, not at first use.
     public init(_ connectionString: String, applicationName: String = "followup", connectTimeout: Int = 10) throws {

@@ -86,8 +86,13 @@ public final class Connection: Queryable, @unchecked Sendable {
     static func connectBlocking(_ configuration: PostgresConfiguration, logger: Logger) throws -> Connection {
         // Keys before `dbname` are overridden by what the URL says; `fallback_application_name`
         // applies only when the URL sets no application_name.
-        let keys = ["connect_timeout", "dbname", "fallback_application_name", "client_encoding"]
-        let values = [String(configuration.connectTimeout), configuration.connectionString, configuration.applicationName, "UTF8"]
+        var keys = ["connect_timeout", "dbname", "fallback_application_name", "client_encoding"]
+        var values = [String(configuration.connectTimeout), configuration.connectionString, configuration.applicationName, "UTF8"]
+        if let searchPath = configuration.searchPath {
+            // Before dbname, so a URL's own `options` wins. Spaces are escaped as libpq's options require.
+            keys.insert("options", at: 0)
+            values.insert("-c search_path=" + searchPath.replacingOccurrences(of: " ", with: "\\ "), at: 0)
+        }
         let conn = withCStringArray(keys) { keyPointers in
             withCStringArray(values) { valuePointers in
                 PQconnectdbParams(keyPointers, valuePointers, 1)

@@ -141,7 +141,7 @@ public struct Migrator: Sendable {
 
     /// Versions recorded as applied for a line, in order.
     public func appliedVersions(_ db: some Queryable, line: String = "default") async throws -> [Int] {
-        try await db.query("SELECT version FROM schema_migrations WHERE line = \(line) ORDER BY version").map { try $0.decode(Int.self, at: 0) }
+        try await db.query("SELECT version FROM public.schema_migrations WHERE line = \(line) ORDER BY version").map { try $0.decode(Int.self, at: 0) }
     }
 
     private func createTrackingTables(_ tx: Transaction) async throws {
@@ -155,7 +155,7 @@ public struct Migrator: Sendable {
                 "this database was migrated by a pre-release build whose schema was folded into a new baseline; migrate a new, empty database instead")
         }
         try await tx.execute("""
-            CREATE TABLE IF NOT EXISTS schema_migrations (
+            CREATE TABLE IF NOT EXISTS public.schema_migrations (
                 line       text NOT NULL,
                 version    integer NOT NULL,
                 name       text NOT NULL,
@@ -164,7 +164,7 @@ public struct Migrator: Sendable {
                 PRIMARY KEY (line, version))
             """)
         try await tx.execute("""
-            CREATE TABLE IF NOT EXISTS schema_repeatables (
+            CREATE TABLE IF NOT EXISTS public.schema_repeatables (
                 line       text NOT NULL,
                 name       text NOT NULL,
                 checksum   text NOT NULL,
@@ -177,7 +177,7 @@ public struct Migrator: Sendable {
         try await connection.withTransaction { tx -> Bool in
             try await lock(tx)
             let checksum = try await tx.scalar("SELECT md5(\(migration.sql))", as: String.self)
-            if let row = try await tx.first("SELECT checksum FROM schema_migrations WHERE line = \(line.name) AND version = \(migration.version)") {
+            if let row = try await tx.first("SELECT checksum FROM public.schema_migrations WHERE line = \(line.name) AND version = \(migration.version)") {
                 let recorded = try row.decode(String.self, at: 0)
                 guard recorded == checksum else {
                     throw PostgresError(code: .invalidConfiguration, message:
@@ -186,7 +186,7 @@ public struct Migrator: Sendable {
                 return false
             }
             try await tx.connection.executeScript(migration.sql)
-            try await tx.execute("INSERT INTO schema_migrations (line, version, name, checksum) VALUES (\(line.name), \(migration.version), \(migration.name), \(checksum))")
+            try await tx.execute("INSERT INTO public.schema_migrations (line, version, name, checksum) VALUES (\(line.name), \(migration.version), \(migration.name), \(checksum))")
             return true
         }
     }
@@ -197,7 +197,7 @@ public struct Migrator: Sendable {
         return try await connection.withTransaction { tx -> [Applied] in
             try await lock(tx)
             var recorded: [String: String] = [:]
-            for row in try await tx.query("SELECT line || '/' || name, checksum FROM schema_repeatables") {
+            for row in try await tx.query("SELECT line || '/' || name, checksum FROM public.schema_repeatables") {
                 recorded[try row.decode(String.self, at: 0)] = try row.decode(String.self, at: 1)
             }
             var checksums: [String] = []
@@ -209,7 +209,7 @@ public struct Migrator: Sendable {
             for (entry, checksum) in zip(all, checksums) {
                 try await tx.connection.executeScript(entry.script.sql)
                 try await tx.execute("""
-                    INSERT INTO schema_repeatables (line, name, checksum) VALUES (\(entry.line), \(entry.script.name), \(checksum))
+                    INSERT INTO public.schema_repeatables (line, name, checksum) VALUES (\(entry.line), \(entry.script.name), \(checksum))
                     ON CONFLICT (line, name) DO UPDATE SET checksum = excluded.checksum, applied_at = now()
                     """)
             }

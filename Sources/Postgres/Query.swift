@@ -3,7 +3,7 @@
 /// Written as a string literal with interpolations, every interpolated value becomes a bound
 /// parameter, never SQL text:
 ///
-///     let rows = try await db.query("SELECT id FROM jobs WHERE queue = \(queue) AND priority < \(p)")
+///     let rows = try await db.query("SELECT id FROM public.jobs WHERE queue = \(queue) AND priority < \(p)")
 ///
 /// Use `\(raw: "...")` only for trusted SQL fragments such as an identifier you chose in code.
 public struct Query: Sendable, ExpressibleByStringInterpolation, CustomStringConvertible {

@@ -47,7 +47,7 @@ public struct TopUp: Sendable, Equatable {
 public enum AutoCharge {
     /// The channel's rule (the defaults, off, when it never set one).
     public static func rule(channelID: Int64, on db: some Queryable) async throws -> AutoChargeRule {
-        guard try await db.first("SELECT 1 FROM channels WHERE id = \(channelID)") != nil else {
+        guard try await db.first("SELECT 1 FROM public.channels WHERE id = \(channelID)") != nil else {
             throw WalletError.unknownChannel(channelID)
         }
         guard let row = try await db.first("""
@@ -73,7 +73,7 @@ public enum AutoCharge {
         if rule.enabled && (rule.paymentCustomer ?? "").isEmpty {
             throw WalletError.invalid("auto-charge needs a payment customer (the card to charge) before it can be turned on")
         }
-        guard try await db.first("SELECT 1 FROM channels WHERE id = \(channelID)") != nil else {
+        guard try await db.first("SELECT 1 FROM public.channels WHERE id = \(channelID)") != nil else {
             throw WalletError.unknownChannel(channelID)
         }
         try await db.execute("""

@@ -30,7 +30,7 @@ public enum WalletBenchmark {
         // The wallets: one hot, and `walletCount` to spread over, each funded for every charge it could get.
         let price: Int64 = 7_900
         let channels = try await pool.query("""
-            INSERT INTO channels (name, plan) SELECT 'bench wallet ' || n, 'paid' FROM generate_series(0, \(walletCount)) n RETURNING id
+            INSERT INTO public.channels (name, plan) SELECT 'bench wallet ' || n, 'paid' FROM generate_series(0, \(walletCount)) n RETURNING id
             """).map { try $0.decode(Int64.self, at: 0) }
         try await pool.execute("""
             SELECT wallet.credit(c, \(price * Int64(charges) + 1_000_000), 'paid', 'benchmark float', 'bench')
@@ -40,7 +40,7 @@ public enum WalletBenchmark {
         let spread = Array(channels.dropFirst())
         // Deliveries for every charge, written before timing (the product writes them anyway).
         let deliveries = try await pool.query("""
-            INSERT INTO deliveries (channel_id, route, status, price_micros, country, segments)
+            INSERT INTO public.deliveries (channel_id, route, status, price_micros, country, segments)
             SELECT CASE WHEN n <= \(charges) THEN \(hot) ELSE (\(arrayLiteral(spread))::bigint[])[1 + n % \(spread.count)] END,
                    'sms', 'sending', \(price), 'US', 1
             FROM generate_series(1, \(2 * charges)) n ORDER BY n RETURNING id, channel_id
@@ -56,7 +56,7 @@ public enum WalletBenchmark {
         let spreadRate = try await measure(count: charges, concurrency: concurrency) { index in
             try await charge(deliveries[charges + index], price: price, pool: pool)
         }
-        try await pool.execute("UPDATE deliveries SET status = 'sent' WHERE id = ANY(\(arrayLiteral(deliveries.map(\.0)))::bigint[])")
+        try await pool.execute("UPDATE public.deliveries SET status = 'sent' WHERE id = ANY(\(arrayLiteral(deliveries.map(\.0)))::bigint[])")
         try await pool.execute("DROP TABLE wallet_bench_bare")
         let problems = try await Wallet.integrityProblems(on: pool)
         let hotBalance = try await Wallet.balance(channelID: hot, on: pool)

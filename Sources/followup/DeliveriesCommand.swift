@@ -10,7 +10,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
         abstract: "Every follow-up attempt (push, messenger, SMS/LMS, email): sent or not, and why.",
         discussion: """
             Reads the delivery_report view (the same answer in SQL:
-              SELECT created_at, route, status, why FROM delivery_report WHERE channel_id = 1 ORDER BY created_at DESC;)
+              SELECT created_at, route, status, why FROM public.delivery_report WHERE channel_id = 1 ORDER BY created_at DESC;)
 
             Examples:
               followup deliveries --channel 1                    the newest 50 attempts of channel 1

@@ -155,12 +155,12 @@ struct DemoStory: Sendable {
     }
 
     func channelID(_ name: String) async throws -> Int64 {
-        try await pool.scalar("SELECT id FROM channels WHERE name = \(name)", as: Int64.self)
+        try await pool.scalar("SELECT id FROM public.channels WHERE name = \(name)", as: Int64.self)
     }
 
     func chatID(_ scenario: Scenario) async throws -> Int64 {
         try await pool.scalar("""
-            SELECT c.id FROM chats c JOIN customers cu ON cu.id = c.customer_id WHERE cu.name = \(scenario.customer)
+            SELECT c.id FROM public.chats c JOIN public.customers cu ON cu.id = c.customer_id WHERE cu.name = \(scenario.customer)
             """, as: Int64.self)
     }
 
@@ -169,14 +169,14 @@ struct DemoStory: Sendable {
         let offline = "\(offlineSeconds) seconds"
         let ack = "\(pushAckSeconds) seconds"
         try await pool.execute("""
-            INSERT INTO channels (name, plan, phone_enabled, email_enabled, push_integrated, default_country,
+            INSERT INTO public.channels (name, plan, phone_enabled, email_enabled, push_integrated, default_country,
                                   offline_timeout, push_ack_timeout, email_from_address, email_domain, email_domain_verified,
                                   link_base_url)
             VALUES (\(Self.acme), 'paid', true, true, true, 'KR', \(offline)::interval, \(ack)::interval,
                     'help@acme-shop.example', 'acme-shop.example', true, 'https://chat.acme-shop.example')
             """)
         try await pool.execute("""
-            INSERT INTO channels (name, plan, phone_enabled, email_enabled, push_integrated, default_country,
+            INSERT INTO public.channels (name, plan, phone_enabled, email_enabled, push_integrated, default_country,
                                   messenger_sender_key, messenger_template_code, offline_timeout, push_ack_timeout)
             VALUES (\(Self.bloom), 'paid', true, true, false, 'KR', 'bloom-sender-key', 'FOLLOWUP_KO_01',
                     \(offline)::interval, \(ack)::interval)
@@ -196,24 +196,24 @@ struct DemoStory: Sendable {
         for scenario in scenarios {
             let channel = try await channelID(scenario.channel)
             let customer = try await pool.scalar("""
-                INSERT INTO customers (channel_id, name, phone, email, country, language)
+                INSERT INTO public.customers (channel_id, name, phone, email, country, language)
                 VALUES (\(channel), \(scenario.customer), \(scenario.phone), \(scenario.email), \(scenario.country), \(scenario.language))
                 RETURNING id
                 """, as: Int64.self)
             if let device = scenario.device {
                 try await pool.execute("""
-                    INSERT INTO customer_devices (customer_id, platform, token) VALUES (\(customer), \(device.platform), \(device.token))
+                    INSERT INTO public.customer_devices (customer_id, platform, token) VALUES (\(customer), \(device.platform), \(device.token))
                     """)
             }
             if scenario.messengerBlocked, let phone = scenario.phone { fakes.kakao.setBehaviour(.blocked, for: phone) }
             let chat = try await pool.scalar("""
-                INSERT INTO chats (channel_id, customer_id, opened_by, kind) VALUES (\(channel), \(customer), \(scenario.openedBy), \(scenario.kind))
+                INSERT INTO public.chats (channel_id, customer_id, opened_by, kind) VALUES (\(channel), \(customer), \(scenario.openedBy), \(scenario.kind))
                 RETURNING id
                 """, as: Int64.self)
             if let says = scenario.customerSays {
-                try await pool.execute("INSERT INTO messages (chat_id, sender, body) VALUES (\(chat), 'customer', \(says))")
+                try await pool.execute("INSERT INTO public.messages (chat_id, sender, body) VALUES (\(chat), 'customer', \(says))")
             }
-            try await pool.execute("INSERT INTO activity (customer_id, kind) VALUES (\(customer), 'page_view')")
+            try await pool.execute("INSERT INTO public.activity (customer_id, kind) VALUES (\(customer), 'page_view')")
         }
     }
 
@@ -222,14 +222,14 @@ struct DemoStory: Sendable {
         print("The customers walk away; the managers answer…")
         for scenario in scenarios {
             let chat = try await chatID(scenario)
-            let customer = try await pool.scalar("SELECT customer_id FROM chats WHERE id = \(chat)", as: Int64.self)
+            let customer = try await pool.scalar("SELECT customer_id FROM public.chats WHERE id = \(chat)", as: Int64.self)
             if scenario.away != "silence" {
-                try await pool.execute("INSERT INTO activity (customer_id, kind) VALUES (\(customer), \(scenario.away))")
+                try await pool.execute("INSERT INTO public.activity (customer_id, kind) VALUES (\(customer), \(scenario.away))")
             } else {
-                try await pool.execute("INSERT INTO activity (customer_id, kind) VALUES (\(customer), 'heartbeat')")
+                try await pool.execute("INSERT INTO public.activity (customer_id, kind) VALUES (\(customer), 'heartbeat')")
             }
             for answer in scenario.answers {
-                try await pool.execute("INSERT INTO messages (chat_id, sender, body) VALUES (\(chat), 'manager', \(answer))")
+                try await pool.execute("INSERT INTO public.messages (chat_id, sender, body) VALUES (\(chat), 'manager', \(answer))")
             }
         }
         // The app's SDK backend: when Minji's phone shows the push, it acknowledges it.
@@ -239,7 +239,7 @@ struct DemoStory: Sendable {
             if let push, let id = push.data["follow_up_id"].flatMap(Int64.init) {
                 // Everything the receipt quotes comes from the push's data payload.
                 try await pool.execute("""
-                    INSERT INTO push_receipts (follow_up_id, device_id, token)
+                    INSERT INTO public.push_receipts (follow_up_id, device_id, token)
                     VALUES (\(id), \(push.data["device_id"].flatMap(Int64.init)), \(push.data["receipt_token"]))
                     """)
             }
@@ -247,9 +247,9 @@ struct DemoStory: Sendable {
         let expected = scenarios.filter { $0.rule == nil }.count
         let finished = await waitFor(seconds: 30 + offlineSeconds + pushAckSeconds) { () -> Bool? in
             let done = try? await pool.scalar("""
-                SELECT count(*)::int FROM follow_ups f
+                SELECT count(*)::int FROM public.follow_ups f
                 WHERE f.status NOT IN ('pending', 'awaiting_push_ack')
-                  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.follow_up_id = f.id AND d.status IN ('queued', 'sending'))
+                  AND NOT EXISTS (SELECT 1 FROM public.deliveries d WHERE d.follow_up_id = f.id AND d.status IN ('queued', 'sending'))
                 """, as: Int.self)
             return (done ?? 0) >= expected ? true : nil
         }
@@ -257,7 +257,7 @@ struct DemoStory: Sendable {
         // Give the checks of the chats that get nothing a moment to conclude.
         _ = await waitFor(seconds: 5) { () -> Bool? in
             let busy = try? await pool.scalar("""
-                SELECT count(*)::int FROM jobs WHERE kind LIKE 'followup.%' AND (state = 'running' OR (state = 'available' AND run_at <= now()))
+                SELECT count(*)::int FROM public.jobs WHERE kind LIKE 'followup.%' AND (state = 'running' OR (state = 'available' AND run_at <= now()))
                 """, as: Int.self)
             return busy == 0 ? true : nil
         }
@@ -271,7 +271,7 @@ struct DemoStory: Sendable {
             print("\(index + 1). \(scenario.title) — \(scenario.customer), a customer of \(scenario.channel)")
             print("   \(situation(scenario))")
             let followUp = try await pool.first("""
-                SELECT id, status, reason, offline_reason, message_count FROM follow_ups WHERE chat_id = \(chat) ORDER BY id DESC LIMIT 1
+                SELECT id, status, reason, offline_reason, message_count FROM public.follow_ups WHERE chat_id = \(chat) ORDER BY id DESC LIMIT 1
                 """)
             guard let followUp else {
                 print("   → Nothing sent: \(scenario.rule ?? "no follow-up was needed").\n")

@@ -64,7 +64,7 @@ struct FollowUpsBench: AsyncParsableCommand {
 struct ActivityBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "activity",
-        abstract: "INSERT INTO activity rows/s vs a bare table of the same columns, same run (pgbench when installed).",
+        abstract: "INSERT INTO public.activity rows/s vs a bare table of the same columns, same run (pgbench when installed).",
         discussion: "Alternates runs (bare, activity) --rounds times. Uses --database-url if given, else an embedded cluster with fsync on. Target: activity ≥ 80% of bare.")
     @OptionGroup var database: DatabaseOptions
     @Option(help: "Concurrent clients.") var clients: Int = 8

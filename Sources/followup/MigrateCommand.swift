@@ -19,7 +19,7 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         logging.bootstrap()
-        let applied = try await database.withPool { pool in
+        let applied = try await database.withPool(productSession: false) { pool in
             try await ProductSchema.migrate(pool)
         }
         print(applied.isEmpty ? "schema is up to date" : applied.map { "applied \($0.description)" }.joined(separator: "\n"))

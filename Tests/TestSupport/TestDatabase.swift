@@ -34,9 +34,12 @@ public struct TestDatabase: Sendable {
         ConnectionPool(try await configuration(as: login), maxConnections: maxConnections)
     }
 
-    /// Where `login` connects to this database.
+    /// Where `login` connects to this database. The poller's sessions pin their search path, as
+    /// `followup run` does (docs/security.md); the others keep the server's default, as an app would.
     public func configuration(as login: TestLogin) async throws -> PostgresConfiguration {
-        try configuration.login(login.user, password: try await SharedServer.shared.ready().loginPassword)
+        var configuration = try configuration.login(login.user, password: try await SharedServer.shared.ready().loginPassword)
+        if login == .poller { configuration.searchPath = "pg_catalog, pg_temp" }
+        return configuration
     }
 
     /// The TCP URL of this database, for psql and subprocesses.

@@ -16,7 +16,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public, wallet, finance FROM PUBLIC;
 REVOKE ALL ON SCHEMA wallet, finance FROM PUBLIC;
 
 -- ── The poller ───────────────────────────────────────────────────────────────────────────────
-GRANT USAGE ON SCHEMA public, wallet TO followup_poller;
+GRANT USAGE ON SCHEMA wallet TO followup_poller;
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.jobs, public.job_schedules TO followup_poller;
 GRANT EXECUTE ON FUNCTION public.jobs_enqueue(text, jsonb, text, timestamptz, smallint, integer, text),
                           public.jobs_lease_lost(bigint, integer) TO followup_poller;
@@ -44,14 +44,14 @@ GRANT EXECUTE ON FUNCTION
 TO followup_poller;
 
 -- ── The app ──────────────────────────────────────────────────────────────────────────────────
-GRANT USAGE ON SCHEMA public TO followup_app;
+-- (USAGE on schema public is PUBLIC's by default.)
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.channels, public.customers, public.customer_devices, public.chats
     TO followup_app;
 GRANT SELECT, INSERT ON public.messages, public.chat_reads, public.activity, public.push_receipts TO followup_app;
 GRANT SELECT ON public.delivery_report TO followup_app;
 
 -- ── Operators ────────────────────────────────────────────────────────────────────────────────
-GRANT USAGE ON SCHEMA public, wallet, finance TO followup_operator;
+GRANT USAGE ON SCHEMA wallet, finance TO followup_operator;
 GRANT SELECT ON public.channels, public.customers, public.chats, public.follow_ups, public.deliveries,
                 public.delivery_report, public.jobs, public.job_schedules TO followup_operator;
 -- Retry or cancel a job (followup jobs retry|cancel): a state change, never an insert.

@@ -11,7 +11,7 @@ struct BenchDatabase {
 
     static func open(_ options: DatabaseOptions, connections: Int) async throws -> BenchDatabase {
         if options.isSet {
-            let configuration = try options.configuration()
+            let configuration = try options.configuration(productSession: false)
             let pool = ConnectionPool(configuration, maxConnections: connections)
             try await ProductSchema.migrate(pool)
             return BenchDatabase(pool: pool, configuration: configuration, cluster: nil)

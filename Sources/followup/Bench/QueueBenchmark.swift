@@ -56,7 +56,7 @@ enum QueueBenchmark {
             if mode == .lateness {
                 print("scheduling \(settings.scheduledLater) jobs for later…")
                 try await database.pool.execute("""
-                    INSERT INTO jobs (kind, queue, run_at) SELECT 'followup.noop', 'bench', now() + interval '1 hour' + g * interval '1 ms'
+                    INSERT INTO public.jobs (kind, queue, run_at) SELECT 'followup.noop', 'bench', now() + interval '1 hour' + g * interval '1 ms'
                     FROM generate_series(1, \(settings.scheduledLater)) g
                     """)
                 try await database.pool.execute("VACUUM ANALYZE jobs")
