@@ -52,7 +52,7 @@ let package = Package(
         ]),
         // The product's rules: presence, eligibility, the channel plan, text routing, email.
         .target(name: "FollowUp", dependencies: [
-            "Postgres", "Jobs", "Providers", "Wallet",
+            "Postgres", "Jobs", "Outbound", "Providers", "Wallet",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Loopback servers shaped like the real providers (HTTP APIs, SMTP), for the demo and tests.

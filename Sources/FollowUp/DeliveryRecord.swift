@@ -32,6 +32,8 @@ struct DeliveryRecord: Sendable {
     var html: String?
     /// What the price list charges for it now (nil: no price for its route and country).
     var listPriceMicros: Int64?
+    /// Email only: who it is from and the key that signs it, decided when marked `sending`.
+    var emailSender: EmailSender? = nil
 
     /// The idempotency key providers dedupe on: one per delivery, stable across retries and crashes.
     var idempotencyKey: String { "delivery-\(id)" }

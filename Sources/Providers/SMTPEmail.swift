@@ -32,9 +32,21 @@ public struct SMTPEmail: EmailProvider {
             htmlBody: email.html.isEmpty ? nil : email.html)
     }
 
+    /// The exact bytes `send` hands to SMTP: the rendered MIME message, DKIM-signed in front
+    /// when the email carries a key.
+    public static func bytes(for email: EmailMessage, date: Date = Date()) throws -> [UInt8] {
+        let rendered = mime(for: email, date: date).render()
+        guard let key = email.dkim else { return rendered }
+        do {
+            return try DKIMSigner(key: key).sign(rendered, time: date)
+        } catch {
+            // The key's bytes are never part of the error.
+            throw ProviderError(.final, ProviderError.Reason("DKIM signing failed for \(key.selector)._domainkey.\(key.domain)"))
+        }
+    }
+
     public func send(_ email: EmailMessage) async throws -> String {
-        let mime = Self.mime(for: email)
-        let submission = MailSubmission(envelopeFrom: email.fromAddress, recipients: [email.to], message: mime.render())
+        let submission = MailSubmission(envelopeFrom: email.fromAddress, recipients: [email.to], message: try Self.bytes(for: email))
         do {
             try await client.sendMail(submission, via: server)
         } catch let error as OutboundError {
