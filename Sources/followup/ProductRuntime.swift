@@ -42,7 +42,7 @@ struct ProductRuntime {
 
 /// Subcommands contributed by the product modules.
 enum ProductCommands {
-    static let extra: [ParsableCommand.Type] = [DeliveriesCommand.self, WalletCommand.self]
+    static let extra: [ParsableCommand.Type] = [DeliveriesCommand.self, WalletCommand.self, ChannelCommand.self]
 }
 
 /// Job kinds for operators and benchmarks: `followup.noop` does nothing; `followup.sleep`
