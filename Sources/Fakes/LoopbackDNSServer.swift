@@ -23,6 +23,7 @@ public final class LoopbackDNSServer: Sendable {
         var stopped = false
         var truncateUDP = false
         var silent = false
+        var forgeFirst = false
         var udpQueries = 0
         var tcpQueries = 0
     }
@@ -65,14 +66,26 @@ public final class LoopbackDNSServer: Sendable {
                     }
                 }
                 guard count > 0 else { continue }
-                let (truncate, silent) = state.withLock { s -> (Bool, Bool) in
+                let (truncate, silent, forge) = state.withLock { s -> (Bool, Bool, Bool) in
                     s.udpQueries += 1
-                    return (s.truncateUDP, s.silent)
+                    return (s.truncateUDP, s.silent, s.forgeFirst)
                 }
                 guard !silent, let reply = Self.answer(Array(buffer[0..<count]), records: records, truncate: truncate) else { continue }
-                _ = withUnsafePointer(to: &peer) { pointer in
-                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { peerPointer in
-                        reply.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, peerPointer, peerLength) }
+                var replies = [reply]
+                if forge {
+                    // What an off-path attacker would send: the wrong id, a record of its choosing.
+                    let forged = Locked<[String: [[String]]]>([:])
+                    let query = Array(buffer[0..<count])
+                    if var fake = Self.answer(query, records: forged, truncate: false, forgedTXT: "v=DKIM1; p=forged") {
+                        fake[1] ^= 0x5A
+                        replies.insert(fake, at: 0)
+                    }
+                }
+                for datagram in replies {
+                    _ = withUnsafePointer(to: &peer) { pointer in
+                        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { peerPointer in
+                            datagram.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, peerPointer, peerLength) }
+                        }
                     }
                 }
             }
@@ -126,6 +139,8 @@ public final class LoopbackDNSServer: Sendable {
     public func setTruncateUDP(_ on: Bool) { state.withLock { $0.truncateUDP = on } }
     /// Answer nothing over UDP (clients time out).
     public func setSilent(_ on: Bool) { state.withLock { $0.silent = on } }
+    /// Before each real UDP reply, send a forged one with another id (clients must ignore it).
+    public func setForgeFirst(_ on: Bool) { state.withLock { $0.forgeFirst = on } }
     /// Questions received so far over each transport.
     public var queryCounts: (udp: Int, tcp: Int) { state.withLock { ($0.udpQueries, $0.tcpQueries) } }
 
@@ -144,7 +159,8 @@ public final class LoopbackDNSServer: Sendable {
     }
 
     /// The reply to one query message; nil for garbage.
-    static func answer(_ query: [UInt8], records: Locked<[String: [[String]]]>, truncate: Bool) -> [UInt8]? {
+    static func answer(_ query: [UInt8], records: Locked<[String: [[String]]]>, truncate: Bool,
+                       forgedTXT: String? = nil) -> [UInt8]? {
         guard query.count >= 12, query[2] & 0x80 == 0 else { return nil }
         var offset = 12
         var labels: [String] = []
@@ -158,7 +174,7 @@ public final class LoopbackDNSServer: Sendable {
         guard offset + 4 <= query.count else { return nil }
         let type = UInt16(query[offset]) << 8 | UInt16(query[offset + 1])
         let question = Array(query[12..<(offset + 4)])
-        let found = records.withLock { $0[labels.joined(separator: ".").lowercased()] }
+        let found = forgedTXT.map { [[$0]] } ?? records.withLock { $0[labels.joined(separator: ".").lowercased()] }
         var flags: [UInt8] = [0x84 | (query[2] & 0x01), 0x80]  // QR, AA, RD copied; RA
         if truncate { flags[0] |= 0x02 }
         var answers: [[UInt8]] = []
