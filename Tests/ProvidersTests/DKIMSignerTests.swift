@@ -3,6 +3,7 @@ import Foundation
 import Outbound
 import Providers
 import Testing
+import TestSupport
 
 /// DKIM signatures checked by an independent implementation: dkimpy (scripts/dkim_verify.py),
 /// given the DKIM record the product tells the company to publish.
@@ -136,41 +137,10 @@ struct DKIMSignerTests {
     }
 }
 
-/// Runs scripts/dkim_verify.py (dkimpy) over messages; returns each one's verdict line.
+/// dkimpy's verdicts, fed the record the product publishes for `key`.
 enum DKIMVerifier {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("scripts/dkim_verify.py").path
-
     static func run(_ messages: [String: [UInt8]], key: DKIMPrivateKey) throws -> [String: String] {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dkim-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let record = "\(key.selector)._domainkey.\(key.domain)\nv=DKIM1; k=rsa; p=\(try key.publicKeyBase64())"
-        for (name, bytes) in messages {
-            try Data(bytes).write(to: directory.appendingPathComponent("\(name).eml"))
-            try Data(record.utf8).write(to: directory.appendingPathComponent("\(name).txt"))
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, directory.path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw VerifierError(message: "dkim_verify.py exited with \(process.terminationStatus) (is dkimpy installed? ./scripts/setup.sh installs it)")
-        }
-        var verdicts: [String: String] = [:]
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-            let parts = line.split(separator: " ", maxSplits: 1)
-            if parts.count == 2 { verdicts[String(parts[0])] = String(parts[1]) }
-        }
-        return verdicts
-    }
-
-    struct VerifierError: Error, CustomStringConvertible {
-        var message: String
-        var description: String { message }
+        try DKIMCheck.verdicts(messages, recordName: "\(key.selector)._domainkey.\(key.domain)",
+                               recordValue: "v=DKIM1; k=rsa; p=\(try key.publicKeyBase64())")
     }
 }

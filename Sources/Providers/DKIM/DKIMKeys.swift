@@ -7,8 +7,9 @@ import Foundation
 public struct DKIMPrivateKey: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     public let domain: String
     public let selector: String
-    // The key's DER bytes, not the key: swift-crypto's key types are not Sendable.
-    private let der: Data
+    // The key's DER bytes, not the key: swift-crypto's key types are not Sendable. Internal, not
+    // public: tests (@testable) look for it in logs and reports; nothing else reads it.
+    let der: Data
 
     /// A new RSA-2048 key pair.
     public static func generate(domain: String, selector: String) throws -> DKIMPrivateKey {
