@@ -47,7 +47,8 @@ struct DomainCommand: AsyncParsableCommand {
     }
 
     static func describe(_ key: EmailDomains.Key) -> String {
-        var line = "\(key.dkimName): \(key.status)\(key.active ? ", signing" : ", not signing")"
+        let role = key.active ? (key.status == "verified" ? "signing" : "active (signs once verified)") : "standby (see `use`)"
+        var line = "\(key.dkimName): \(key.status), \(role)"
         if let reason = key.reason { line += " — \(reason)" }
         if let checked = key.checkedAt { line += " (checked \(ISO8601DateFormatter().string(from: checked)))" }
         return line
