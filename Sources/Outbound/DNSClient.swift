@@ -12,7 +12,7 @@ import Foundation
 /// One query over UDP (with an EDNS0 OPT record asking for 1,232-byte answers); a reply
 /// with the TC bit set is asked again over TCP. Replies whose id or question do not match
 /// are ignored (an off-path spoof must guess both), and every lookup ends by `timeout`.
-/// Blocking sockets on a dispatch thread: DNS lookups here are rare (domain verification).
+/// Blocking sockets on a thread of the lookup's own: DNS lookups here are rare (domain verification).
 public struct DNSClient: Sendable {
     /// Where queries go.
     public struct Server: Sendable, Equatable, CustomStringConvertible {
@@ -93,10 +93,15 @@ public struct DNSClient: Sendable {
         let query = try DNSWire.query(name: name, id: UInt16.random(in: 0...UInt16.max))
         let server = self.server
         let deadline = ContinuousClock.now + timeout
+        // A thread of its own, not a dispatch queue's: the lookup blocks in poll() until its deadline,
+        // and a busy global queue would start it late. Lookups are rare (domain verification).
         return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
+            let thread = Thread {
                 continuation.resume(with: Result { try DNSClient.exchange(query, server: server, deadline: deadline) })
             }
+            thread.name = "followup.dns"
+            thread.stackSize = 256 * 1024
+            thread.start()
         }
     }
 
