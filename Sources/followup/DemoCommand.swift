@@ -19,8 +19,9 @@ struct DemoCommand: AsyncParsableCommand {
             Starts an embedded Postgres (or uses --database-url / DATABASE_URL), applies the schema, starts
             local fakes of every provider, runs the poller, and plays the seed's scenarios with short
             timeouts: push acknowledged; push unanswered; no app; messenger blocked; a long Korean answer;
-            a chat a manager opened; a marketing message. Then prints what each customer received, and why,
-            and the SMS wallet's statement.
+            a chat a manager opened; a marketing message. Acme Shop mails from its own domain, verified on a
+            local DNS server and DKIM-signed. Then prints what each customer received, and why, and the SMS
+            wallet's statement.
             """)
 
     @OptionGroup var database: DatabaseOptions

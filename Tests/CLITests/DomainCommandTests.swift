@@ -58,4 +58,39 @@ struct DomainCommandTests {
         #expect(badCode != 0 && bad.contains("decodes to 5 bytes; it must be exactly 32") && !bad.contains("c2hvcnQ="), "\(bad)")
         await db.pool.close()
     }
+
+    @Test("followup run: the poller makes the key of a row the app inserted, and its periodic job verifies it")
+    func pollerMakesAndVerifies() async throws {
+        let db = try await TestDatabase.fresh()
+        let url = try await db.url
+        let channel = try await db.pool.scalar("INSERT INTO channels (name) VALUES ('Acme') RETURNING id", as: Int64.self)
+        let dns = try LoopbackDNSServer()
+        defer { dns.stop() }
+        let fakes = try FakeProviders()
+        defer { fakes.stop() }
+        var environment = fakes.environment
+        environment["FOLLOWUP_SECRETS_KEY"] = Self.secrets
+        environment["FOLLOWUP_DNS_SERVER"] = dns.address
+        environment["FOLLOWUP_DOMAIN_VERIFY_MINUTES"] = "0.02"  // every 1.2 s
+        let poller = try ChildProcess(ChildProcess.followupBinary, ["run", "--database-url", url], environment: environment)
+        defer { poller.signal(SIGTERM) }
+
+        try await db.pool.execute("INSERT INTO channel_email_domains (channel_id, domain) VALUES (\(channel), 'acme.example')")
+        let made = try await eventually(timeout: .seconds(30)) {
+            try await db.pool.first("SELECT 1 FROM email_domain_records WHERE channel_id = \(channel) AND dkim_value IS NOT NULL") != nil
+        }
+        #expect(made, "\(poller.output)")
+        let row = try #require(try await db.pool.first("""
+            SELECT dkim_name, dkim_value, spf_name, spf_value_if_none_yet FROM email_domain_records WHERE channel_id = \(channel)
+            """))
+        dns.setTXT(try row.decode(String.self, at: 0), [try row.decode(String.self, at: 1)])
+        dns.setTXT(try row.decode(String.self, at: 2), [try row.decode(String.self, at: 3)])
+        let verified = try await eventually(timeout: .seconds(30)) {
+            try await db.pool.scalar("SELECT email_domain_verified FROM channels WHERE id = \(channel)", as: Bool.self)
+        }
+        #expect(verified, "\(poller.output)")
+        poller.signal(SIGTERM)
+        #expect(await poller.wait(timeout: .seconds(15)) == 0)
+        await db.pool.close()
+    }
 }
