@@ -60,7 +60,7 @@ struct DNSClientTests {
         let started = ContinuousClock.now
         let error = await #expect(throws: DNSError.self) { try await client(server, timeout: .milliseconds(300)).txt("acme.example") }
         #expect(error?.code == .timeout)
-        #expect(ContinuousClock.now - started < .milliseconds(2_500))  // 300 ms, plus a loaded machine's slack
+        #expect(ContinuousClock.now - started < .seconds(4))  // 300 ms, plus a loaded machine's slack (the 5 s default would fail)
     }
 
     @Test("server addresses: host:port, [v6]:port, bare host, resolv.conf; bad ones are clear errors")

@@ -1,7 +1,7 @@
 import Fakes
 import Foundation
 import Outbound
-import Providers
+@testable import Providers
 import Testing
 import TestSupport
 
@@ -126,6 +126,9 @@ struct DKIMSignerTests {
         let wrong = SecretsKey.random()
         let error = #expect(throws: SecretsKeyError.self) { try DKIMPrivateKey.open(sealed, domain: "acme.example", selector: "followup1", with: wrong) }
         #expect("\(Self.key)" == "DKIMPrivateKey(followup1._domainkey.acme.example, redacted)")
+        var dumped = ""
+        dump(Self.key, to: &dumped)
+        #expect(!dumped.contains(Self.key.der.base64EncodedString().prefix(32)) && dumped.contains("followup1"))
         #expect("\(secrets)" == "SecretsKey(redacted)")
         #expect(error.map { "\($0)" }?.contains(secrets.base64) == false)
         // Malformed secrets keys: clear errors that do not echo the value.

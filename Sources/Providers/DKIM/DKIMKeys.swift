@@ -4,7 +4,7 @@ import Foundation
 
 /// A DKIM signing key for one domain and selector. Its description names the domain and
 /// selector only: the key never reaches a log line or an error message.
-public struct DKIMPrivateKey: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+public struct DKIMPrivateKey: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public let domain: String
     public let selector: String
     // The key's DER bytes, not the key: swift-crypto's key types are not Sendable. Internal, not
@@ -48,6 +48,8 @@ public struct DKIMPrivateKey: Sendable, CustomStringConvertible, CustomDebugStri
 
     public var description: String { "DKIMPrivateKey(\(selector)._domainkey.\(domain), redacted)" }
     public var debugDescription: String { description }
+    /// `dump()` and debuggers see the domain and selector only.
+    public var customMirror: Mirror { Mirror(self, children: ["domain": domain, "selector": selector]) }
 }
 
 /// The key that seals stored secrets (DKIM private keys): `FOLLOWUP_SECRETS_KEY`, 32 random
