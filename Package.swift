@@ -54,7 +54,7 @@ let package = Package(
         ], exclude: ["SQL"], plugins: ["EmbedSQL"]),
         // The product's rules: presence, eligibility, the channel plan, text routing, email.
         .target(name: "FollowUp", dependencies: [
-            "Postgres", "Jobs", "Providers", "Wallet",
+            "Postgres", "Jobs", "Outbound", "Providers", "Wallet",
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["SQL"], plugins: ["EmbedSQL"]),
         // The product's whole schema: every module's migration line in order, the roles and grants.
@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "Fakes"]),
         .testTarget(name: "ProvidersTests", dependencies: [
-            "Providers", "Fakes", "Outbound",
+            "Providers", "Fakes", "Outbound", "TestSupport",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),

@@ -12,6 +12,17 @@ if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# The tests check DKIM signatures with an independent implementation: dkimpy (PyPI).
+if ! python3 -c "import dkim" >/dev/null 2>&1; then
+    echo "installing: dkimpy (PyPI; the tests' independent DKIM verifier)"
+    if ! command -v python3 >/dev/null 2>&1; then
+        SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3 python3-pip >/dev/null
+    fi
+    python3 -m pip install --quiet dkimpy 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages dkimpy
+fi
 if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
     echo "note: add /opt/swift/usr/bin to PATH" >&2
 fi

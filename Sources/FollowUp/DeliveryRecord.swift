@@ -34,6 +34,8 @@ struct DeliveryRecord: Sendable {
     var listPriceMicros: Int64?
     /// Push only: the token the push carries, which its receipt must quote.
     var receiptToken: String?
+    /// Email only: who it is from and the key that signs it, decided when marked `sending`.
+    var emailSender: EmailSender? = nil
 
     /// The idempotency key providers dedupe on: one per delivery, stable across retries and crashes.
     var idempotencyKey: String { "delivery-\(id)" }

@@ -28,6 +28,11 @@ public enum DeliveryReport {
         public var costMicros: Int64
         public var createdAt: Date
         public var sentAt: Date?
+        /// Email: the From address's domain, whether the channel's DKIM key signed it, and why it
+        /// did not come from the channel's own domain when the channel has one.
+        public var fromDomain: String? = nil
+        public var dkimSigned: Bool? = nil
+        public var senderNote: String? = nil
     }
 
     /// Which rows to list.
@@ -55,7 +60,8 @@ public enum DeliveryReport {
     public static func list(_ filter: Filter, on db: some Queryable) async throws -> [Row] {
         try await db.query("""
             SELECT delivery_id, channel_id, channel_name, follow_up_id, chat_id, customer_id, kind, route, status, why,
-                   replaced_by_route, replaced_by_status, provider_message_id, segments, country, cost_micros, created_at, sent_at
+                   replaced_by_route, replaced_by_status, provider_message_id, segments, country, cost_micros, created_at, sent_at,
+                   from_domain, dkim_signed, sender_note
             FROM public.delivery_report
             WHERE (\(filter.channelID)::bigint IS NULL OR channel_id = \(filter.channelID))
               AND (\(filter.chatID)::bigint IS NULL OR chat_id = \(filter.chatID))
@@ -73,7 +79,9 @@ public enum DeliveryReport {
                     replacedByRoute: try row.decode(String?.self, at: 10), replacedByStatus: try row.decode(String?.self, at: 11),
                     providerMessageID: try row.decode(String?.self, at: 12), segments: try row.decode(Int.self, at: 13),
                     country: try row.decode(String?.self, at: 14), costMicros: try row.decode(Int64.self, at: 15),
-                    createdAt: try row.decode(Date.self, at: 16), sentAt: try row.decode(Date?.self, at: 17))
+                    createdAt: try row.decode(Date.self, at: 16), sentAt: try row.decode(Date?.self, at: 17),
+                    fromDomain: try row.decode(String?.self, at: 18), dkimSigned: try row.decode(Bool?.self, at: 19),
+                    senderNote: try row.decode(String?.self, at: 20))
             }
     }
 

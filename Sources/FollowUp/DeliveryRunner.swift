@@ -158,9 +158,16 @@ struct DeliveryRunner: Sendable {
                 try await afterFailure(delivery, followUp, reason: error.description, on: tx)
                 return .stopped
             }
+            // Email: who it is from is decided now, and recorded with the attempt (delivery_report).
+            let sender = delivery.route == .email ? try await EmailSender.resolve(followUp.channel, settings: settings, on: tx) : nil
+            if let note = sender?.note {
+                logger.info("email falls back to the product's sender", metadata: meta(delivery, [
+                    "channel_id": "\(delivery.channelID)", "why": "\(note)"]))
+            }
             tx.queue("""
                 UPDATE public.deliveries SET status = 'sending', sending_at = coalesce(sending_at, now()), attempts = attempts + 1,
-                    price_micros = \(price), reason = NULL, updated_at = now()
+                    price_micros = \(price), reason = NULL, updated_at = now(),
+                    from_domain = \(sender?.fromDomain), dkim_selector = \(sender?.key?.selector), sender_note = \(sender?.note)
                 WHERE id = \(delivery.id)
                 """)
             do {
@@ -174,6 +181,7 @@ struct DeliveryRunner: Sendable {
             delivery.attempts += 1
             delivery.priceMicros = price
             delivery.status = "sending"
+            delivery.emailSender = sender
             return .proceed(delivery, followUp)
         }
     }
@@ -222,14 +230,15 @@ struct DeliveryRunner: Sendable {
         case .sms, .lms:
             return try await providers.text.send(textMessage(delivery, followUp))
         case .email:
-            let envelope = EmailContent.Envelope(followUp, settings: settings)
+            let sender = delivery.emailSender
+            let envelope = EmailContent.Envelope(followUp, settings: settings, signedDomain: sender?.signedDomain)
             let composed = delivery.html == nil || delivery.subject == nil || delivery.body == nil
                 ? EmailContent(followUp, settings: settings) : nil
             return try await providers.email.send(EmailMessage(
                 fromName: envelope.fromName, fromAddress: envelope.fromAddress, to: delivery.recipient ?? "",
                 toName: followUp.customer.name, replyTo: envelope.replyTo, subject: delivery.subject ?? composed?.subject ?? "",
                 text: delivery.body ?? composed?.text ?? "", html: delivery.html ?? composed?.html ?? "",
-                messageID: EmailContent.messageID(deliveryID: delivery.id, settings: settings)))
+                messageID: EmailContent.messageID(deliveryID: delivery.id, settings: settings), dkim: sender?.key))
         }
     }
 

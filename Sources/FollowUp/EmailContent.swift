@@ -1,8 +1,8 @@
 import Foundation
 
 /// The default follow-up email (HTML and plain text): the unseen answers and a way back into the
-/// chat. From the channel's own domain when it set one up and verified it, else the product's
-/// sender; Reply-To routes a reply back into the chat.
+/// chat. From the channel's own domain when it set one up, verified it in DNS and its key signs
+/// (docs/email-domains.md), else the product's sender; Reply-To routes a reply back into the chat.
 ///
 /// Bounded whatever the chat holds: the newest `maxAnswers` answers, each cut after
 /// `maxAnswerCharacters` characters, and a line counting the earlier ones (they are in the chat,
@@ -23,9 +23,10 @@ struct EmailContent: Sendable {
         var fromAddress: String
         var replyTo: String
 
-        init(_ followUp: FollowUpContext, settings: FollowUpSettings) {
+        /// `signedDomain`: the channel's domain when a verified key signs this email (``EmailSender``).
+        init(_ followUp: FollowUpContext, settings: FollowUpSettings, signedDomain: String? = nil) {
             fromName = followUp.channel.emailFromName ?? followUp.channel.name
-            fromAddress = EmailContent.sender(followUp.channel, settings: settings)
+            fromAddress = EmailContent.sender(followUp.channel, signedDomain: signedDomain, settings: settings)
             replyTo = "chat-\(followUp.chatID)@\(settings.replyDomain)"
         }
     }
@@ -91,9 +92,11 @@ struct EmailContent: Sendable {
         self.html = html
     }
 
-    /// The channel's own address when its domain is verified and the address is at it.
-    static func sender(_ channel: FollowUpContext.Channel, settings: FollowUpSettings) -> String {
-        if channel.emailDomainVerified, let domain = channel.emailDomain?.lowercased() {
+    /// The channel's own address when its domain is the one a verified DKIM key signs for (the
+    /// address at it, else support@ it); otherwise the product's sender. `email_domain_verified`
+    /// alone is not enough: mail from a company's domain goes out signed, or not from it at all.
+    static func sender(_ channel: FollowUpContext.Channel, signedDomain: String?, settings: FollowUpSettings) -> String {
+        if let domain = channel.emailDomain?.lowercased(), domain == signedDomain?.lowercased() {
             if let address = channel.emailFromAddress, address.lowercased().hasSuffix("@" + domain) { return address }
             return "support@\(domain)"
         }

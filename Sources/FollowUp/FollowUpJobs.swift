@@ -38,4 +38,13 @@ public enum FollowUpJobs {
         enum CodingKeys: String, CodingKey { case followUpID = "follow_up_id" }
         static func uniqueKey(_ followUpID: Int64) -> String { "push_timeout:\(followUpID)" }
     }
+
+    /// Makes the DKIM key of a `channel_email_domains` row the app inserted without one
+    /// (enqueued by that table's trigger, unique key `email_domain_keys:<id>`).
+    public struct EmailDomainKeys: JobPayload, Equatable {
+        public static let kind = "followup.email_domain_keys"
+        public var domainKeyID: Int64
+        public init(domainKeyID: Int64) { self.domainKeyID = domainKeyID }
+        enum CodingKeys: String, CodingKey { case domainKeyID = "domain_key_id" }
+    }
 }

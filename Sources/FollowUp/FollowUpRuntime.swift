@@ -7,7 +7,8 @@ import Providers
 public enum FollowUpRuntime {
     /// The job kinds this module handles.
     public static let kinds = [FollowUpJobs.OfflineCheck.kind, FollowUpJobs.Dispatch.kind,
-                               FollowUpJobs.Deliver.kind, FollowUpJobs.PushTimeout.kind]
+                               FollowUpJobs.Deliver.kind, FollowUpJobs.PushTimeout.kind,
+                               FollowUpJobs.EmailDomainKeys.kind, DomainVerification.jobKind]
 
     /// Registers the handlers of every follow-up job kind (`followup run`).
     public static func register(in registry: inout JobRegistry, providers: ProviderSet,
@@ -27,5 +28,21 @@ public enum FollowUpRuntime {
         registry.register(FollowUpJobs.Dispatch.self) { payload, context in try await plan.dispatch(payload, context) }
         registry.register(FollowUpJobs.PushTimeout.self) { payload, context in try await plan.pushTimeout(payload, context) }
         registry.register(FollowUpJobs.Deliver.self) { payload, context in try await runner.run(payload, context) }
+        let domains = settings.emailDomains
+        registry.register(FollowUpJobs.EmailDomainKeys.self) { payload, context in
+            if try await EmailDomains.makeKey(id: payload.domainKeyID, settings: domains, on: context.database) {
+                logger.info("made the DKIM key of a new sender domain", metadata: ["domain_key_id": "\(payload.domainKeyID)"])
+            }
+            return .done
+        }
+        registry.register(kind: DomainVerification.jobKind) { context in
+            try await DomainVerification.run(context: context, settings: domains, logger: logger)
+        }
+    }
+
+    /// The periodic jobs of the follow-up flow: checking custom sender domains in DNS.
+    public static func schedule(_ periodic: inout [PeriodicJob], settings: FollowUpSettings = FollowUpSettings()) {
+        periodic.append(PeriodicJob(name: DomainVerification.jobKind, kind: DomainVerification.jobKind,
+                                    every: settings.emailDomains.verifyEvery, queue: settings.queue))
     }
 }

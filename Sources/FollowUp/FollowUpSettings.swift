@@ -27,6 +27,8 @@ public struct FollowUpSettings: Sendable {
     public var replyDomain = "reply.followup.example"
     /// The SMS sender for channels that did not set `sms_from`.
     public var defaultSMSFrom = "+15005550006"
+    /// Custom sender domains: the secrets key, DNS, SPF (docs/email-domains.md).
+    public var emailDomains = EmailDomainSettings()
 
     public init() {}
 

@@ -166,8 +166,10 @@ public struct EmailMessage: Sendable {
     public var html: String
     /// Becomes the Message-ID, so a resend after a crash is recognisably the same mail.
     public var messageID: String
+    /// When set, the message is DKIM-signed with this key (its domain must be the From domain's).
+    public var dkim: DKIMPrivateKey?
     public init(fromName: String?, fromAddress: String, to: String, toName: String?, replyTo: String?,
-                subject: String, text: String, html: String, messageID: String) {
+                subject: String, text: String, html: String, messageID: String, dkim: DKIMPrivateKey? = nil) {
         self.fromName = fromName
         self.fromAddress = fromAddress
         self.to = to
@@ -177,6 +179,7 @@ public struct EmailMessage: Sendable {
         self.text = text
         self.html = html
         self.messageID = messageID
+        self.dkim = dkim
     }
 }
 

@@ -20,10 +20,11 @@ public struct SMTPEmail: EmailProvider {
     }
 
     /// The MIME message `send` submits.
-    public static func mime(for email: EmailMessage, to recipient: MailAddress, date: Date = Date()) -> MIMEMessage {
+    /// `recipient`: the validated `email.to` (`send` passes the one it also gives the envelope).
+    public static func mime(for email: EmailMessage, to recipient: MailAddress? = nil, date: Date = Date()) -> MIMEMessage {
         MIMEMessage(
             from: MailAddress(name: email.fromName, address: email.fromAddress),
-            to: [recipient],
+            to: [recipient ?? MailAddress(name: email.toName, address: email.to)],
             replyTo: email.replyTo.map { MailAddress(address: $0) },
             subject: email.subject,
             messageID: email.messageID,
@@ -32,13 +33,26 @@ public struct SMTPEmail: EmailProvider {
             htmlBody: email.html.isEmpty ? nil : email.html)
     }
 
+    /// The exact bytes `send` hands to SMTP: the rendered MIME message, DKIM-signed in front
+    /// when the email carries a key.
+    public static func bytes(for email: EmailMessage, to recipient: MailAddress? = nil, date: Date = Date()) throws -> [UInt8] {
+        let rendered = mime(for: email, to: recipient, date: date).render()
+        guard let key = email.dkim else { return rendered }
+        do {
+            return try DKIMSigner(key: key).sign(rendered, time: date)
+        } catch {
+            // The key's bytes are never part of the error.
+            throw ProviderError(.final, ProviderError.Reason("DKIM signing failed for \(key.selector)._domainkey.\(key.domain)"))
+        }
+    }
+
     public func send(_ email: EmailMessage) async throws -> String {
         // One validated address for the envelope (RCPT TO) and the To: header alike.
         guard let recipient = MailAddress.validated(email.to, name: email.toName) else {
             throw ProviderError(.final, .invalidRecipient)
         }
-        let mime = Self.mime(for: email, to: recipient)
-        let submission = MailSubmission(envelopeFrom: email.fromAddress, recipients: [recipient.address], message: mime.render())
+        let submission = MailSubmission(envelopeFrom: email.fromAddress, recipients: [recipient.address],
+                                        message: try Self.bytes(for: email, to: recipient))
         do {
             try await client.sendMail(submission, via: server)
         } catch let error as OutboundError {

@@ -58,6 +58,10 @@ struct DeliveriesCommand: AsyncParsableCommand {
                 if let route = row.replacedByRoute {
                     why += " → replaced by \(route.uppercased()) (\(row.replacedByStatus ?? "?"))"
                 }
+                if let domain = row.fromDomain {
+                    why += " · from \(domain), \(row.dkimSigned == true ? "DKIM-signed" : "not signed by the channel's key")"
+                    if let note = row.senderNote { why += " (\(note))" }
+                }
                 return [DeliveriesTable.time(row.createdAt), String(row.channelID), row.chatID.map(String.init) ?? "-",
                         row.route, row.status, why, DeliveriesTable.money(row.costMicros)]
             }))

@@ -19,8 +19,9 @@ struct DemoCommand: AsyncParsableCommand {
             Starts an embedded Postgres (or uses --database-url / DATABASE_URL), applies the schema, starts
             local fakes of every provider, runs the poller, and plays the seed's scenarios with short
             timeouts: push acknowledged; push unanswered; no app; messenger blocked; a long Korean answer;
-            a chat a manager opened; a marketing message. Then prints what each customer received, and why,
-            and the SMS wallet's statement.
+            a chat a manager opened; a marketing message. Acme Shop mails from its own domain, verified on a
+            local DNS server and DKIM-signed. Then prints what each customer received, and why, and the SMS
+            wallet's statement.
             """)
 
     @OptionGroup var database: DatabaseOptions
@@ -52,7 +53,10 @@ struct DemoCommand: AsyncParsableCommand {
         // The same handlers as `followup run`, with the providers pointed at the fakes.
         var settings = FollowUpSettings.fast()
         settings.gatherDelay = .milliseconds(300)
-        let runtime = try ProductRuntime(environment: fakes.environment, followUps: settings, logger: logger)
+        let domain = try DemoDomain()  // Acme Shop's own email domain, on a loopback DNS server
+        defer { domain.dns.stop() }
+        let runtime = try ProductRuntime(environment: fakes.environment.merging(domain.environment) { $1 },
+                                         followUps: settings, logger: logger)
         var workerConfiguration = WorkerConfiguration()
         workerConfiguration.queues = [.init("default", concurrency: 16)]
         workerConfiguration.safetyPoll = .milliseconds(250)
@@ -65,6 +69,7 @@ struct DemoCommand: AsyncParsableCommand {
         let story = DemoStory(pool: pool, fakes: fakes, offlineSeconds: offlineSeconds, pushAckSeconds: pushAckSeconds)
         do {
             try await story.setUp()
+            try await domain.setUp(channelID: try await story.channelID(DemoStory.acme), pool: pool, logger: logger)
             try await story.play()
             try await story.report()
         } catch {
@@ -173,7 +178,7 @@ struct DemoStory: Sendable {
                                   offline_timeout, push_ack_timeout, email_from_address, email_domain, email_domain_verified,
                                   link_base_url)
             VALUES (\(Self.acme), 'paid', true, true, true, 'KR', \(offline)::interval, \(ack)::interval,
-                    'help@acme-shop.example', 'acme-shop.example', true, 'https://chat.acme-shop.example')
+                    'help@acme-shop.example', 'acme-shop.example', false, 'https://chat.acme-shop.example')
             """)
         try await pool.execute("""
             INSERT INTO public.channels (name, plan, phone_enabled, email_enabled, push_integrated, default_country,
@@ -342,6 +347,7 @@ struct DemoStory: Sendable {
                 return "(mail accepted)"
             }
             return "to \(scenario.email ?? ""): “\(mail.decodedHeader("Subject") ?? "")”, from \(mail.decodedHeader("From") ?? "?"), replies go to \(mail.header("Reply-To") ?? "?")"
+                + DemoDomain.describe(row, signatureHeader: mail.header("DKIM-Signature"))
         }
     }
 

@@ -27,15 +27,22 @@ struct ProductRuntime {
         }
         client = OutboundClient()
         let providers = try ProviderSet(settings: settings, client: client)
+        var followUps = followUps
+        do {
+            followUps.emailDomains = try EmailDomainSettings(environment: environment)
+        } catch let error as EmailDomainError {
+            throw ValidationError("email domain settings: \(error)")
+        }
         DiagnosticJobs.register(in: &registry)
         FollowUpRuntime.register(in: &registry, providers: providers, settings: followUps, logger: logger)
+        FollowUpRuntime.schedule(&periodic, settings: followUps)
         WalletRuntime.register(in: &registry, periodic: &periodic, payments: providers.payments, settings: wallet, logger: logger)
     }
 }
 
 /// Subcommands contributed by the product modules.
 enum ProductCommands {
-    static let extra: [ParsableCommand.Type] = [DeliveriesCommand.self, WalletCommand.self]
+    static let extra: [ParsableCommand.Type] = [DeliveriesCommand.self, WalletCommand.self, ChannelCommand.self]
 }
 
 /// Job kinds for operators and benchmarks: `followup.noop` does nothing; `followup.sleep`

@@ -79,7 +79,12 @@ CREATE TABLE deliveries (
     -- and `body`, so sending needs neither the messages nor the template again).
     html                text,
     -- Push only: the unguessable token the push carries; its receipt must quote it.
-    receipt_token       text
+    receipt_token       text,
+    -- Email only: the From domain used, the DKIM selector that signed it (NULL: unsigned), and
+    -- why it did not come from the channel's own domain when the channel has one.
+    from_domain         text,
+    dkim_selector       text,
+    sender_note         text
 ) WITH (fillfactor = 80);
 -- A delivery changes status two or three times. No index covers `status` (nor any other column
 -- an update changes), and fillfactor 80 leaves room on each page, so those updates stay on the

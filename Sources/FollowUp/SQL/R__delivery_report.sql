@@ -32,7 +32,11 @@ SELECT d.id AS delivery_id,
        d.created_at,
        d.sent_at,
        d.delivered_at,
-       d.finished_at
+       d.finished_at,
+       d.from_domain,
+       CASE WHEN d.from_domain IS NOT NULL THEN d.dkim_selector IS NOT NULL END AS dkim_signed,
+       d.dkim_selector,
+       d.sender_note
 FROM public.deliveries d
 JOIN public.channels ch ON ch.id = d.channel_id
 LEFT JOIN public.deliveries r ON r.replaces = d.id;

@@ -26,6 +26,9 @@ GRANT SELECT, INSERT, UPDATE ON public.follow_ups, public.deliveries TO followup
 -- Locking a chat row (FOR UPDATE) needs UPDATE on some column: this one, which nothing reads.
 GRANT UPDATE (followup_lock_column) ON public.chats TO followup_poller;
 GRANT SELECT ON public.delivery_report, public.schema_migrations, public.schema_repeatables TO followup_poller;
+-- Custom sender domains: the poller makes keys and records verification (docs/email-domains.md).
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.channel_email_domains TO followup_poller;
+GRANT UPDATE (email_domain, email_domain_verified) ON public.channels TO followup_poller;
 -- The wallet: read it (statements, top-up state); write it only through these.
 GRANT SELECT ON ALL TABLES IN SCHEMA wallet TO followup_poller;
 GRANT EXECUTE ON FUNCTION
@@ -49,11 +52,18 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON public.channels, public.customers, publi
     TO followup_app;
 GRANT SELECT, INSERT ON public.messages, public.chat_reads, public.activity, public.push_receipts TO followup_app;
 GRANT SELECT ON public.delivery_report TO followup_app;
+-- A custom sender domain: the app asks for one, and reads what to publish (never the key).
+GRANT INSERT (channel_id, domain, selector) ON public.channel_email_domains TO followup_app;
+GRANT SELECT ON public.email_domain_records TO followup_app;
 
 -- ── Operators ────────────────────────────────────────────────────────────────────────────────
 GRANT USAGE ON SCHEMA wallet, finance TO followup_operator;
 GRANT SELECT ON public.channels, public.customers, public.chats, public.follow_ups, public.deliveries,
                 public.delivery_report, public.jobs, public.job_schedules TO followup_operator;
+-- Custom sender domains (followup channel domain add|verify|use|remove).
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.channel_email_domains TO followup_operator;
+GRANT UPDATE (email_domain, email_domain_verified) ON public.channels TO followup_operator;
+GRANT SELECT ON public.email_domain_records TO followup_operator;
 -- Retry or cancel a job (followup jobs retry|cancel): a state change, never an insert.
 GRANT UPDATE ON public.jobs TO followup_operator;
 GRANT SELECT ON ALL TABLES IN SCHEMA wallet TO followup_operator;

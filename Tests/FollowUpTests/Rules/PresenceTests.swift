@@ -59,20 +59,21 @@ import Testing
         #expect(EmailContent.escape("<b>\"Tom\" & 'Jerry'</b>") == "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;")
     }
 
-    @Test("From: the channel's verified domain, else the product's sender")
+    @Test("From: the channel's domain when a verified key signs for it, else the product's sender")
     func sender() {
         var channel = FollowUpContext.Channel(
             id: 1, name: "Acme", phoneEnabled: true, emailEnabled: true, pushIntegrated: false,
             messengerSenderKey: nil, messengerTemplateCode: nil, smsFrom: nil, emailFromName: nil,
-            emailFromAddress: "help@acme.example", emailDomain: "acme.example", emailDomainVerified: false,
+            emailFromAddress: "help@acme.example", emailDomain: "acme.example", emailDomainVerified: true,
             defaultCountry: "KR", pushAckTimeoutSeconds: 30, textTemplate: nil, textSubject: nil,
             linkBaseURL: "https://chat.acme.example/")
         let settings = FollowUpSettings()
-        #expect(EmailContent.sender(channel, settings: settings) == "notifications@followup.example")
-        channel.emailDomainVerified = true
-        #expect(EmailContent.sender(channel, settings: settings) == "help@acme.example")
+        // The app's flag alone does not make mail come from the company's domain: only a signing key does.
+        #expect(EmailContent.sender(channel, signedDomain: nil, settings: settings) == "notifications@followup.example")
+        #expect(EmailContent.sender(channel, signedDomain: "other.example", settings: settings) == "notifications@followup.example")
+        #expect(EmailContent.sender(channel, signedDomain: "acme.example", settings: settings) == "help@acme.example")
         channel.emailFromAddress = nil
-        #expect(EmailContent.sender(channel, settings: settings) == "support@acme.example")
+        #expect(EmailContent.sender(channel, signedDomain: "acme.example", settings: settings) == "support@acme.example")
     }
 
     @Test("the email carries every unseen answer, escaped, with the link and a Korean variant")
