@@ -16,7 +16,7 @@ struct EmailContent: Sendable {
         var replyTo: String
 
         init(_ followUp: FollowUpContext, settings: FollowUpSettings) {
-            fromName = followUp.channel.emailFromName ?? followUp.channel.name
+            fromName = followUp.channel.emailFromName ?? settings.defaultEmailFromName ?? followUp.channel.name
             fromAddress = EmailContent.sender(followUp.channel, settings: settings)
             replyTo = "chat-\(followUp.chatID)@\(settings.replyDomain)"
         }
@@ -34,7 +34,7 @@ struct EmailContent: Sendable {
                 .replacingOccurrences(of: "{count}", with: String(followUp.messages.count))
         let greeting = followUp.customer.name.map { words.greetingNamed.replacingOccurrences(of: "{name}", with: $0) } ?? words.greeting
         let intro = words.intro.replacingOccurrences(of: "{company}", with: company)
-        let link = followUp.link
+        let link = followUp.link(chatURLBase: settings.chatURLBase)
 
         var text = "\(greeting)\n\n\(intro)\n\n"
         for message in followUp.messages {

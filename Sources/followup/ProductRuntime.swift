@@ -25,6 +25,12 @@ struct ProductRuntime {
         } catch let error as ProviderSettingsError {
             throw ValidationError("provider settings: \(error)")
         }
+        try self.init(providers: settings, followUps: followUps, wallet: wallet, logger: logger)
+    }
+
+    /// With providers already read and checked (`followup run`: OperatorConfiguration).
+    init(providers settings: ProviderSettings, followUps: FollowUpSettings = FollowUpSettings(),
+         wallet: WalletSettings = WalletSettings(), logger: Logger) throws {
         client = OutboundClient()
         let providers = try ProviderSet(settings: settings, client: client)
         DiagnosticJobs.register(in: &registry)
