@@ -26,6 +26,16 @@ if ldd "$bin" | grep -i 'libswift\|libFoundation\|libdispatch\|not found'; then
 fi
 ldd "$bin" | sed 's/^/  /'
 
+# The Debian packages its direct dependencies come from must be the Dockerfile's runtime ones
+# (libpq5 libcurl4 libstdc++6) or the base image's (libc6 libgcc-s1).
+allowed="libc6 libgcc-s1 libstdc++6 libpq5 libcurl4"
+echo "── Debian packages it needs (allowed: $allowed)"
+for lib in $(readelf -d "$bin" | awk '/NEEDED/ { gsub(/[][]/, "", $5); print $5 }'); do
+    pkg="$(dpkg -S "*/$lib" 2>/dev/null | head -1 | cut -d: -f1)"
+    echo "  $lib  ← ${pkg:-?}"
+    case " $allowed " in *" $pkg "*) ;; *) echo "check-release: FAIL — $lib comes from ${pkg:-no package}, not from $allowed" >&2; exit 1 ;; esac
+done
+
 work="$(mktemp -d /tmp/followup-release-XXXXXX)"
 pg_pid_dir=""
 cleanup() {
@@ -34,6 +44,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir "$work/server"
+chmod 755 "$work" "$work/server"
 cp "$bin" "$work/server/followup"   # the binary alone: no resource bundle next to it
 
 url="${DATABASE_URL:-}"
@@ -51,7 +62,6 @@ if [ -z "$url" ]; then
 fi
 
 echo "── in a mount namespace with /opt/swift and $repo hidden"
-chmod 755 "$work" "$work/server"
 unshare --mount --propagation private env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
     DATABASE_URL="$url" REPO="$repo" WORK="$work" /bin/bash -euo pipefail -c '
     [ -d /opt/swift ] && mount -t tmpfs -o ro tmpfs /opt/swift

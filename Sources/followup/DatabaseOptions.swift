@@ -14,10 +14,25 @@ struct DatabaseOptions: ParsableArguments {
     @Flag(help: "Do not prepare statements (for transaction-mode PgBouncer older than 1.21).")
     var noPreparedStatements = false
 
-    /// The URL from the flag or the environment; a clear error when neither is set.
+    @Option(name: .customLong("config"),
+            help: ArgumentHelp("A settings file: NAME=value lines named like the variables, which win over it (docs/configuration.md).", valueName: "file"))
+    var configFile: String?
+
+    /// DATABASE_URL from the environment, else from the `--config` file.
+    private var urlFromSettings: String? {
+        if let url = ProcessInfo.processInfo.environment["DATABASE_URL"]?.trimmingCharacters(in: .whitespaces), !url.isEmpty { return url }
+        guard let configFile else { return nil }
+        return ConfigFile.read(path: configFile, known: SettingsCatalog.names).values["DATABASE_URL"]
+    }
+
+    /// The URL from the flag, the environment or the `--config` file; a clear error when none has it.
     func configuration() throws -> PostgresConfiguration {
-        guard let url = databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else {
-            throw ValidationError("no database: pass --database-url or set DATABASE_URL (or try `followup demo`, which starts a Postgres of its own)")
+        if let configFile {
+            let problems = ConfigFile.read(path: configFile, known: SettingsCatalog.names).problems
+            if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
+        }
+        guard let url = databaseURL ?? urlFromSettings, !url.isEmpty else {
+            throw ValidationError("no database: pass --database-url, set DATABASE_URL or put it in --config FILE (or try `followup demo`, which starts a Postgres of its own)")
         }
         do {
             var configuration = try PostgresConfiguration(url)
@@ -45,5 +60,5 @@ struct DatabaseOptions: ParsableArguments {
         }
     }
 
-    var isSet: Bool { databaseURL != nil || !(ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "").isEmpty }
+    var isSet: Bool { databaseURL != nil || urlFromSettings != nil }
 }

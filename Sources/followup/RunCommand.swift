@@ -15,13 +15,12 @@ struct RunCommand: AsyncParsableCommand {
 
             """ + SettingsCatalog.helpText)
 
-    @OptionGroup var config: ConfigOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var worker: WorkerOptions
 
     func run() async throws {
-        var settings = OperatorConfiguration(config, database)
+        var settings = OperatorConfiguration(database)
         var workerConfiguration = WorkerConfiguration()
         do {
             workerConfiguration = try worker.configuration()

@@ -103,13 +103,16 @@ struct MonthlyCreditTests {
         try await db.pool.execute("UPDATE job_schedules SET next_tick = '2026-01-31T22:00:00Z' WHERE name = 'wallet.monthly_credit'")
         let pollerPools = (0..<3).map { _ in db.anotherPool(maxConnections: 4) }
         let workers = pollerPools.map { WalletWorker(pool: $0, payments: nil) }
+        // The months the ticks below simulate (becoming paid also grants the real month at once).
+        let now = try await currentMonth(db)
+        func simulated() async throws -> [String] { try await credits(db).filter { !$0.hasSuffix(now) } }
 
         // January's last hours, then the boundary passes while every poller is down (22:00 → 03:10).
         try await fire(db, at: "2026-01-31T22:00:05Z")
         try await fire(db, at: "2026-01-31T23:00:05Z")
-        #expect(try await credits(db) == ["\(paidA) 2026-01", "\(paidB) 2026-01"])
+        #expect(try await simulated() == ["\(paidA) 2026-01", "\(paidB) 2026-01"])
         try await fire(db, at: "2026-02-01T03:10:00Z")
-        #expect(try await credits(db).count == 4)
+        #expect(try await simulated().count == 4)
         // U upgrades mid-February: the next hourly run grants February in full.
         try await db.pool.execute("UPDATE channels SET plan = 'paid' WHERE id = \(upgrader)")
         try await fire(db, at: "2026-02-15T10:00:01Z")
@@ -123,7 +126,6 @@ struct MonthlyCreditTests {
         for pool in pollerPools { await pool.close() }
 
         // Becoming paid (A and B created paid, U upgraded) also granted the real month at once.
-        let now = try await currentMonth(db)
         #expect(try await credits(db) == [
             "\(paidA) 2026-01", "\(paidA) 2026-02", "\(paidA) 2026-03", "\(paidA) \(now)",
             "\(paidB) 2026-01", "\(paidB) 2026-02", "\(paidB) 2026-03", "\(paidB) \(now)",

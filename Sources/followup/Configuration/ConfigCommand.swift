@@ -3,21 +3,14 @@ import Foundation
 import Outbound
 import Providers
 
-/// `--config FILE`, shared by the commands that read the operator's settings.
-struct ConfigOptions: ParsableArguments {
-    @Option(name: .customLong("config"),
-            help: ArgumentHelp("A settings file: NAME=value lines with the variables' names (variables win over it).", valueName: "file"))
-    var file: String?
-}
-
 /// The exit status for a configuration that cannot work (sysexits.h EX_CONFIG), distinct from
 /// usage errors (64) and failures at run time (1).
 let exitConfigurationError = ExitCode(78)
 
 extension OperatorConfiguration {
     /// The settings of `run`, from the process environment, `--config` and the database flags.
-    init(_ config: ConfigOptions, _ database: DatabaseOptions) {
-        self.init(environment: ProcessInfo.processInfo.environment, file: config.file,
+    init(_ database: DatabaseOptions) {
+        self.init(environment: ProcessInfo.processInfo.environment, file: database.configFile,
                   databaseURL: database.databaseURL, preparedStatements: !database.noPreparedStatements)
     }
 
@@ -54,11 +47,10 @@ struct ConfigCommand: AsyncParsableCommand {
             abstract: "Validate every setting `followup run` needs, listing every problem at once (exit 78 if any).",
             discussion: SettingsCatalog.helpText)
 
-        @OptionGroup var config: ConfigOptions
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            var settings = OperatorConfiguration(config, database)
+            var settings = OperatorConfiguration(database)
             settings.checkProviderKeys()
             guard settings.isValid else { throw settings.failure() }
             print("configuration OK\n\(settings.summary)")
