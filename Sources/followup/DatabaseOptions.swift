@@ -25,22 +25,27 @@ struct DatabaseOptions: ParsableArguments {
         return ConfigFile.read(path: configFile, known: SettingsCatalog.names).values["DATABASE_URL"]
     }
 
-    /// The URL from the flag, the environment or the `--config` file; a clear error when none has it.
+    /// The URL from the flag, the environment or the `--config` file. A configuration problem
+    /// (an unreadable or malformed file, no URL, a bad one) is printed in one message, without
+    /// the usage text, and exits 78, as `followup run` does.
     func configuration() throws -> PostgresConfiguration {
-        if let configFile {
-            let problems = ConfigFile.read(path: configFile, known: SettingsCatalog.names).problems
-            if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
+        var problems = configFile.map { ConfigFile.read(path: $0, known: SettingsCatalog.names).problems } ?? []
+        var configuration: PostgresConfiguration?
+        if let url = databaseURL ?? urlFromSettings, !url.isEmpty {
+            do {
+                configuration = try PostgresConfiguration(url)
+                configuration?.preparedStatements = !noPreparedStatements
+            } catch let error as PostgresError {
+                problems.append("DATABASE_URL: \(error.message)")
+            }
+        } else {
+            problems.append("no database: pass --database-url, set DATABASE_URL or put it in --config FILE (or try `followup demo`, which starts a Postgres of its own)")
         }
-        guard let url = databaseURL ?? urlFromSettings, !url.isEmpty else {
-            throw ValidationError("no database: pass --database-url, set DATABASE_URL or put it in --config FILE (or try `followup demo`, which starts a Postgres of its own)")
+        guard let configuration, problems.isEmpty else {
+            FileHandle.standardError.write(Data(problems.map { "followup: \($0)\n" }.joined().utf8))
+            throw exitConfigurationError
         }
-        do {
-            var configuration = try PostgresConfiguration(url)
-            configuration.preparedStatements = !noPreparedStatements
-            return configuration
-        } catch let error as PostgresError {
-            throw ValidationError(error.message)
-        }
+        return configuration
     }
 
     func pool() async throws -> ConnectionPool {
