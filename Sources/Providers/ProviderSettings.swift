@@ -1,7 +1,8 @@
 import Foundation
 import Outbound
 
-/// Where the providers are and how to authenticate, read from environment variables.
+/// Where the providers are and how to authenticate, read from environment variables (or the
+/// `--config` file `followup run` merges into them; docs/configuration.md has every setting).
 ///
 /// | variable | required | meaning |
 /// |---|---|---|
