@@ -13,6 +13,7 @@ struct RunCommand: AsyncParsableCommand {
             lets running jobs finish within --shutdown-grace. Every setting is checked before it starts; all \
             problems are listed at once, exit status 78.
 
+
             """ + SettingsCatalog.helpText)
 
     @OptionGroup var database: DatabaseOptions

@@ -1,3 +1,7 @@
+import FollowUp
+import Jobs
+import Postgres
+
 /// Every setting an operator can give `followup run` and `followup config check`, by environment
 /// variable or in the `--config` file under the same name. This list is what the file may hold,
 /// what `run --help` prints, and what docs/configuration.md documents (keep the three in step).
@@ -32,17 +36,17 @@ enum SettingsCatalog {
                 meaning: "replies go to chat-<id>@this domain (and Message-IDs end in it); point its MX at `followup mail-in`"),
         Setting(name: "FOLLOWUP_CHAT_URL_BASE", need: .required,
                 meaning: "http(s) base of \"back to the chat\" links, <base>/chats/<chat id>, for channels without their own `link_base_url`"),
-        Setting(name: "FOLLOWUP_GATHER_DELAY", need: .optional("5"),
+        Setting(name: "FOLLOWUP_GATHER_DELAY", need: .optional(seconds(FollowUpSettings().gatherDelay)),
                 meaning: "seconds to wait after a customer goes offline before notifying, so answers typed in a row go out as one (0 to 3600)"),
-        Setting(name: "FOLLOWUP_DELIVERY_ATTEMPTS", need: .optional("6"),
+        Setting(name: "FOLLOWUP_DELIVERY_ATTEMPTS", need: .optional(String(FollowUpSettings().deliveryAttempts)),
                 meaning: "send attempts per delivery for retryable provider failures (1 to 100)"),
-        Setting(name: "FOLLOWUP_RETRY_BASE", need: .optional("1"),
+        Setting(name: "FOLLOWUP_RETRY_BASE", need: .optional(seconds(WorkerConfiguration().backoff.base)),
                 meaning: "seconds: a failed job's n-th retry waits a random time in [½, 1] × base × 2^(n−1)"),
-        Setting(name: "FOLLOWUP_RETRY_MAX", need: .optional("3600"),
+        Setting(name: "FOLLOWUP_RETRY_MAX", need: .optional(seconds(WorkerConfiguration().backoff.maximum)),
                 meaning: "seconds: the longest wait between two retries"),
-        Setting(name: "FOLLOWUP_JOB_RETENTION", need: .optional("86400"),
+        Setting(name: "FOLLOWUP_JOB_RETENTION", need: .optional(seconds(WorkerConfiguration().retention)),
                 meaning: "seconds completed and cancelled jobs are kept before pruning"),
-        Setting(name: "FOLLOWUP_DEAD_JOB_RETENTION", need: .optional("604800"),
+        Setting(name: "FOLLOWUP_DEAD_JOB_RETENTION", need: .optional(seconds(WorkerConfiguration().deadRetention)),
                 meaning: "seconds dead jobs are kept for `followup jobs` to list and retry"),
     ]
 
@@ -71,6 +75,12 @@ enum SettingsCatalog {
         Setting(name: "FOLLOWUP_APNS_BASE_URL", need: .optional("https://api.push.apple.com"), meaning: "APNs base URL (sandbox for development builds)"),
     ]
 
+    /// Defaults are read from the structs that hold them, so help never disagrees with the code.
+    private static func seconds(_ duration: Duration) -> String {
+        let value = duration.seconds
+        return value == value.rounded() ? String(Int64(value)) : String(value)
+    }
+
     static let all: [Setting] = database + product + providers
     static let names: Set<String> = Set(all.map(\.name))
     static let secrets: Set<String> = Set(all.filter(\.secret).map(\.name))
@@ -89,10 +99,16 @@ enum SettingsCatalog {
             }.joined(separator: "\n")
         }
         return """
-            Settings: environment variables, or NAME=value lines in --config FILE (variables win).
-            Every one, with its meaning: docs/configuration.md. Check them: followup config check.
+            Settings: environment variables, or NAME=value lines in --config FILE (variables win). \
+            Every one, with its meaning: docs/configuration.md. Check them: `followup config check`.
+
+            Database:
             \(lines(database))
+
+            The product:
             \(lines(product))
+
+            Providers:
             \(lines(providers))
             """
     }
