@@ -133,7 +133,7 @@ struct ChannelPlan: Sendable {
                           on tx: Transaction) async throws -> String {
         var queued = 0
         var excluded: [String] = []
-        let plan = followUp.composeText()
+        let plan = followUp.composeText(chatURLBase: settings.chatURLBase)
         let xmsRoute: Route = plan.route == .lms ? .lms : .sms
         if !followUp.channel.phoneEnabled {
             NewDelivery(route: xmsRoute, status: "excluded", reason: "text notifications are turned off for this channel")

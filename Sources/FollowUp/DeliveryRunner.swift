@@ -329,7 +329,7 @@ struct DeliveryRunner: Sendable {
         case .messenger:
             // Sending loaded the follow-up without its messages (the messenger text was stored); the SMS/LMS needs them.
             let full = followUp.messages.isEmpty ? try await FollowUpContext.load(followUpID: followUp.followUpID, on: tx) ?? followUp : followUp
-            let replacement = plan.textDelivery(full, plan: full.composeText(), messenger: false, replaces: delivery.id)
+            let replacement = plan.textDelivery(full, plan: full.composeText(chatURLBase: settings.chatURLBase), messenger: false, replaces: delivery.id)
             replacement.insert(for: followUp, settings: settings, on: tx)
         case .push:
             guard let id = delivery.followUpID, let record = try await FollowUpRecord.lock(id, on: tx),

@@ -25,7 +25,7 @@ struct EmailContent: Sendable {
 
         /// `signedDomain`: the channel's domain when a verified key signs this email (``EmailSender``).
         init(_ followUp: FollowUpContext, settings: FollowUpSettings, signedDomain: String? = nil) {
-            fromName = followUp.channel.emailFromName ?? followUp.channel.name
+            fromName = followUp.channel.emailFromName ?? settings.defaultEmailFromName ?? followUp.channel.name
             fromAddress = EmailContent.sender(followUp.channel, signedDomain: signedDomain, settings: settings)
             replyTo = "chat-\(followUp.chatID)@\(settings.replyDomain)"
         }
@@ -43,7 +43,7 @@ struct EmailContent: Sendable {
                 .replacingOccurrences(of: "{count}", with: String(followUp.messages.count))
         let greeting = followUp.customer.name.map { words.greetingNamed.replacingOccurrences(of: "{name}", with: $0) } ?? words.greeting
         let intro = words.intro.replacingOccurrences(of: "{company}", with: company)
-        let link = followUp.link
+        let link = followUp.link(chatURLBase: settings.chatURLBase)
 
         let shown = followUp.messages.suffix(Self.maxAnswers).map { message in
             var message = message

@@ -21,7 +21,8 @@ struct FollowUpContext: Sendable {
         var pushAckTimeoutSeconds: Double
         var textTemplate: String?
         var textSubject: String?
-        var linkBaseURL: String
+        /// nil: the product's `FollowUpSettings.chatURLBase`.
+        var linkBaseURL: String?
 
         var hasMessenger: Bool { messengerSenderKey != nil && messengerTemplateCode != nil }
     }
@@ -59,10 +60,10 @@ struct FollowUpContext: Sendable {
     /// The customer's country for pricing and SMS/LMS: their own, else the channel's default.
     var country: String { customer.country ?? channel.defaultCountry }
 
-    /// The way back into the chat.
-    var link: String {
-        let base = channel.linkBaseURL.hasSuffix("/") ? String(channel.linkBaseURL.dropLast()) : channel.linkBaseURL
-        return "\(base)/chats/\(chatID)"
+    /// The way back into the chat: under the channel's own link base, else the product's.
+    func link(chatURLBase: String) -> String {
+        let base = channel.linkBaseURL ?? chatURLBase
+        return "\(base.hasSuffix("/") ? String(base.dropLast()) : base)/chats/\(chatID)"
     }
 
     var textTemplate: TextTemplate {
@@ -71,9 +72,9 @@ struct FollowUpContext: Sendable {
     }
 
     /// The follow-up text, planned as SMS or LMS for the customer's country.
-    func composeText() -> XMSPlan {
+    func composeText(chatURLBase: String) -> XMSPlan {
         FollowUpText.compose(template: textTemplate, company: channel.name, customerName: customer.name,
-                             messages: messages.map(\.body), link: link, country: country)
+                             messages: messages.map(\.body), link: link(chatURLBase: chatURLBase), country: country)
     }
 
     /// Loads a follow-up with its channel, customer and (unless `messages` is false) its
@@ -126,7 +127,7 @@ struct FollowUpContext: Sendable {
             emailFromAddress: try row.decode(String?.self, at: o + 15), emailDomain: try row.decode(String?.self, at: o + 16),
             emailDomainVerified: try row.decode(Bool.self, at: o + 17), defaultCountry: try row.decode(String.self, at: o + 18),
             pushAckTimeoutSeconds: try row.decode(Double.self, at: o + 19), textTemplate: try row.decode(String?.self, at: o + 20),
-            textSubject: try row.decode(String?.self, at: o + 21), linkBaseURL: try row.decode(String.self, at: o + 22))
+            textSubject: try row.decode(String?.self, at: o + 21), linkBaseURL: try row.decode(String?.self, at: o + 22))
         let customer = Customer(
             id: try row.decode(Int64.self, at: o + 23), name: try row.decode(String?.self, at: o + 24),
             phone: try row.decode(String?.self, at: o + 25), email: try row.decode(String?.self, at: o + 26),

@@ -21,14 +21,24 @@ public struct FollowUpSettings: Sendable {
     public var deliveryAttempts = 6
     /// Messenger attempts before a retryable messenger failure falls back to SMS/LMS.
     public var messengerAttempts = 2
-    /// The product's sender for channels without a verified domain of their own.
+    // The product-wide senders and links below are required settings of `followup run`
+    // (docs/configuration.md); these defaults are example values for the demo and the tests.
+
+    /// The product's sender address for channels without a verified domain (`FOLLOWUP_EMAIL_FROM`).
     public var defaultEmailFrom = "notifications@followup.example"
-    /// Replies to follow-up emails go to chat-<chat id>@<replyDomain>, which routes them back into the chat.
+    /// The From name for channels without an `email_from_name` of their own; nil: the channel's name.
+    public var defaultEmailFromName: String?
+    /// Replies to follow-up emails go to chat-<chat id>@<replyDomain>, which routes them back into
+    /// the chat (`FOLLOWUP_REPLY_DOMAIN`).
     public var replyDomain = "reply.followup.example"
-    /// The SMS sender for channels that did not set `sms_from`.
+    /// The SMS sender for channels that did not set `sms_from` (`FOLLOWUP_SMS_FROM`): a number,
+    /// an alphanumeric sender id, or a Twilio Messaging Service SID (`MG…`).
     public var defaultSMSFrom = "+15005550006"
     /// Custom sender domains: the secrets key, DNS, SPF (docs/email-domains.md).
     public var emailDomains = EmailDomainSettings()
+    /// "Back to the chat" links are <base>/chats/<chat id> for channels without their own
+    /// `link_base_url` (`FOLLOWUP_CHAT_URL_BASE`).
+    public var chatURLBase = "https://chat.example.com"
 
     public init() {}
 

@@ -1,7 +1,8 @@
 import Foundation
 import Outbound
 
-/// Where the providers are and how to authenticate, read from environment variables.
+/// Where the providers are and how to authenticate, read from environment variables (or the
+/// `--config` file `followup run` merges into them; docs/configuration.md has every setting).
 ///
 /// | variable | required | meaning |
 /// |---|---|---|
@@ -98,34 +99,45 @@ public struct ProviderSettings: Sendable {
     }
 
     /// Reads the variables above from `environment` (the process environment by default).
-    /// - Throws: ``ProviderSettingsError`` naming the first missing or malformed variable.
+    /// - Throws: ``ProviderSettingsError`` naming the first missing or malformed variable
+    ///   (``problems(in:)`` lists them all).
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let env = Reader(environment: environment)
-        if let seconds = env.value("FOLLOWUP_PROVIDER_TIMEOUT") {
-            guard let value = Double(seconds), value > 0, value <= 600 else {
-                throw ProviderSettingsError(variable: "FOLLOWUP_PROVIDER_TIMEOUT", problem: "must be a number of seconds between 0 and 600")
-            }
-            timeout = .milliseconds(Int64(value * 1000))
-        } else {
-            timeout = .seconds(15)
+        let settings = ProviderSettings(reading: env)
+        if let first = env.problems.first { throw first }
+        self = settings
+    }
+
+    /// Every missing or malformed variable at once, in the order of the table above; empty when
+    /// ``init(environment:)`` would succeed.
+    public static func problems(in environment: [String: String]) -> [ProviderSettingsError] {
+        let env = Reader(environment: environment)
+        _ = ProviderSettings(reading: env)
+        return env.problems
+    }
+
+    /// Reads every variable, recording each problem in `env` (a placeholder stands in for a bad value).
+    private init(reading env: Reader) {
+        if let seconds = env.value("FOLLOWUP_PROVIDER_TIMEOUT"), !(Double(seconds).map { $0 > 0 && $0 <= 600 } ?? false) {
+            env.fail("FOLLOWUP_PROVIDER_TIMEOUT", "must be a number of seconds between 0 and 600")
         }
+        timeout = env.value("FOLLOWUP_PROVIDER_TIMEOUT").flatMap(Double.init).map { .milliseconds(Int64($0 * 1000)) } ?? .seconds(15)
 
         twilio = Twilio(
-            baseURL: try env.httpURL("FOLLOWUP_TWILIO_BASE_URL", default: "https://api.twilio.com"),
-            accountSID: try env.required("FOLLOWUP_TWILIO_ACCOUNT_SID"),
-            authToken: try env.required("FOLLOWUP_TWILIO_AUTH_TOKEN"),
-            statusCallback: try env.optionalHTTPURL("FOLLOWUP_TWILIO_STATUS_CALLBACK"))
+            baseURL: env.httpURL("FOLLOWUP_TWILIO_BASE_URL", default: "https://api.twilio.com"),
+            accountSID: env.required("FOLLOWUP_TWILIO_ACCOUNT_SID"),
+            authToken: env.required("FOLLOWUP_TWILIO_AUTH_TOKEN"),
+            statusCallback: env.optionalHTTPURL("FOLLOWUP_TWILIO_STATUS_CALLBACK"))
 
-        let smtpURL = try env.required("FOLLOWUP_SMTP_URL")
-        guard smtpURL.hasPrefix("smtp://") || smtpURL.hasPrefix("smtps://") else {
-            throw ProviderSettingsError(variable: "FOLLOWUP_SMTP_URL", problem: "must start with smtp:// or smtps://")
+        let smtpURL = env.required("FOLLOWUP_SMTP_URL")
+        if !smtpURL.isEmpty, !(smtpURL.hasPrefix("smtp://") || smtpURL.hasPrefix("smtps://")) {
+            env.fail("FOLLOWUP_SMTP_URL", "must start with smtp:// or smtps://")
         }
         let user = env.value("FOLLOWUP_SMTP_USER")
         let password = env.value("FOLLOWUP_SMTP_PASSWORD")
         if (user == nil) != (password == nil) {
-            throw ProviderSettingsError(
-                variable: user == nil ? "FOLLOWUP_SMTP_USER" : "FOLLOWUP_SMTP_PASSWORD",
-                problem: "is missing (set both FOLLOWUP_SMTP_USER and FOLLOWUP_SMTP_PASSWORD, or neither)")
+            env.fail(user == nil ? "FOLLOWUP_SMTP_USER" : "FOLLOWUP_SMTP_PASSWORD",
+                     "is missing (set both FOLLOWUP_SMTP_USER and FOLLOWUP_SMTP_PASSWORD, or neither)")
         }
         let startTLS: SMTPServer.StartTLS
         switch env.value("FOLLOWUP_SMTP_STARTTLS")?.lowercased() {
@@ -133,70 +145,85 @@ public struct ProviderSettings: Sendable {
         case "if-available": startTLS = .ifAvailable
         case "never": startTLS = .never
         default:
-            throw ProviderSettingsError(variable: "FOLLOWUP_SMTP_STARTTLS", problem: "must be required, if-available or never")
+            env.fail("FOLLOWUP_SMTP_STARTTLS", "must be required, if-available or never")
+            startTLS = .required
         }
         smtp = SMTP(url: smtpURL, user: user, password: password, startTLS: startTLS)
 
         if let secret = env.value("FOLLOWUP_KAKAO_SECRET_KEY") {
-            kakao = Kakao(baseURL: try env.httpURL("FOLLOWUP_KAKAO_BASE_URL", default: nil), secretKey: secret)
+            kakao = Kakao(baseURL: env.httpURL("FOLLOWUP_KAKAO_BASE_URL", default: nil), secretKey: secret)
         }
         if let secret = env.value("FOLLOWUP_STRIPE_SECRET_KEY") {
-            stripe = Stripe(baseURL: try env.httpURL("FOLLOWUP_STRIPE_BASE_URL", default: "https://api.stripe.com"), secretKey: secret)
+            stripe = Stripe(baseURL: env.httpURL("FOLLOWUP_STRIPE_BASE_URL", default: "https://api.stripe.com"), secretKey: secret)
         }
         let fcmCredential = env.value("FOLLOWUP_FCM_SERVICE_ACCOUNT_FILE").map(FCM.Credential.serviceAccountFile)
             ?? env.value("FOLLOWUP_FCM_ACCESS_TOKEN").map(FCM.Credential.accessToken)
         if let fcmCredential {
             fcm = FCM(
-                baseURL: try env.httpURL("FOLLOWUP_FCM_BASE_URL", default: "https://fcm.googleapis.com"),
-                projectID: try env.required("FOLLOWUP_FCM_PROJECT_ID"), credential: fcmCredential)
+                baseURL: env.httpURL("FOLLOWUP_FCM_BASE_URL", default: "https://fcm.googleapis.com"),
+                projectID: env.required("FOLLOWUP_FCM_PROJECT_ID"), credential: fcmCredential)
         }
         if let topic = env.value("FOLLOWUP_APNS_TOPIC") {
-            let baseURL = try env.httpURL("FOLLOWUP_APNS_BASE_URL", default: "https://api.push.apple.com")
+            let baseURL = env.httpURL("FOLLOWUP_APNS_BASE_URL", default: "https://api.push.apple.com")
             let keyFile = env.value("FOLLOWUP_APNS_KEY_FILE")
             if keyFile == nil, !Reader.isLoopback(baseURL) {
-                throw ProviderSettingsError(variable: "FOLLOWUP_APNS_KEY_FILE", problem: "is missing (the .p8 key signs APNs tokens)")
+                env.fail("FOLLOWUP_APNS_KEY_FILE", "is missing (the .p8 key signs APNs tokens)")
             }
-            apns = APNs(baseURL: baseURL, topic: topic, keyID: try env.required("FOLLOWUP_APNS_KEY_ID"),
-                        teamID: try env.required("FOLLOWUP_APNS_TEAM_ID"), keyFile: keyFile)
+            apns = APNs(baseURL: baseURL, topic: topic, keyID: env.required("FOLLOWUP_APNS_KEY_ID"),
+                        teamID: env.required("FOLLOWUP_APNS_TEAM_ID"), keyFile: keyFile)
         }
     }
 
-    /// Environment lookups with errors that name the variable, never its value.
-    private struct Reader {
-        var environment: [String: String]
+    /// Environment lookups that record problems naming the variable, never its value.
+    private final class Reader {
+        let environment: [String: String]
+        private(set) var problems: [ProviderSettingsError] = []
+
+        init(environment: [String: String]) { self.environment = environment }
+
+        func fail(_ name: String, _ problem: String) {
+            problems.append(ProviderSettingsError(variable: name, problem: problem))
+        }
 
         func value(_ name: String) -> String? {
             guard let value = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else { return nil }
             return value
         }
 
-        func required(_ name: String) throws -> String {
-            guard let value = value(name) else { throw ProviderSettingsError(variable: name, problem: "is missing") }
+        /// The value, or "" after recording that it is missing.
+        func required(_ name: String) -> String {
+            guard let value = value(name) else {
+                fail(name, "is missing")
+                return ""
+            }
             return value
         }
 
-        func httpURL(_ name: String, default fallback: String?) throws -> String {
-            guard let url = value(name) ?? fallback else { throw ProviderSettingsError(variable: name, problem: "is missing") }
-            try check(url, name)
+        func httpURL(_ name: String, default fallback: String?) -> String {
+            guard let url = value(name) ?? fallback else {
+                fail(name, "is missing")
+                return ""
+            }
+            check(url, name)
             return url
         }
 
-        func optionalHTTPURL(_ name: String) throws -> String? {
+        func optionalHTTPURL(_ name: String) -> String? {
             guard let url = value(name) else { return nil }
-            try check(url, name)
+            check(url, name)
             return url
         }
 
-        private func check(_ url: String, _ name: String) throws {
+        private func check(_ url: String, _ name: String) {
             guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
                   let host = components.host, !host.isEmpty else {
-                throw ProviderSettingsError(variable: name, problem: "is not a URL")
+                return fail(name, "is not a URL")
             }
             guard components.user == nil, components.password == nil else {
-                throw ProviderSettingsError(variable: name, problem: "must not contain credentials")
+                return fail(name, "must not contain credentials")
             }
             guard scheme == "https" || (scheme == "http" && Self.isLoopback(url)) else {
-                throw ProviderSettingsError(variable: name, problem: "must be an https:// URL (http:// only for 127.0.0.1 or localhost)")
+                return fail(name, "must be an https:// URL (http:// only for 127.0.0.1 or localhost)")
             }
         }
 

@@ -55,8 +55,18 @@ public struct TwilioText: TextProvider {
         return "\(subject)\n\(message.body)"
     }
 
+    /// A Twilio Messaging Service SID (`MG` + 32 hex digits) rather than a number or sender id.
+    public static func isMessagingService(_ from: String) -> Bool {
+        from.count == 34 && from.hasPrefix("MG") && from.dropFirst(2).allSatisfy(\.isHexDigit)
+    }
+
+    /// `From=<number or sender id>`, or `MessagingServiceSid=MG…` (Twilio then chooses the number).
+    static func sender(_ from: String) -> (String, String) {
+        isMessagingService(from) ? ("MessagingServiceSid", from) : ("From", from)
+    }
+
     public func send(_ message: TextMessage) async throws -> String {
-        var fields: [(String, String)] = [("To", message.to), ("From", message.from), ("Body", Self.composedBody(message))]
+        var fields: [(String, String)] = [("To", message.to), Self.sender(message.from), ("Body", Self.composedBody(message))]
         if let callback = statusCallback(for: message.idempotencyKey) { fields.append(("StatusCallback", callback)) }
         let response = try await endpoint.send(
             "POST", messagesPath,
@@ -76,9 +86,10 @@ public struct TwilioText: TextProvider {
         let since = Date(timeIntervalSinceNow: -Double(lookupWindow.components.seconds))
         let day = Self.dayFormatter.string(from: since)
         // Twilio spells the filter `DateSent>=DAY`: the name is `DateSent>`.
-        var path: String? = messagesPath + "?" + FormEncoding.encode([
-            ("To", message.to), ("From", message.from), ("DateSent>", day), ("PageSize", "100"),
-        ])
+        // A Messaging Service picks the number itself: then the listing is not filtered by `From`.
+        var path: String? = messagesPath + "?" + FormEncoding.encode(
+            [("To", message.to)] + (Self.isMessagingService(message.from) ? [] : [("From", message.from)])
+                + [("DateSent>", day), ("PageSize", "100")])
         let body = Self.composedBody(message)
         var pages = 0
         while let next = path, pages < 5 {

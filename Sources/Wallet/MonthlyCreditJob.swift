@@ -10,7 +10,8 @@ import Postgres
 /// moment and has not had that month's credit. "Once" is the database's: a (channel, month)
 /// primary key and the transfer's idempotency key `monthly_credit:<channel>:<YYYY-MM>`, so any
 /// number of pollers, retries and catch-up runs grant it exactly once. Rules (docs/finance.md):
-/// a channel that upgrades mid-month gets that month's full credit at the next run; downtime
+/// a channel that upgrades mid-month gets that month's full credit at once (a trigger on
+/// `channels.plan` enqueues this job for that channel alone, `{"channel_id", "tick"}`); downtime
 /// over a month boundary is caught up by the first run after it; a month during which no
 /// poller ran at all is not granted afterwards.
 public enum MonthlyCreditJob {
@@ -39,12 +40,34 @@ public enum MonthlyCreditJob {
         }
     }
 
-    /// The job's handler: the month is the one of the periodic tick that enqueued it.
+    /// Grants the month containing `at` (nil: now) to one channel if it is on the paid plan and
+    /// does not have that month's credit yet. Returns 1 when it granted, else 0.
+    static func grant(channelID: Int64, at: String?, amountMicros: Int64, on pool: ConnectionPool) async throws -> Int {
+        guard amountMicros > 0 else { return 0 }
+        let transfer = try await pool.withTransaction { tx in
+            try await tx.first("""
+                SELECT wallet.grant_monthly_credit(c.id, (coalesce(\(at)::timestamptz, now()) AT TIME ZONE 'UTC')::date, \(amountMicros))
+                FROM public.channels c WHERE c.id = \(channelID) AND c.plan = 'paid'
+                """)?.decode(Int64?.self, at: 0)
+        }
+        return transfer == nil ? 0 : 1
+    }
+
+    /// The job's handler: the month is the one of the periodic tick that enqueued it, or (with a
+    /// `channel_id`, from the trigger on `channels.plan`) the one the channel became paid in.
     static func run(context: JobContext, settings: WalletSettings, logger: Logger) async throws -> JobResult {
-        struct Tick: Decodable { var tick: String? }
-        let tick = (try? context.payload(as: Tick.self))?.tick
-        let granted = try await grant(at: tick, amountMicros: settings.monthlyCreditMicros,
-                                      batch: settings.monthlyCreditBatch, on: context.database)
+        struct Tick: Decodable {
+            var tick: String?
+            var channel_id: Int64?
+        }
+        let payload = try? context.payload(as: Tick.self)
+        let tick = payload?.tick
+        let granted = if let channelID = payload?.channel_id {
+            try await grant(channelID: channelID, at: tick, amountMicros: settings.monthlyCreditMicros, on: context.database)
+        } else {
+            try await grant(at: tick, amountMicros: settings.monthlyCreditMicros,
+                            batch: settings.monthlyCreditBatch, on: context.database)
+        }
         if granted > 0 {
             logger.info("granted the monthly SMS credit", metadata: ["channels": "\(granted)", "tick": "\(tick ?? "now")"])
         }

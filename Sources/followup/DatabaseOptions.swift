@@ -19,20 +19,40 @@ struct DatabaseOptions: ParsableArguments {
     /// (docs/security.md). `migrate` creates objects in `public`, so it keeps the default.
     static let productSearchPath = "pg_catalog, pg_temp"
 
-    /// The URL from the flag or the environment; a clear error when neither is set.
+    @Option(name: .customLong("config"),
+            help: ArgumentHelp("A settings file: NAME=value lines named like the variables, which win over it (docs/configuration.md).", valueName: "file"))
+    var configFile: String?
+
+    /// DATABASE_URL from the environment, else from the `--config` file.
+    private var urlFromSettings: String? {
+        if let url = ProcessInfo.processInfo.environment["DATABASE_URL"]?.trimmingCharacters(in: .whitespaces), !url.isEmpty { return url }
+        guard let configFile else { return nil }
+        return ConfigFile.read(path: configFile, known: SettingsCatalog.names).values["DATABASE_URL"]
+    }
+
+    /// The URL from the flag, the environment or the `--config` file. A configuration problem
+    /// (an unreadable or malformed file, no URL, a bad one) is printed in one message, without
+    /// the usage text, and exits 78, as `followup run` does.
     /// `productSession`: pin the search path (every command but `migrate` and the benchmarks).
     func configuration(productSession: Bool = true) throws -> PostgresConfiguration {
-        guard let url = databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else {
-            throw ValidationError("no database: pass --database-url or set DATABASE_URL (or try `followup demo`, which starts a Postgres of its own)")
+        var problems = configFile.map { ConfigFile.read(path: $0, known: SettingsCatalog.names).problems } ?? []
+        var configuration: PostgresConfiguration?
+        if let url = databaseURL ?? urlFromSettings, !url.isEmpty {
+            do {
+                configuration = try PostgresConfiguration(url)
+                configuration?.preparedStatements = !noPreparedStatements
+                if productSession { configuration?.searchPath = Self.productSearchPath }
+            } catch let error as PostgresError {
+                problems.append("DATABASE_URL: \(error.message)")
+            }
+        } else {
+            problems.append("no database: pass --database-url, set DATABASE_URL or put it in --config FILE (or try `followup demo`, which starts a Postgres of its own)")
         }
-        do {
-            var configuration = try PostgresConfiguration(url)
-            configuration.preparedStatements = !noPreparedStatements
-            if productSession { configuration.searchPath = Self.productSearchPath }
-            return configuration
-        } catch let error as PostgresError {
-            throw ValidationError(error.message)
+        guard let configuration, problems.isEmpty else {
+            FileHandle.standardError.write(Data(problems.map { "followup: \($0)\n" }.joined().utf8))
+            throw exitConfigurationError
         }
+        return configuration
     }
 
     func pool(productSession: Bool = true) async throws -> ConnectionPool {
@@ -52,5 +72,5 @@ struct DatabaseOptions: ParsableArguments {
         }
     }
 
-    var isSet: Bool { databaseURL != nil || !(ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "").isEmpty }
+    var isSet: Bool { databaseURL != nil || urlFromSettings != nil }
 }

@@ -186,7 +186,8 @@ struct DemoStory: Sendable {
             VALUES (\(Self.bloom), 'paid', true, true, false, 'KR', 'bloom-sender-key', 'FOLLOWUP_KO_01',
                     \(offline)::interval, \(ack)::interval)
             """)
-        // Paid plans get their monthly SMS credit from the wallet's periodic job; wait for it.
+        // Paid plans get their monthly SMS credit the moment they are created paid (a trigger enqueues
+        // the wallet job for the channel); wait for it.
         for name in [Self.acme, Self.bloom] {
             let channel = try await channelID(name)
             let credited = await waitFor(seconds: 5) { () -> Bool? in

@@ -15,10 +15,12 @@ struct FollowupCommand: AsyncParsableCommand {
             Start here:
               followup demo                         see it work, on a Postgres it starts itself
               followup migrate --database-url URL   create or update the schema
-              followup run --database-url URL       the poller
+              followup config check --config FILE   check the settings (docs/configuration.md)
+              followup run --config FILE            the poller
             """,
+        version: FollowupVersion.current,
         subcommands: [
-            MigrateCommand.self, RunCommand.self, DemoCommand.self, JobsCommand.self,
+            MigrateCommand.self, RunCommand.self, ConfigCommand.self, DemoCommand.self, JobsCommand.self,
             BenchCommand.self,
         ] + ProductCommands.extra
     )

@@ -25,14 +25,20 @@ struct ProductRuntime {
         } catch let error as ProviderSettingsError {
             throw ValidationError("provider settings: \(error)")
         }
-        client = OutboundClient()
-        let providers = try ProviderSet(settings: settings, client: client)
         var followUps = followUps
         do {
             followUps.emailDomains = try EmailDomainSettings(environment: environment)
         } catch let error as EmailDomainError {
             throw ValidationError("email domain settings: \(error)")
         }
+        try self.init(providers: settings, followUps: followUps, wallet: wallet, logger: logger)
+    }
+
+    /// With providers already read and checked (`followup run`: OperatorConfiguration).
+    init(providers settings: ProviderSettings, followUps: FollowUpSettings = FollowUpSettings(),
+         wallet: WalletSettings = WalletSettings(), logger: Logger) throws {
+        client = OutboundClient()
+        let providers = try ProviderSet(settings: settings, client: client)
         DiagnosticJobs.register(in: &registry)
         FollowUpRuntime.register(in: &registry, providers: providers, settings: followUps, logger: logger)
         FollowUpRuntime.schedule(&periodic, settings: followUps)

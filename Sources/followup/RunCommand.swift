@@ -8,18 +8,38 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "The poller: claim due jobs and run them until SIGTERM or SIGINT.",
-        discussion: "Deploy as many as you like; they coordinate through row locks only. On SIGTERM it stops claiming and lets running jobs finish within --shutdown-grace.")
+        discussion: """
+            Deploy as many as you like; they coordinate through row locks only. On SIGTERM it stops claiming and \
+            lets running jobs finish within --shutdown-grace. Every setting is checked before it starts; all \
+            problems are listed at once, exit status 78.
+
+
+            """ + SettingsCatalog.helpText)
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var worker: WorkerOptions
 
     func run() async throws {
+        var settings = OperatorConfiguration(database)
+        var workerConfiguration = WorkerConfiguration()
+        do {
+            workerConfiguration = try worker.configuration()
+        } catch let error as ValidationError {
+            settings.add(problem: error.message)
+        }
+        settings.checkProviderKeys()
+        guard settings.isValid, let databaseConfiguration = settings.database, let providers = settings.providers else {
+            throw settings.failure()
+        }
+        workerConfiguration.backoff = settings.backoff
+        workerConfiguration.retention = settings.retention
+        workerConfiguration.deadRetention = settings.deadRetention
+
         logging.bootstrap()
         let logger = Logger(label: "followup")
-        let workerConfiguration = try worker.configuration()
-        let pool = try await database.pool()
-        let runtime = try ProductRuntime(logger: logger)
+        let runtime = try ProductRuntime(providers: providers, followUps: settings.followUps, logger: logger)
+        let pool = ConnectionPool(databaseConfiguration, maxConnections: database.maxConnections)
         let jobWorker = JobWorker(pool: pool, registry: runtime.registry, periodic: runtime.periodic,
                                   configuration: workerConfiguration, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [jobWorker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

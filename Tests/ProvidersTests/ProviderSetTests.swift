@@ -54,6 +54,20 @@ struct ProviderSetTests {
         #expect(withSecret.map { "\($0)" }?.contains("twilio-secret-value") == false)
     }
 
+    @Test("problems(in:) lists every bad variable at once, in the table's order; none for a good environment")
+    func everyProblem() {
+        #expect(ProviderSettings.problems(in: Self.minimal).isEmpty)
+        let problems = ProviderSettings.problems(in: [
+            "FOLLOWUP_PROVIDER_TIMEOUT": "soon", "FOLLOWUP_TWILIO_AUTH_TOKEN": "twilio-secret-value",
+            "FOLLOWUP_SMTP_URL": "http://mail", "FOLLOWUP_SMTP_STARTTLS": "maybe", "FOLLOWUP_KAKAO_SECRET_KEY": "k",
+        ])
+        #expect(problems.map(\.variable) == [
+            "FOLLOWUP_PROVIDER_TIMEOUT", "FOLLOWUP_TWILIO_ACCOUNT_SID", "FOLLOWUP_SMTP_URL", "FOLLOWUP_SMTP_STARTTLS",
+            "FOLLOWUP_KAKAO_BASE_URL",
+        ])
+        #expect(!problems.map(\.description).joined().contains("twilio-secret-value"))
+    }
+
     @Test("an APNs key file without a signer is refused, naming the variable")
     func apnsNeedsSigner() throws {
         var environment = Self.minimal

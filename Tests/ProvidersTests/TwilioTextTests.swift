@@ -42,6 +42,23 @@ struct TwilioTextTests {
         #expect(sent.bodyText.contains("To=%2B821012345678"))
     }
 
+    @Test("a Messaging Service SID as sender goes as MessagingServiceSid, and lookups do not filter by From")
+    func messagingService() async throws {
+        let service = "MG0123456789abcdef0123456789abcdef"
+        var message = sms()
+        message.from = service
+        let sid = try await adapter().send(message)
+        let form = try #require(fake.server.requests.first).formFields()
+        #expect(form["MessagingServiceSid"] == service)
+        #expect(form["From"] == nil)
+        let found = try await adapter().lookup(message)
+        #expect(found?.providerMessageID == sid)
+        #expect(try #require(fake.server.requests.last).query["From"] == nil)
+        #expect(TwilioText.isMessagingService(service))
+        #expect(!TwilioText.isMessagingService("+15005550006"))
+        #expect(!TwilioText.isMessagingService("MG0123"))
+    }
+
     @Test("LMS goes through the same API with the subject in front of the body")
     func lms() async throws {
         let long = String(repeating: "안녕하세요 ", count: 40)

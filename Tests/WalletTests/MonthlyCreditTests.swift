@@ -29,6 +29,66 @@ struct MonthlyCreditTests {
             .map { try $0.decode(String.self, at: 0) }
     }
 
+    /// This month (UTC, database clock) as YYYY-MM.
+    func currentMonth(_ db: TestDatabase) async throws -> String {
+        try await db.pool.scalar("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM')", as: String.self)
+    }
+
+    func credits(_ db: TestDatabase, channel: Int64) async throws -> Int {
+        try await db.pool.scalar("SELECT count(*)::int FROM wallet.monthly_credits WHERE channel_id = \(channel)", as: Int.self)
+    }
+
+    @Test("a channel becoming paid has its month's credit at once, without a periodic tick")
+    func creditOnBecomingPaid() async throws {
+        let db = try await TestDatabase.fresh(maxConnections: 8)
+        let upgrader = try await Fixtures.channel(db.pool, plan: "free", name: "U")
+        let worker = WalletWorker(pool: db.anotherPool(maxConnections: 4), payments: nil)  // no periodic schedules at all
+        try await db.pool.execute("UPDATE channels SET plan = 'paid' WHERE id = \(upgrader)")
+        let signedUp = try await Fixtures.channel(db.pool, plan: "paid", name: "S")  // created paid
+        let granted = try await eventually(timeout: .seconds(10)) {
+            let upgraded = try await credits(db, channel: upgrader)
+            let created = try await credits(db, channel: signedUp)
+            return upgraded == 1 && created == 1
+        }
+        #expect(granted, "no monthly credit without a tick")
+        let month = try await currentMonth(db)
+        #expect(try await credits(db) == ["\(signedUp) \(month)", "\(upgrader) \(month)"].sorted())
+        #expect(try await Wallet.balance(channelID: upgrader, on: db.pool).promotionalMicros == 10_000_000)
+        try await worker.stop()
+        try await Fixtures.expectSound(db.pool)
+        await db.pool.close()
+    }
+
+    @Test("free → paid → free → paid in one month grants once; paid then free before the job ran grants nothing")
+    func flippingPlans() async throws {
+        let db = try await TestDatabase.fresh(maxConnections: 8)
+        let flipper = try await Fixtures.channel(db.pool, plan: "free", name: "F")
+        let regretter = try await Fixtures.channel(db.pool, plan: "free", name: "R")
+        func plan(_ channel: Int64, _ plan: String) async throws {
+            try await db.pool.execute("UPDATE channels SET plan = \(plan) WHERE id = \(channel)")
+        }
+        // No poller yet: the flips leave one pending job per channel.
+        for next in ["paid", "free", "paid"] { try await plan(flipper, next) }
+        try await plan(regretter, "paid")
+        try await plan(regretter, "free")
+        #expect(try await unfinishedJobs(db.pool, kind: MonthlyCreditJob.kind) == 2)
+
+        let worker = WalletWorker(pool: db.anotherPool(maxConnections: 4), payments: nil)
+        #expect(try await eventually(timeout: .seconds(10)) { try await unfinishedJobs(db.pool, kind: MonthlyCreditJob.kind) == 0 })
+        #expect(try await credits(db, channel: flipper) == 1)
+        #expect(try await credits(db, channel: regretter) == 0)
+        // Granted this month: flipping again changes nothing, with the poller running.
+        for next in ["free", "paid", "free", "paid"] { try await plan(flipper, next) }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await eventually(timeout: .seconds(10)) { try await unfinishedJobs(db.pool, kind: MonthlyCreditJob.kind) == 0 })
+        try await worker.stop()
+        #expect(try await credits(db, channel: flipper) == 1)
+        #expect(try await Wallet.balance(channelID: flipper, on: db.pool).promotionalMicros == 10_000_000)
+        #expect(try await Fixtures.transfers(db.pool, kind: "monthly_credit") == 1)
+        try await Fixtures.expectSound(db.pool)
+        await db.pool.close()
+    }
+
     @Test("three pollers, a month boundary, downtime over the next boundary, a mid-month upgrade: one credit per paid channel per month")
     func exactlyOnce() async throws {
         let db = try await TestDatabase.fresh(maxConnections: 12)
@@ -43,13 +103,16 @@ struct MonthlyCreditTests {
         try await db.pool.execute("UPDATE job_schedules SET next_tick = '2026-01-31T22:00:00Z' WHERE name = 'wallet.monthly_credit'")
         let pollerPools = (0..<3).map { _ in db.anotherPool(maxConnections: 4) }
         let workers = pollerPools.map { WalletWorker(pool: $0, payments: nil) }
+        // The months the ticks below simulate (becoming paid also grants the real month at once).
+        let now = try await currentMonth(db)
+        func simulated() async throws -> [String] { try await credits(db).filter { !$0.hasSuffix(now) } }
 
         // January's last hours, then the boundary passes while every poller is down (22:00 → 03:10).
         try await fire(db, at: "2026-01-31T22:00:05Z")
         try await fire(db, at: "2026-01-31T23:00:05Z")
-        #expect(try await credits(db) == ["\(paidA) 2026-01", "\(paidB) 2026-01"])
+        #expect(try await simulated() == ["\(paidA) 2026-01", "\(paidB) 2026-01"])
         try await fire(db, at: "2026-02-01T03:10:00Z")
-        #expect(try await credits(db).count == 4)
+        #expect(try await simulated().count == 4)
         // U upgrades mid-February: the next hourly run grants February in full.
         try await db.pool.execute("UPDATE channels SET plan = 'paid' WHERE id = \(upgrader)")
         try await fire(db, at: "2026-02-15T10:00:01Z")
@@ -62,13 +125,14 @@ struct MonthlyCreditTests {
         for worker in workers { try await worker.stop() }
         for pool in pollerPools { await pool.close() }
 
+        // Becoming paid (A and B created paid, U upgraded) also granted the real month at once.
         #expect(try await credits(db) == [
-            "\(paidA) 2026-01", "\(paidA) 2026-02", "\(paidA) 2026-03",
-            "\(paidB) 2026-01", "\(paidB) 2026-02", "\(paidB) 2026-03",
-            "\(upgrader) 2026-02", "\(upgrader) 2026-03",
+            "\(paidA) 2026-01", "\(paidA) 2026-02", "\(paidA) 2026-03", "\(paidA) \(now)",
+            "\(paidB) 2026-01", "\(paidB) 2026-02", "\(paidB) 2026-03", "\(paidB) \(now)",
+            "\(upgrader) 2026-02", "\(upgrader) 2026-03", "\(upgrader) \(now)",
         ].sorted())
-        #expect(try await Fixtures.transfers(db.pool, kind: "monthly_credit") == 8)
-        #expect(try await Wallet.balance(channelID: paidA, on: db.pool).promotionalMicros == 30_000_000)
+        #expect(try await Fixtures.transfers(db.pool, kind: "monthly_credit") == 11)
+        #expect(try await Wallet.balance(channelID: paidA, on: db.pool).promotionalMicros == 40_000_000)
         #expect(try await Wallet.balance(channelID: free, on: db.pool).availableMicros == 0)
         try await Fixtures.expectSound(db.pool)
         await db.pool.close()

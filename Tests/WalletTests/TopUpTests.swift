@@ -54,7 +54,8 @@ struct TopUpTests {
     /// which requests a $20 top-up.
     func setup(timeout: Duration = .seconds(2)) async throws -> Setup {
         let db = try await TestDatabase.fresh()
-        let channel = try await Fixtures.channel(db.pool)
+        // Free plan: auto-charge works on any plan, and no monthly credit pays the texts here.
+        let channel = try await Fixtures.channel(db.pool, plan: "free")
         try await AutoCharge.set(channelID: channel, AutoChargeRule(enabled: true, thresholdMicros: 1_000_000, amountMicros: 20_000_000,
                                                                     monthlyCapMicros: 100_000_000, paymentCustomer: "cus_acme"), on: db.pool)
         let fake = try FakeStripe()

@@ -30,9 +30,14 @@ public final class FakeProviders: Sendable {
 
     deinit { stop() }
 
-    /// The `FOLLOWUP_*` variables (see `ProviderSettings`) naming every fake and its credentials.
+    /// The `FOLLOWUP_*` variables (see `ProviderSettings`) naming every fake and its credentials,
+    /// plus the product-wide senders and links `followup run` requires (docs/configuration.md).
     public var environment: [String: String] {
         [
+            "FOLLOWUP_SMS_FROM": "+15005550006",
+            "FOLLOWUP_EMAIL_FROM": "notifications@followup.example",
+            "FOLLOWUP_REPLY_DOMAIN": "reply.followup.example",
+            "FOLLOWUP_CHAT_URL_BASE": "https://chat.example.com",
             "FOLLOWUP_TWILIO_BASE_URL": twilio.baseURL,
             "FOLLOWUP_TWILIO_ACCOUNT_SID": twilio.accountSID,
             "FOLLOWUP_TWILIO_AUTH_TOKEN": twilio.authToken,

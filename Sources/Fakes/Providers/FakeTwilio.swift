@@ -2,7 +2,7 @@ import Foundation
 import Outbound
 
 /// A loopback stand-in for Twilio's Messages API, with Twilio's JSON shapes:
-/// `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` (form `To`, `From`, `Body`,
+/// `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` (form `To`, `From` or `MessagingServiceSid`, `Body`,
 /// `StatusCallback`; basic auth) answers 201 with `{"sid":"SM…","status":"queued",…}`, and
 /// `GET` on the same path lists messages filtered by `To`, `From` and `DateSent>=`, newest first.
 /// Errors are `{"code":21211,"message":…,"more_info":…,"status":400}`.
@@ -94,7 +94,7 @@ public final class FakeTwilio: Sendable {
 
     private static func create(_ request: FakeHTTPRequest, state: Locked<State>, accountSID: String) -> FakeHTTPResponse {
         let form = request.formFields()
-        guard let to = form["To"], let from = form["From"], let body = form["Body"], !body.isEmpty else {
+        guard let to = form["To"], let from = form["From"] ?? form["MessagingServiceSid"], let body = form["Body"], !body.isEmpty else {
             return error(400, code: 21602, message: "Message body is required.")
         }
         guard to.hasPrefix("+"), to.dropFirst().allSatisfy(\.isNumber), (8...16).contains(to.count) else {

@@ -36,8 +36,9 @@ CREATE TABLE channels (
     text_template           text,
     -- LMS subject template (Korea); NULL = the default.
     text_subject            text,
-    -- Where "back to the chat" links point: <link_base_url>/chats/<chat id>.
-    link_base_url           text NOT NULL DEFAULT 'https://chat.example.com' CONSTRAINT channels_link_base_url_http CHECK (link_base_url ~ '^https?://[^[:space:]]+$'),
+    -- Where "back to the chat" links point: <link_base_url>/chats/<chat id>; NULL: the product's
+    -- FOLLOWUP_CHAT_URL_BASE (docs/configuration.md).
+    link_base_url           text CONSTRAINT channels_link_base_url_http CHECK (link_base_url ~ '^https?://[^[:space:]]+$'),
     created_at              timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT channels_messenger_complete CHECK ((messenger_sender_key IS NULL) = (messenger_template_code IS NULL)),
     CONSTRAINT channels_email_from_at_domain CHECK (

@@ -32,6 +32,31 @@ BEGIN
     RETURN posted.id;
 END $$;
 
+-- A channel that becomes paid (inserted as paid, or its plan changed to paid) gets this month's
+-- credit at once, not at the next hourly run of the monthly-credit job: the trigger enqueues that
+-- job for this channel alone, due now and urgent, so a running poller is woken (NOTIFY at commit)
+-- and grants it within moments. The month is the one the plan changed in (`tick`).
+-- "Once per month" stays the grant's own: wallet.grant_monthly_credit checks and records
+-- (channel, month) under the wallet's lock. Flipping free → paid → free → paid enqueues at most
+-- one pending job (the unique key) and, once the month is granted, none.
+CREATE OR REPLACE FUNCTION wallet.monthly_credit_on_paid() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM wallet.monthly_credits m
+                   WHERE m.channel_id = NEW.id AND m.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date) THEN
+        PERFORM public.jobs_enqueue('wallet.monthly_credit', jsonb_build_object('channel_id', NEW.id, 'tick', now()),
+                                    'default', now(), 1::smallint, 20, 'wallet.monthly_credit:' || NEW.id::text);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER channels_became_paid AFTER UPDATE OF plan ON public.channels
+    FOR EACH ROW WHEN (NEW.plan = 'paid' AND OLD.plan IS DISTINCT FROM 'paid')
+    EXECUTE FUNCTION wallet.monthly_credit_on_paid();
+CREATE OR REPLACE TRIGGER channels_inserted_paid AFTER INSERT ON public.channels
+    FOR EACH ROW WHEN (NEW.plan = 'paid')
+    EXECUTE FUNCTION wallet.monthly_credit_on_paid();
+
 -- Grants the month's credit to up to `p_limit` paid-plan channels that do not have it yet.
 -- Returns how many it granted; call again until it returns 0.
 CREATE OR REPLACE FUNCTION wallet.grant_monthly_credits(p_month date, p_amount bigint, p_limit integer DEFAULT 200) RETURNS integer

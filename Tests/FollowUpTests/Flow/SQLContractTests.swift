@@ -65,10 +65,13 @@ import TestSupport
             """)
         try await db.pool.execute("INSERT INTO chats (id, channel_id, customer_id, opened_by, kind) VALUES (100, 1, 10, 'customer', 'support')")
         try await db.pool.execute("INSERT INTO messages (chat_id, sender, body) VALUES (100, 'customer', 'Hello')")
-        #expect(try await db.pool.scalar("SELECT count(*)::int FROM jobs", as: Int.self) == 0, "customer messages need no check")
+        // A channel created on the paid plan has its month's SMS credit enqueued at once (docs/finance.md).
+        #expect(try await db.pool.scalar("SELECT coalesce(string_agg(unique_key, ','), '') FROM jobs", as: String.self) == "wallet.monthly_credit:1")
+        #expect(try await db.pool.scalar("SELECT count(*)::int FROM jobs WHERE kind LIKE 'followup.%'", as: Int.self) == 0,
+                "customer messages need no check")
         try await db.pool.execute("INSERT INTO messages (chat_id, sender, body) VALUES (100, 'manager', 'Hi'), (100, 'bot', 'Also')")
         try await db.pool.execute("INSERT INTO messages (chat_id, sender, body) VALUES (100, 'manager', 'More')")
-        let jobs = try await db.pool.query("SELECT kind, payload::text, unique_key FROM jobs").map {
+        let jobs = try await db.pool.query("SELECT kind, payload::text, unique_key FROM jobs WHERE kind LIKE 'followup.%'").map {
             (try $0.decode(String.self, at: 0), try $0.decode(String.self, at: 1), try $0.decode(String?.self, at: 2))
         }
         #expect(jobs.count == 1)

@@ -49,6 +49,50 @@ import TestSupport
         #expect(offlineReason == "left the website")
     }
 
+    @Test("the product's SMS sender, email From, reply domain and chat link base are settings; a channel's own link base wins")
+    func productSettings() async throws {
+        var settings = FollowUpSettings.fast()
+        settings.defaultSMSFrom = "MG0123456789abcdef0123456789abcdef"
+        settings.defaultEmailFrom = "hello@product.example"
+        settings.defaultEmailFromName = "Product Support"
+        settings.replyDomain = "replies.product.example"
+        settings.chatURLBase = "https://help.product.example/"
+        let h = try await FollowUpHarness(settings: settings)
+        defer { Task { await h.stop() } }
+        h.startWorker()
+        let channel = try await h.channel()
+        let customer = try await h.customer(channel: channel)
+        let chat = try await h.chat(channel: channel, customer: customer)
+        try await h.message(chat: chat, "customer", "Hello?")
+        try await h.activity(customer: customer, "left")
+        try await h.message(chat: chat, "manager", "Hi, how can we help?")
+        let rows = try await h.settled(chat: chat, count: 2)
+        #expect(rows.allSatisfy { $0.status == "sent" }, "\(rows)")
+        let text = try #require(h.twilio.messages(to: "+821012345678").first)
+        #expect(text.from == "MG0123456789abcdef0123456789abcdef")
+        #expect(text.body.contains("https://help.product.example/chats/\(chat)"))
+        let first = await h.smtp.waitForMessages(count: 1, timeout: .seconds(5))
+        let mail = try #require(first.first).parsed
+        #expect(mail.decodedHeader("From")?.contains("Product Support") == true, "\(String(describing: mail.decodedHeader("From")))")
+        #expect(mail.decodedHeader("From")?.contains("<hello@product.example>") == true)
+        #expect(mail.header("Reply-To")?.contains("chat-\(chat)@replies.product.example") == true)
+        #expect(mail.header("Message-ID")?.hasSuffix("@replies.product.example>") == true)
+
+        // A channel with a link base and a From name of its own keeps them.
+        let own = try await h.channel(.init(name: "Bloom"))
+        try await h.pool.execute("UPDATE channels SET link_base_url = 'https://chat.bloom.example', email_from_name = 'Bloom Team' WHERE id = \(own)")
+        let other = try await h.customer(channel: own, phone: "+821099998888", email: "lee@example.com")
+        let otherChat = try await h.chat(channel: own, customer: other)
+        try await h.message(chat: otherChat, "customer", "Hello?")
+        try await h.activity(customer: other, "left")
+        try await h.message(chat: otherChat, "manager", "Hi!")
+        _ = try await h.settled(chat: otherChat, count: 2)
+        #expect(h.twilio.messages(to: "+821099998888").first?.body.contains("https://chat.bloom.example/chats/\(otherChat)") == true)
+        let mails = await h.smtp.waitForMessages(count: 2, timeout: .seconds(5))
+        let bloom = try #require(mails.first { $0.recipients == ["lee@example.com"] }).parsed
+        #expect(bloom.decodedHeader("From")?.contains("Bloom Team") == true)
+    }
+
     @Test("no activity for the channel's timeout counts as offline; before that, nothing is sent")
     func silentForTheTimeout() async throws {
         let h = try await FollowUpHarness()
