@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Schema", "TestSupport"]),
         // Runs the built `followup` binary as a real process (signals, crashes, CLI errors).
         .testTarget(name: "CLITests", dependencies: ["Jobs", "Postgres", "Fakes", "TestSupport"]),
-        .testTarget(name: "FollowUpTests", dependencies: ["FollowUp", "Providers", "Fakes", "TestSupport"]),
+        .testTarget(name: "FollowUpTests", dependencies: ["FollowUp", "Schema", "Providers", "Fakes", "TestSupport"]),
         .testTarget(name: "WalletTests", dependencies: ["Wallet", "Fakes", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
