@@ -219,9 +219,10 @@ public struct Migrator: Sendable {
         }
     }
 
-    /// Every transaction starts here: the lock, then (for this transaction only) the role.
+    /// Every transaction starts here: the lock, then (for this transaction only) the role, and
+    /// no NOTICEs (`DROP ... IF EXISTS` in a repeatable is expected to find nothing the first time).
     private func lock(_ tx: Transaction) async throws {
-        try await tx.execute("SELECT pg_advisory_xact_lock(\(Self.lockKey))")
+        try await tx.execute("SELECT pg_advisory_xact_lock(\(Self.lockKey)), set_config('client_min_messages', 'warning', true)")
         if let role {
             // SET LOCAL ROLE, with the name bound as a value (an identifier cannot be).
             _ = try await tx.query("SELECT set_config('role', \(role), true)")

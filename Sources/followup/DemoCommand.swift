@@ -42,7 +42,7 @@ struct DemoCommand: AsyncParsableCommand {
         let cluster = database.isSet ? nil : try await EmbeddedCluster.start(logger: logger)
         let stop = StopOnSignal { cluster?.stop() }
         defer { stop.cancel(); cluster?.stop() }
-        let pool = ConnectionPool(try cluster?.configuration ?? database.configuration(), maxConnections: 16, logger: logger)
+        let pool = ConnectionPool(try cluster?.configuration ?? database.configuration(productSession: false), maxConnections: 16, logger: logger)
         print("Postgres: \(cluster.map { "embedded (port \($0.port)), thrown away at the end" } ?? "the database at DATABASE_URL")")
         try await ProductSchema.migrate(pool, logger: logger)
 
@@ -62,11 +62,17 @@ struct DemoCommand: AsyncParsableCommand {
         workerConfiguration.safetyPoll = .milliseconds(250)
         workerConfiguration.backoff = Backoff(base: .milliseconds(100), maximum: .seconds(1))
         workerConfiguration.shutdownGrace = .seconds(2)
-        let worker = JobWorker(pool: pool, registry: runtime.registry, periodic: runtime.periodic,
+        let logins = try await DemoLogins.make(try cluster?.configuration ?? database.configuration(productSession: false), on: pool)
+        print(logins.separate
+              ? "Logins: the poller as a member of followup_poller, the app as a member of followup_app (docs/security.md)\n"
+              : "Logins: the poller and the app share DATABASE_URL's login (it may not create roles)\n")
+        let pollerPool = ConnectionPool(logins.poller, maxConnections: 16, logger: logger)
+        let appPool = ConnectionPool(logins.app, maxConnections: 4, logger: logger)
+        let worker = JobWorker(pool: pollerPool, registry: runtime.registry, periodic: runtime.periodic,
                                configuration: workerConfiguration, logger: logger)
         let workerTask = Task { try await worker.run() }
 
-        let story = DemoStory(pool: pool, fakes: fakes, offlineSeconds: offlineSeconds, pushAckSeconds: pushAckSeconds)
+        let story = DemoStory(pool: pool, app: appPool, fakes: fakes, offlineSeconds: offlineSeconds, pushAckSeconds: pushAckSeconds)
         do {
             try await story.setUp()
             try await domain.setUp(channelID: try await story.channelID(DemoStory.acme), pool: pool, logger: logger)
@@ -75,11 +81,15 @@ struct DemoCommand: AsyncParsableCommand {
         } catch {
             worker.shutdown()
             _ = try? await workerTask.value
+            await pollerPool.close()
+            await appPool.close()
             await pool.close()
             throw error
         }
         worker.shutdown()
         _ = try? await workerTask.value
+        await pollerPool.close()
+        await appPool.close()
         await pool.close()
         runtime.client.shutdown()
         let elapsed = ContinuousClock.now - started
@@ -89,7 +99,10 @@ struct DemoCommand: AsyncParsableCommand {
 
 /// The demo's cast and what happens to each of them.
 struct DemoStory: Sendable {
+    /// The database's owner login: what the demo reports, and an operator's credit.
     let pool: ConnectionPool
+    /// The chat app's login: every row the app writes.
+    let app: ConnectionPool
     let fakes: FakeProviders
     let offlineSeconds: Double
     let pushAckSeconds: Double
@@ -160,11 +173,11 @@ struct DemoStory: Sendable {
     }
 
     func channelID(_ name: String) async throws -> Int64 {
-        try await pool.scalar("SELECT id FROM public.channels WHERE name = \(name)", as: Int64.self)
+        try await app.scalar("SELECT id FROM public.channels WHERE name = \(name)", as: Int64.self)
     }
 
     func chatID(_ scenario: Scenario) async throws -> Int64 {
-        try await pool.scalar("""
+        try await app.scalar("""
             SELECT c.id FROM public.chats c JOIN public.customers cu ON cu.id = c.customer_id WHERE cu.name = \(scenario.customer)
             """, as: Int64.self)
     }
@@ -173,14 +186,14 @@ struct DemoStory: Sendable {
     func setUp() async throws {
         let offline = "\(offlineSeconds) seconds"
         let ack = "\(pushAckSeconds) seconds"
-        try await pool.execute("""
+        try await app.execute("""
             INSERT INTO public.channels (name, plan, phone_enabled, email_enabled, push_integrated, default_country,
                                   offline_timeout, push_ack_timeout, email_from_address, email_domain, email_domain_verified,
                                   link_base_url)
             VALUES (\(Self.acme), 'paid', true, true, true, 'KR', \(offline)::interval, \(ack)::interval,
                     'help@acme-shop.example', 'acme-shop.example', false, 'https://chat.acme-shop.example')
             """)
-        try await pool.execute("""
+        try await app.execute("""
             INSERT INTO public.channels (name, plan, phone_enabled, email_enabled, push_integrated, default_country,
                                   messenger_sender_key, messenger_template_code, offline_timeout, push_ack_timeout)
             VALUES (\(Self.bloom), 'paid', true, true, false, 'KR', 'bloom-sender-key', 'FOLLOWUP_KO_01',
@@ -201,25 +214,25 @@ struct DemoStory: Sendable {
         }
         for scenario in scenarios {
             let channel = try await channelID(scenario.channel)
-            let customer = try await pool.scalar("""
+            let customer = try await app.scalar("""
                 INSERT INTO public.customers (channel_id, name, phone, email, country, language)
                 VALUES (\(channel), \(scenario.customer), \(scenario.phone), \(scenario.email), \(scenario.country), \(scenario.language))
                 RETURNING id
                 """, as: Int64.self)
             if let device = scenario.device {
-                try await pool.execute("""
+                try await app.execute("""
                     INSERT INTO public.customer_devices (customer_id, platform, token) VALUES (\(customer), \(device.platform), \(device.token))
                     """)
             }
             if scenario.messengerBlocked, let phone = scenario.phone { fakes.kakao.setBehaviour(.blocked, for: phone) }
-            let chat = try await pool.scalar("""
+            let chat = try await app.scalar("""
                 INSERT INTO public.chats (channel_id, customer_id, opened_by, kind) VALUES (\(channel), \(customer), \(scenario.openedBy), \(scenario.kind))
                 RETURNING id
                 """, as: Int64.self)
             if let says = scenario.customerSays {
-                try await pool.execute("INSERT INTO public.messages (chat_id, sender, body) VALUES (\(chat), 'customer', \(says))")
+                try await app.execute("INSERT INTO public.messages (chat_id, sender, body) VALUES (\(chat), 'customer', \(says))")
             }
-            try await pool.execute("INSERT INTO public.activity (customer_id, kind) VALUES (\(customer), 'page_view')")
+            try await app.execute("INSERT INTO public.activity (customer_id, kind) VALUES (\(customer), 'page_view')")
         }
     }
 
@@ -228,14 +241,14 @@ struct DemoStory: Sendable {
         print("The customers walk away; the managers answer…")
         for scenario in scenarios {
             let chat = try await chatID(scenario)
-            let customer = try await pool.scalar("SELECT customer_id FROM public.chats WHERE id = \(chat)", as: Int64.self)
+            let customer = try await app.scalar("SELECT customer_id FROM public.chats WHERE id = \(chat)", as: Int64.self)
             if scenario.away != "silence" {
-                try await pool.execute("INSERT INTO public.activity (customer_id, kind) VALUES (\(customer), \(scenario.away))")
+                try await app.execute("INSERT INTO public.activity (customer_id, kind) VALUES (\(customer), \(scenario.away))")
             } else {
-                try await pool.execute("INSERT INTO public.activity (customer_id, kind) VALUES (\(customer), 'heartbeat')")
+                try await app.execute("INSERT INTO public.activity (customer_id, kind) VALUES (\(customer), 'heartbeat')")
             }
             for answer in scenario.answers {
-                try await pool.execute("INSERT INTO public.messages (chat_id, sender, body) VALUES (\(chat), 'manager', \(answer))")
+                try await app.execute("INSERT INTO public.messages (chat_id, sender, body) VALUES (\(chat), 'manager', \(answer))")
             }
         }
         // The app's SDK backend: when Minji's phone shows the push, it acknowledges it.
@@ -244,7 +257,7 @@ struct DemoStory: Sendable {
             let push = await waitFor(seconds: 10) { fakes.fcm.pushes.first { $0.token == token } }
             if let push, let id = push.data["follow_up_id"].flatMap(Int64.init) {
                 // Everything the receipt quotes comes from the push's data payload.
-                try await pool.execute("""
+                try await app.execute("""
                     INSERT INTO public.push_receipts (follow_up_id, device_id, token)
                     VALUES (\(id), \(push.data["device_id"].flatMap(Int64.init)), \(push.data["receipt_token"]))
                     """)

@@ -1,0 +1,32 @@
+import Foundation
+import Postgres
+
+/// The demo's database logins, as a deployment has them (docs/security.md): the poller logs in
+/// as a member of `followup_poller` only and the app as a member of `followup_app` only. Made
+/// when the login the demo started with may create roles (the embedded Postgres always can);
+/// otherwise both use that login, and the demo says so.
+struct DemoLogins {
+    let poller: PostgresConfiguration
+    let app: PostgresConfiguration
+    let separate: Bool
+
+    static func make(_ admin: PostgresConfiguration, on pool: ConnectionPool) async throws -> DemoLogins {
+        var samePoller = admin
+        samePoller.searchPath = DatabaseOptions.productSearchPath
+        guard try await pool.scalar("SELECT rolsuper OR rolcreaterole FROM pg_catalog.pg_roles WHERE rolname = current_user", as: Bool.self) else {
+            return DemoLogins(poller: samePoller, app: admin, separate: false)
+        }
+        // Role names and the password cannot be bound: fixed names, and hex digits only.
+        let password = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        for (login, group) in [("followup_demo_poller", "followup_poller"), ("followup_demo_app", "followup_app")] {
+            try await pool.execute(Query(sql: """
+                DO $$ BEGIN CREATE ROLE \(login) LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
+                """))
+            try await pool.execute(Query(sql: "ALTER ROLE \(login) LOGIN PASSWORD '\(password)'"))
+            try await pool.execute(Query(sql: "GRANT \(group) TO \(login)"))
+        }
+        var poller = try admin.login("followup_demo_poller", password: password)
+        poller.searchPath = DatabaseOptions.productSearchPath
+        return DemoLogins(poller: poller, app: try admin.login("followup_demo_app", password: password), separate: true)
+    }
+}
