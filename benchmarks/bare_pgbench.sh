@@ -2,7 +2,7 @@
 # The baseline: bare FOR UPDATE SKIP LOCKED under pgbench, no application in between.
 #
 # In schema `bare_bench` of the database DATABASE_URL names (dropped and recreated: never point it
-# at a schema you care about), it applies migrations/sql/0001_jobs.sql (so the table, indexes and
+# at a schema you care about), it applies Sources/Jobs/SQL/0001_jobs.sql (so the table, indexes and
 # insert trigger are exactly ours), loads N due no-op jobs, and drains them with pgbench:
 # W clients, each pgbench "transaction" (one run of the script) being
 #
@@ -41,7 +41,7 @@ COMPLETE=${BARE_COMPLETE:-each}
 THREADS=${PGBENCH_THREADS:-2}
 TIMEOUT=${STEP_TIMEOUT:-600}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-MIGRATION=${MIGRATION:-$ROOT/migrations/sql/0001_jobs.sql}
+MIGRATION=${MIGRATION:-$ROOT/Sources/Jobs/SQL/0001_jobs.sql}
 
 while [ $# -gt 0 ]; do
     case "$1" in

@@ -28,7 +28,7 @@ public struct WalletBalance: Sendable, Equatable, CustomStringConvertible {
 /// capture or release commits together with the delivery row and the job's completion.
 ///
 /// The rules themselves live in SQL functions (`wallet.hold`, `wallet.capture`, …, see
-/// `migrations/sql/0004_wallet.sql`), so every client — this module, `psql`, the app — posts
+/// `Sources/Wallet/SQL/R__*.sql`), so every client — this module, `psql`, the app — posts
 /// through the same checks: balanced transfers, floors, append-only history, fixed lock order.
 public enum Wallet {
     /// Price in micro-USD of one text on `route` ("messenger", "sms", "lms", "email") to `country`
