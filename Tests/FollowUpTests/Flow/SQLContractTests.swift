@@ -35,6 +35,7 @@ import TestSupport
             ("INSERT INTO customers (channel_id, country) VALUES (\(channel), 'Korea')", "customers_country_iso"),
             ("INSERT INTO messages (chat_id, sender, body) VALUES (\(chat), 'robot', 'hi')", "messages_sender_known"),
             ("INSERT INTO messages (chat_id, sender, body) VALUES (\(chat), 'manager', '   ')", "messages_body_present"),
+            ("INSERT INTO messages (chat_id, sender, body) VALUES (\(chat), 'manager', repeat('x', 20001))", "messages_body_present"),
             ("INSERT INTO messages (chat_id, sender, body) VALUES (424242, 'manager', 'hi')", "messages_chat_known"),
             ("INSERT INTO activity (customer_id, kind) VALUES (\(customer), 'blink')", "activity_kind_known"),
             ("INSERT INTO chats (channel_id, customer_id, opened_by) VALUES (\(channel), \(customer), 'robot')", "chats_opened_by_known"),
