@@ -14,9 +14,10 @@ import Wallet
 ///    `Wallet.release`, and what follows a failure (messenger → SMS/LMS; every push failed →
 ///    text and email).
 ///
-/// A run that finds its delivery already `sending` (a crash or a lost lease between 1 and 3)
-/// never resends blindly: it asks the provider (`lookup`) and records what it says; where the
-/// provider cannot tell (push, email), the delivery is recorded as `unknown`.
+/// A run that finds its delivery already `sending` (a crash or a lost lease between 1 and 3, or
+/// an answer never heard) never resends blindly: messenger and SMS/LMS are looked up at the
+/// provider (after a grace, since listings lag); email and push, which cannot be asked, are sent
+/// again with the same Message-ID / collapse id. See `reconcile` and docs/providers.md.
 struct DeliveryRunner: Sendable {
     let providers: FollowUpProviders
     let settings: FollowUpSettings
@@ -66,40 +67,102 @@ struct DeliveryRunner: Sendable {
             }
             logger.info("delivery sent", metadata: meta(delivery))
             return .done
+        case .failure(let error as ProviderError) where error.outcomeUnknown:
+            // No answer heard, or a 2xx we could not read: the provider may have it.
+            return try await unanswered(delivery, followUp, error, context)
         case .failure(let error as ProviderError):
-            let limit = delivery.route == .messenger ? settings.messengerAttempts : settings.deliveryAttempts
-            if error.isRetryable && delivery.attempts < limit {
-                // A response with a status means the provider did not take it: back to queued.
-                // No response (timeout, connection lost) might mean it did: a text stays `sending`
-                // so the next run looks it up before sending again.
-                let ambiguous = error.status == nil && delivery.route.isText
+            if error.isRetryable, let delay = retryDelay(delivery, followUp, error, context) {
+                // The provider answered and did not take it: back to queued, tried again after `delay`.
+                // A rate-limited answer does not use up an attempt.
+                let rateLimited = error.reason == .rateLimited
                 _ = try await context.fenced { tx in
                     try await tx.execute("""
-                        UPDATE deliveries SET status = \(ambiguous ? "sending" : "queued"), reason = \("will retry: \(Self.describe(error))"),
-                            provider_code = \(error.providerCode), updated_at = now()
+                        UPDATE deliveries SET status = 'queued', reason = \("will retry: \(Self.describe(error))"),
+                            provider_code = \(error.providerCode), attempts = attempts - \(rateLimited ? 1 : 0), updated_at = now()
                         WHERE id = \(delivery.id)
                         """)
                 }
-                logger.info("delivery failed; will retry", metadata: meta(delivery, ["error": "\(error)"]))
-                if case .retryable(let after?) = error.disposition { return .snooze(after) }
-                throw error
+                logger.info("delivery failed; will retry", metadata: meta(delivery, ["error": "\(error)", "retry_in_ms": "\(Int(delay.seconds * 1000))"]))
+                return .snooze(delay)
             }
-            if error.isRetryable && delivery.route == .messenger && error.status == nil,
-               let found = try? await providers.messenger?.lookup(idempotencyKey: delivery.idempotencyKey) {
-                // Gave up on an answer we never heard, but the provider has it: it counts.
-                return try await settle(delivery, followUp, found, context)
-            }
-            let reason = error.isRetryable ? "gave up after \(delivery.attempts) attempts: \(Self.describe(error))" : Self.describe(error)
-            try await context.complete { tx in
-                finish(delivery.id, "failed", reason: reason, providerCode: error.providerCode, on: tx)
-                try await release(delivery, on: tx)
-                try await afterFailure(delivery, followUp, reason: reason, on: tx)
-            }
+            let reason = error.isRetryable
+                ? "gave up after \(delivery.attempts) attempts in \(Self.words(delivery.sinceFirstAttempt)): \(Self.describe(error))"
+                : Self.describe(error)
+            try await fail(delivery, followUp, reason: reason, providerCode: error.providerCode, context)
             logger.info("delivery failed", metadata: meta(delivery, ["error": "\(error)"]))
             return .done
         case .failure(let error):
             // Cancelled or something unexpected: it stays `sending`, and the next run reconciles.
             throw error
+        }
+    }
+
+    /// The provider may have taken an attempt whose answer we never heard (or could not read).
+    /// Messenger and SMS/LMS stay `sending` and are looked up after `lookupGrace`; email and push
+    /// go again with the same Message-ID / collapse id (at-least-once, deduplicable), within the
+    /// retry window — never silently dropped.
+    private func unanswered(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, _ error: ProviderError,
+                            _ context: JobContext) async throws -> JobResult {
+        if delivery.route.canBeLookedUp {
+            _ = try await context.fenced { tx in
+                try await tx.execute("""
+                    UPDATE deliveries SET reason = \("no answer heard (\(Self.describe(error))); looking it up at the provider"),
+                        provider_code = \(error.providerCode), updated_at = now()
+                    WHERE id = \(delivery.id) AND status = 'sending'
+                    """)
+            }
+            logger.info("delivery answer not heard; will look it up", metadata: meta(delivery, ["error": "\(error)"]))
+            return .snooze(settings.lookupGrace)
+        }
+        guard let delay = retryDelay(delivery, followUp, error, context) else {
+            try await recordUnknown(delivery, reason: "no answer heard from the provider (\(Self.describe(error))) within the retry window; it may have arrived", context)
+            return .done
+        }
+        _ = try await context.fenced { tx in
+            try await tx.execute("""
+                UPDATE deliveries SET status = 'queued',
+                    reason = \("no answer heard (\(Self.describe(error))); will send again with the same \(delivery.route == .email ? "Message-ID" : "collapse id")"),
+                    provider_code = \(error.providerCode), updated_at = now()
+                WHERE id = \(delivery.id)
+                """)
+        }
+        logger.info("delivery answer not heard; will send again with the same id", metadata: meta(delivery, ["error": "\(error)"]))
+        return .snooze(delay)
+    }
+
+    /// The wait before the next attempt after `error`, or nil when retrying is over: the retry
+    /// window (from the first attempt) would be passed, or the attempts are used up (messenger:
+    /// `messengerAttempts`, then SMS/LMS; rate-limited answers do not count).
+    func retryDelay(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, _ error: ProviderError, _ context: JobContext) -> Duration? {
+        let limit = delivery.route == .messenger ? settings.messengerAttempts : settings.deliveryAttempts
+        if error.reason != .rateLimited && delivery.attempts >= limit { return nil }
+        let delay = nextDelay(after: error, context)
+        guard delivery.sinceFirstAttempt + delay <= retryWindow(delivery, followUp) else { return nil }
+        return delay
+    }
+
+    /// `retryWindow`; for push, its acknowledgement deadline (after that text and email go out,
+    /// and a late push would only repeat them).
+    func retryWindow(_ delivery: DeliveryRecord, _ followUp: FollowUpContext) -> Duration {
+        guard delivery.route == .push else { return settings.retryWindow }
+        return settings.pushAckTimeout ?? .milliseconds(Int64(followUp.channel.pushAckTimeoutSeconds * 1000))
+    }
+
+    /// Backoff by the job's run count (it rises with every run, sends and lookups alike); a
+    /// provider's `Retry-After` is honoured up to `retryAfterCap`, and never shortens the backoff.
+    func nextDelay(after error: ProviderError?, _ context: JobContext) -> Duration {
+        let backoff = settings.retryBackoff.delay(afterAttempt: context.job.attempt)
+        guard let asked = error?.retryAfter else { return backoff }
+        return max(min(asked, settings.retryAfterCap), backoff)
+    }
+
+    /// Records a final failure: the hold released, and what follows a failure (messenger → SMS/LMS).
+    private func fail(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, reason: String, providerCode: String? = nil,
+                      _ context: JobContext) async throws {
+        try await context.complete { tx in
+            finish(delivery.id, "failed", reason: reason, providerCode: providerCode, on: tx)
+            try await release(delivery, on: tx)
+            try await afterFailure(delivery, followUp, reason: reason, on: tx)
         }
     }
 
@@ -241,44 +304,77 @@ struct DeliveryRunner: Sendable {
     // MARK: Reconciling
 
     /// A run found the delivery `sending`: an earlier run called (or was about to call) the
-    /// provider and never recorded the outcome. Ask the provider instead of sending again.
+    /// provider and never recorded the outcome (a crash, a lost lease, an answer never heard).
+    ///
+    /// - Email and push cannot be asked: sent again with the same Message-ID / collapse id.
+    /// - Messenger and SMS/LMS are looked up. Found: recorded as the provider says. Not found:
+    ///   only once `lookupGrace` has passed since the attempt (a listing may lag) is it taken as
+    ///   "never received" and sent again under the same key. The provider unreachable: lookups
+    ///   are retried with backoff until `lookupWindow` has passed, then the delivery is `unknown`.
     func reconcile(_ delivery: DeliveryRecord, _ context: JobContext) async throws -> JobResult {
         guard let followUpID = delivery.followUpID,
               let followUp = try await FollowUpContext.load(followUpID: followUpID, on: context.database) else {
-            try await context.complete { tx in
-                finish(delivery.id, "unknown", reason: "interrupted while sending, and its follow-up is gone", on: tx)
-                try await release(delivery, on: tx)
-            }
+            try await recordUnknown(delivery, reason: "interrupted while sending, and its follow-up is gone", context)
             return .done
+        }
+        guard delivery.route.canBeLookedUp else {
+            guard delivery.sinceFirstAttempt <= retryWindow(delivery, followUp) else {
+                try await recordUnknown(delivery, reason: "interrupted while sending, after the retry window; it may have arrived", context)
+                return .done
+            }
+            logger.info("interrupted delivery is sent again with the same id", metadata: meta(delivery))
+            return try await sendAgain(delivery, context)
         }
         let found: ProviderLookup?
         do {
-            switch delivery.route {
-            case .messenger:
-                guard let provider = providers.messenger else { throw ProviderError(.final, .misconfigured) }
-                found = try await provider.lookup(idempotencyKey: delivery.idempotencyKey)
-            case .sms, .lms:
-                found = try await providers.text.lookup(textMessage(delivery, followUp))
-            case .push, .email:
-                try await recordUnknown(delivery, reason: "interrupted after calling the provider, which cannot be asked; not sent again", context)
+            found = try await lookup(delivery, followUp)
+        } catch let error as ProviderError where error.isRetryable {
+            let delay = nextDelay(after: error, context)
+            guard delivery.sinceLastAttempt + delay <= settings.lookupWindow else {
+                try await recordUnknown(delivery, reason: "interrupted while sending, and the provider could not be asked for \(Self.words(delivery.sinceLastAttempt)) (\(Self.describe(error))); not sent again", context)
                 return .done
             }
-        } catch let error as ProviderError where error.isRetryable && delivery.attempts < settings.deliveryAttempts {
-            logger.info("delivery lookup failed; will retry", metadata: meta(delivery, ["error": "\(error)"]))
-            throw error
+            logger.info("delivery lookup failed; will retry", metadata: meta(delivery, ["error": "\(error)", "retry_in_ms": "\(Int(delay.seconds * 1000))"]))
+            return .snooze(delay)
         } catch let error as ProviderError {
-            try await recordUnknown(delivery, reason: "interrupted while sending, and the provider lookup failed (\(error)); not sent again", context)
+            try await recordUnknown(delivery, reason: "interrupted while sending, and the provider lookup failed (\(Self.describe(error))); not sent again", context)
             return .done
         }
-        guard let found else {
-            // The provider never got it: send it now, under the same idempotency key.
-            logger.info("interrupted delivery never reached the provider; sending it", metadata: meta(delivery))
-            _ = try await context.fenced { tx in
-                try await tx.execute("UPDATE deliveries SET status = 'queued', updated_at = now() WHERE id = \(delivery.id) AND status = 'sending'")
-            }
-            return try await send(delivery.id, context)
+        if let found { return try await settle(delivery, followUp, found, context) }
+        // Not listed (yet?): a provider may list a message some time after accepting it.
+        let waited = delivery.sinceLastAttempt
+        if waited < settings.lookupGrace {
+            let delay = max(.milliseconds(10), min(settings.lookupGrace - waited, nextDelay(after: nil, context)))
+            logger.debug("interrupted delivery not listed yet; looking again", metadata: meta(delivery))
+            return .snooze(delay)
         }
-        return try await settle(delivery, followUp, found, context)
+        guard delivery.sinceFirstAttempt <= settings.retryWindow else {
+            try await fail(delivery, followUp, reason: "never reached the provider, and the retry window is over", context)
+            return .done
+        }
+        // The provider never got it: send it now, under the same idempotency key.
+        logger.info("interrupted delivery never reached the provider; sending it", metadata: meta(delivery))
+        return try await sendAgain(delivery, context)
+    }
+
+    private func lookup(_ delivery: DeliveryRecord, _ followUp: FollowUpContext) async throws -> ProviderLookup? {
+        switch delivery.route {
+        case .messenger:
+            guard let provider = providers.messenger else { throw ProviderError(.final, .misconfigured) }
+            return try await provider.lookup(idempotencyKey: delivery.idempotencyKey)
+        case .sms, .lms:
+            return try await providers.text.lookup(textMessage(delivery, followUp))
+        case .push, .email:
+            return nil
+        }
+    }
+
+    /// Back to queued and straight into a new attempt (same idempotency key, same Message-ID).
+    private func sendAgain(_ delivery: DeliveryRecord, _ context: JobContext) async throws -> JobResult {
+        _ = try await context.fenced { tx in
+            try await tx.execute("UPDATE deliveries SET status = 'queued', updated_at = now() WHERE id = \(delivery.id) AND status = 'sending'")
+        }
+        return try await send(delivery.id, context)
     }
 
     /// Records what the provider's lookup said about an interrupted attempt.
@@ -302,12 +398,16 @@ struct DeliveryRunner: Sendable {
         return .done
     }
 
+    /// The last resort: nobody can tell whether it arrived. The hold is released (the company is
+    /// not charged for a text nobody can confirm), nothing is sent again and nothing falls back
+    /// to another route; `delivery_report` shows it with the reason, and this logs one line at
+    /// `error` with `alert=delivery_outcome_unknown` for an operator to alert on.
     private func recordUnknown(_ delivery: DeliveryRecord, reason: String, _ context: JobContext) async throws {
         try await context.complete { tx in
             finish(delivery.id, "unknown", reason: reason, on: tx)
             try await release(delivery, on: tx)
         }
-        logger.warning("delivery outcome unknown after an interruption", metadata: meta(delivery))
+        logger.error("delivery outcome unknown", metadata: meta(delivery, ["alert": "delivery_outcome_unknown", "reason": "\(reason)"]))
     }
 
     // MARK: After a failure
@@ -337,6 +437,12 @@ struct DeliveryRunner: Sendable {
     }
 
     // MARK: Rows
+
+    /// "90 s" or "31 min", for reasons.
+    static func words(_ duration: Duration) -> String {
+        let seconds = Int(duration.components.seconds)
+        return seconds < 120 ? "\(seconds) s" : "\(seconds / 60) min"
+    }
 
     /// A provider error as the delivery log shows it: the reason and the provider's own code.
     static func describe(_ error: ProviderError) -> String {

@@ -24,6 +24,9 @@ extension ProviderError {
             return ProviderError(.final, .misconfigured)
         case .smtpRejected:
             return smtp(replyCode: error.responseCode)
+        case .couldNotConnect, .tls:
+            // Nothing was sent: the provider cannot have acted on it.
+            return ProviderError(.retryable(after: nil), .unavailable, outcomeUnknown: false)
         default:
             return ProviderError(.retryable(after: nil), .unavailable)
         }
@@ -33,7 +36,8 @@ extension ProviderError {
     public static func smtp(replyCode: Int?) -> ProviderError {
         let code = replyCode.map(String.init)
         guard let replyCode, (500...599).contains(replyCode) else {
-            return ProviderError(.retryable(after: nil), .unavailable, providerCode: code)
+            // A reply refused it (4xx: try later); with no reply code, we cannot tell what happened.
+            return ProviderError(.retryable(after: nil), .unavailable, providerCode: code, outcomeUnknown: replyCode == nil)
         }
         switch replyCode {
         case 530, 534, 535, 538:
@@ -75,9 +79,16 @@ extension ProviderError {
         http(status: response.status, retryAfter: RetryAfter.parse(response.header("Retry-After")), providerCode: providerCode)
     }
 
-    /// A 2xx response whose body could not be understood: final, since a retry may act twice.
+    /// A response whose body could not be understood. For a 2xx the provider most likely took the
+    /// request, but we cannot tell: the outcome is unknown (retryable, reconciled like an
+    /// interruption — looked up, or resent with the same Message-ID / collapse id), never a
+    /// final failure that would release the money or fall back to another route. Any other
+    /// status: final `.badResponse`.
     static func unreadable(_ response: HTTPResponse) -> ProviderError {
-        ProviderError(.final, .badResponse, status: response.status)
+        if (200...299).contains(response.status) {
+            return ProviderError(.retryable(after: nil), .unreadableSuccess, status: response.status, outcomeUnknown: true)
+        }
+        return ProviderError(.final, .badResponse, status: response.status)
     }
 
     /// Same error with a specific disposition, reason or code, keeping the status.
