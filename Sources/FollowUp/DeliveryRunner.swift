@@ -331,7 +331,7 @@ struct DeliveryRunner: Sendable {
         } catch let error as ProviderError where error.isRetryable {
             let delay = nextDelay(after: error, context)
             guard delivery.sinceLastAttempt + delay <= settings.lookupWindow else {
-                try await recordUnknown(delivery, reason: "interrupted while sending, and the provider could not be asked for \(Self.words(delivery.sinceLastAttempt)) (\(Self.describe(error))); not sent again", context)
+                try await recordUnknown(delivery, reason: "interrupted while sending, and the provider could not be asked within \(Self.words(settings.lookupWindow)) (\(Self.describe(error))); not sent again", context)
                 return .done
             }
             logger.info("delivery lookup failed; will retry", metadata: meta(delivery, ["error": "\(error)", "retry_in_ms": "\(Int(delay.seconds * 1000))"]))
