@@ -243,9 +243,10 @@ struct DeliveryRunner: Sendable {
 
     /// The text's price by route, country and segments (held now, charged when sent), from the
     /// price list as read with the delivery. Push is free; email is free unless the price list
-    /// has an email price. A retry keeps its first price.
+    /// has an email price. A retry keeps its first price (and its hold), also after a
+    /// rate-limited attempt that gave its attempt back.
     private func price(_ delivery: DeliveryRecord) throws -> Int64 {
-        if delivery.attempts > 0 { return delivery.priceMicros }
+        if delivery.attempts > 0 || delivery.priceMicros > 0 { return delivery.priceMicros }
         switch delivery.route {
         case .push:
             return 0
