@@ -10,7 +10,7 @@ import TestSupport
 /// reported), no hold is left open, and the ledger's integrity checks are empty.
 ///
 /// Bounded: ~20 s of arrivals and chaos, then up to 60 s to settle. The pollers are
-/// `ChaosPoller` processes: `followup run`'s handlers with test timings (a 2 s lease).
+/// `ChaosPoller` processes: `followup run`'s handlers with test timings (a 3 s lease).
 @Suite("Chaos") struct ChaosTests {
     static let customers = 120
     static let pollers = 3

@@ -10,7 +10,7 @@ import Wallet
 
 // `ChaosPoller DATABASE_URL`: the follow-up poller exactly as `followup run` builds it (the same
 // handlers, from `FOLLOWUP_*` provider variables), with the test timings of
-// `FollowUpSettings.fast()` and a 2-second lease, so the chaos test (Tests/CLITests/ChaosTests)
+// `FollowUpSettings.fast()` and a 3-second lease, so the chaos test (Tests/CLITests/ChaosTests)
 // can SIGKILL it at random and see its work rescued within seconds, not minutes.
 
 LoggingSystem.bootstrap { label in
@@ -29,7 +29,7 @@ let providers = try ProviderSet(settings: try ProviderSettings(environment: Proc
 
 var settings = FollowUpSettings.fast()
 settings.retryWindow = .seconds(60)
-settings.lookupGrace = .milliseconds(800)
+settings.lookupGrace = .seconds(3)  // longer than any stall of a loaded test machine
 settings.lookupWindow = .seconds(60)
 settings.retryAfterCap = .seconds(2)
 
@@ -40,7 +40,7 @@ WalletRuntime.register(in: &registry, periodic: &periodic, payments: providers.p
 
 var configuration = WorkerConfiguration()
 configuration.queues = [.init("default", concurrency: 8)]
-configuration.lease = .seconds(2)
+configuration.lease = .seconds(3)
 configuration.heartbeatInterval = .milliseconds(500)
 configuration.rescueInterval = .milliseconds(500)
 configuration.safetyPoll = .milliseconds(500)
