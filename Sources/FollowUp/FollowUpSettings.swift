@@ -52,11 +52,11 @@ public struct FollowUpSettings: Sendable {
         var settings = FollowUpSettings()
         settings.gatherDelay = .zero
         settings.snoozeSlack = .milliseconds(5)
-        settings.retryWindow = .seconds(3)
+        settings.retryWindow = .seconds(20)
         settings.retryBackoff = Backoff(base: .milliseconds(50), maximum: .milliseconds(300))
         settings.retryAfterCap = .seconds(2)
         settings.lookupGrace = .milliseconds(300)
-        settings.lookupWindow = .seconds(3)
+        settings.lookupWindow = .seconds(20)
         return settings
     }
 }

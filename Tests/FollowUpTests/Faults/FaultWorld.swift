@@ -39,7 +39,7 @@ extension FollowUpHarness {
     }
 
     /// The delivery of `route` once it is finished (nil if it is still queued or sending after `timeout`).
-    func finished(chat: Int64, route: FaultRoute, timeout: Duration = .seconds(15)) async throws -> DeliveryRow? {
+    func finished(chat: Int64, route: FaultRoute, timeout: Duration = .seconds(30)) async throws -> DeliveryRow? {
         let name = route.rawValue
         _ = try await eventually(timeout: timeout) {
             try await deliveries(chat: chat).first { $0.route == name }.map { !["queued", "sending"].contains($0.status) } ?? false
@@ -50,7 +50,7 @@ extension FollowUpHarness {
     }
 
     /// `finished`, or a recorded failure (listing the chat's deliveries) that ends the test.
-    func requireFinished(chat: Int64, route: FaultRoute, timeout: Duration = .seconds(15),
+    func requireFinished(chat: Int64, route: FaultRoute, timeout: Duration = .seconds(30),
                          sourceLocation: SourceLocation = #_sourceLocation) async throws -> DeliveryRow {
         if let row = try await finished(chat: chat, route: route, timeout: timeout) { return row }
         let rows = try await deliveries(chat: chat)

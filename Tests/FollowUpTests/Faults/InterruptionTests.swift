@@ -67,7 +67,7 @@ import Wallet
         #expect(await eventually { called.withLock { $0 } })
         #expect(try await h.held(channel) == 15000)
         h.startWorker()
-        let row = try await h.requireFinished(chat: chat, route: .sms, timeout: .seconds(20))
+        let row = try await h.requireFinished(chat: chat, route: .sms, timeout: .seconds(30))
         #expect(row.status == "unknown", "\(row)")
         #expect(row.reason?.contains("could not be asked") == true, "\(row)")
         #expect(h.twilio.messages.count == 1, "never resent while the provider cannot be asked")

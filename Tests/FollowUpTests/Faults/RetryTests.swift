@@ -13,7 +13,7 @@ import Wallet
     @Test("messenger 429 is waited out and retried, not rejected: no SMS follows")
     func messengerRateLimited() async throws {
         var settings = FollowUpSettings.fast()
-        settings.retryWindow = .seconds(10)
+        settings.retryWindow = .seconds(15)
         let h = try await FollowUpHarness(settings: settings)
         defer { Task { await h.stop() } }
         h.kakao.setBehaviour(.rateLimited(retryAfter: "1", times: 3), for: FollowUpHarness.faultPhone)
@@ -33,7 +33,7 @@ import Wallet
     func rateLimitedWithoutRetryAfter() async throws {
         var settings = FollowUpSettings.fast()
         settings.deliveryAttempts = 3
-        settings.retryWindow = .seconds(8)
+        settings.retryWindow = .seconds(15)
         let h = try await FollowUpHarness(settings: settings)
         defer { Task { await h.stop() } }
         h.twilio.server.injectFault(.status(429), times: 6, method: "POST")
@@ -56,7 +56,7 @@ import Wallet
         h.twilio.server.injectFault(.status(429, retryAfter: value), times: 1, method: "POST")
         h.startWorker()
         let (channel, chat) = try await h.offlineChat(for: .sms)
-        let row = try await h.requireFinished(chat: chat, route: .sms, timeout: .seconds(8))
+        let row = try await h.requireFinished(chat: chat, route: .sms, timeout: .seconds(30))
         #expect(row.status == "sent", "\(row)")
         #expect(h.twilio.messages.count == 1)
         try await h.expectSettled(channel)
@@ -64,9 +64,9 @@ import Wallet
 
     @Test("the SMTP server down for a while, then back: the email arrives once")
     func smtpDownThenUp() async throws {
-        // 30 minutes and a 5-minute outage in production; 6 s and 2 s here.
+        // 30 minutes and a 5-minute outage in production; 15 s and about 3 s here.
         var settings = FollowUpSettings.fast()
-        settings.retryWindow = .seconds(6)
+        settings.retryWindow = .seconds(15)
         settings.retryBackoff = Backoff(base: .milliseconds(100), maximum: .milliseconds(400))
         let h = try await FollowUpHarness(settings: settings)
         defer { Task { await h.stop() } }
