@@ -287,7 +287,10 @@ public final class JobWorker: Service, Sendable {
     /// database is unreachable; if it never gets through, the lease runs out and a rescuer retries.
     private func recordFailure(_ job: Job, error: Error, logger: Logger) async {
         let permanent = error is PermanentJobError
-        let backoff = configuration.backoff.delay(afterAttempt: job.attempt)
+        var backoff = configuration.backoff.delay(afterAttempt: job.attempt)
+        if let asked = (error as? any RetryAfterHint)?.retryAfter {
+            backoff = max(backoff, min(asked, configuration.retryAfterCap))
+        }
         let text = String(String(describing: error).prefix(2000))
         for attempt in 0..<5 {
             do {
