@@ -97,67 +97,8 @@ struct DeliveryRunner: Sendable {
         }
     }
 
-    /// The provider may have taken an attempt whose answer we never heard (or could not read).
-    /// Messenger and SMS/LMS stay `sending` and are looked up after `lookupGrace`; email and push
-    /// go again with the same Message-ID / collapse id (at-least-once, deduplicable), within the
-    /// retry window — never silently dropped.
-    private func unanswered(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, _ error: ProviderError,
-                            _ context: JobContext) async throws -> JobResult {
-        if delivery.route.canBeLookedUp {
-            _ = try await context.fenced { tx in
-                try await tx.execute("""
-                    UPDATE deliveries SET reason = \("no answer heard (\(Self.describe(error))); looking it up at the provider"),
-                        provider_code = \(error.providerCode), updated_at = now()
-                    WHERE id = \(delivery.id) AND status = 'sending'
-                    """)
-            }
-            logger.info("delivery answer not heard; will look it up", metadata: meta(delivery, ["error": "\(error)"]))
-            return .snooze(settings.lookupGrace)
-        }
-        guard let delay = retryDelay(delivery, followUp, error, context) else {
-            try await recordUnknown(delivery, reason: "no answer heard from the provider (\(Self.describe(error))) within the retry window; it may have arrived", context)
-            return .done
-        }
-        _ = try await context.fenced { tx in
-            try await tx.execute("""
-                UPDATE deliveries SET status = 'queued',
-                    reason = \("no answer heard (\(Self.describe(error))); will send again with the same \(delivery.route == .email ? "Message-ID" : "collapse id")"),
-                    provider_code = \(error.providerCode), updated_at = now()
-                WHERE id = \(delivery.id)
-                """)
-        }
-        logger.info("delivery answer not heard; will send again with the same id", metadata: meta(delivery, ["error": "\(error)"]))
-        return .snooze(delay)
-    }
-
-    /// The wait before the next attempt after `error`, or nil when retrying is over: the retry
-    /// window (from the first attempt) would be passed, or the attempts are used up (messenger:
-    /// `messengerAttempts`, then SMS/LMS; rate-limited answers do not count).
-    func retryDelay(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, _ error: ProviderError, _ context: JobContext) -> Duration? {
-        let limit = delivery.route == .messenger ? settings.messengerAttempts : settings.deliveryAttempts
-        if error.reason != .rateLimited && delivery.attempts >= limit { return nil }
-        let delay = nextDelay(after: error, context)
-        guard delivery.sinceFirstAttempt + delay <= retryWindow(delivery, followUp) else { return nil }
-        return delay
-    }
-
-    /// `retryWindow`; for push, its acknowledgement deadline (after that text and email go out,
-    /// and a late push would only repeat them).
-    func retryWindow(_ delivery: DeliveryRecord, _ followUp: FollowUpContext) -> Duration {
-        guard delivery.route == .push else { return settings.retryWindow }
-        return settings.pushAckTimeout ?? .milliseconds(Int64(followUp.channel.pushAckTimeoutSeconds * 1000))
-    }
-
-    /// Backoff by the job's run count (it rises with every run, sends and lookups alike); a
-    /// provider's `Retry-After` is honoured up to `retryAfterCap`, and never shortens the backoff.
-    func nextDelay(after error: ProviderError?, _ context: JobContext) -> Duration {
-        let backoff = settings.retryBackoff.delay(afterAttempt: context.job.attempt)
-        guard let asked = error?.retryAfter else { return backoff }
-        return max(min(asked, settings.retryAfterCap), backoff)
-    }
-
     /// Records a final failure: the hold released, and what follows a failure (messenger → SMS/LMS).
-    private func fail(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, reason: String, providerCode: String? = nil,
+    func fail(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, reason: String, providerCode: String? = nil,
                       _ context: JobContext) async throws {
         try await context.complete { tx in
             finish(delivery.id, "failed", reason: reason, providerCode: providerCode, on: tx)
@@ -302,115 +243,6 @@ struct DeliveryRunner: Sendable {
                     subject: delivery.route == .lms ? delivery.subject : nil, idempotencyKey: delivery.idempotencyKey)
     }
 
-    // MARK: Reconciling
-
-    /// A run found the delivery `sending`: an earlier run called (or was about to call) the
-    /// provider and never recorded the outcome (a crash, a lost lease, an answer never heard).
-    ///
-    /// - Email and push cannot be asked: sent again with the same Message-ID / collapse id.
-    /// - Messenger and SMS/LMS are looked up. Found: recorded as the provider says. Not found:
-    ///   only once `lookupGrace` has passed since the attempt (a listing may lag) is it taken as
-    ///   "never received" and sent again under the same key. The provider unreachable: lookups
-    ///   are retried with backoff until `lookupWindow` has passed, then the delivery is `unknown`.
-    func reconcile(_ delivery: DeliveryRecord, _ context: JobContext) async throws -> JobResult {
-        guard let followUpID = delivery.followUpID,
-              let followUp = try await FollowUpContext.load(followUpID: followUpID, on: context.database) else {
-            try await recordUnknown(delivery, reason: "interrupted while sending, and its follow-up is gone", context)
-            return .done
-        }
-        guard delivery.route.canBeLookedUp else {
-            guard delivery.sinceFirstAttempt <= retryWindow(delivery, followUp) else {
-                try await recordUnknown(delivery, reason: "interrupted while sending, after the retry window; it may have arrived", context)
-                return .done
-            }
-            logger.info("interrupted delivery is sent again with the same id", metadata: meta(delivery))
-            return try await sendAgain(delivery, context)
-        }
-        let found: ProviderLookup?
-        do {
-            found = try await lookup(delivery, followUp)
-        } catch let error as ProviderError where error.isRetryable {
-            let delay = nextDelay(after: error, context)
-            guard delivery.sinceLastAttempt + delay <= settings.lookupWindow else {
-                try await recordUnknown(delivery, reason: "interrupted while sending, and the provider could not be asked within \(Self.words(settings.lookupWindow)) (\(Self.describe(error))); not sent again", context)
-                return .done
-            }
-            logger.info("delivery lookup failed; will retry", metadata: meta(delivery, ["error": "\(error)", "retry_in_ms": "\(Int(delay.seconds * 1000))"]))
-            return .snooze(delay)
-        } catch let error as ProviderError {
-            try await recordUnknown(delivery, reason: "interrupted while sending, and the provider lookup failed (\(Self.describe(error))); not sent again", context)
-            return .done
-        }
-        if let found { return try await settle(delivery, followUp, found, context) }
-        // Not listed (yet?): a provider may list a message some time after accepting it.
-        let waited = delivery.sinceLastAttempt
-        if waited < settings.lookupGrace {
-            let delay = max(.milliseconds(10), min(settings.lookupGrace - waited, nextDelay(after: nil, context)))
-            logger.debug("interrupted delivery not listed yet; looking again", metadata: meta(delivery))
-            return .snooze(delay)
-        }
-        guard delivery.sinceFirstAttempt <= settings.retryWindow else {
-            try await fail(delivery, followUp, reason: "never reached the provider, and the retry window is over", context)
-            return .done
-        }
-        // The provider never got it: send it now, under the same idempotency key.
-        logger.info("interrupted delivery never reached the provider; sending it", metadata: meta(delivery))
-        return try await sendAgain(delivery, context)
-    }
-
-    private func lookup(_ delivery: DeliveryRecord, _ followUp: FollowUpContext) async throws -> ProviderLookup? {
-        switch delivery.route {
-        case .messenger:
-            guard let provider = providers.messenger else { throw ProviderError(.final, .misconfigured) }
-            return try await provider.lookup(idempotencyKey: delivery.idempotencyKey)
-        case .sms, .lms:
-            return try await providers.text.lookup(textMessage(delivery, followUp))
-        case .push, .email:
-            return nil
-        }
-    }
-
-    /// Back to queued and straight into a new attempt (same idempotency key, same Message-ID).
-    private func sendAgain(_ delivery: DeliveryRecord, _ context: JobContext) async throws -> JobResult {
-        _ = try await context.fenced { tx in
-            try await tx.execute("UPDATE deliveries SET status = 'queued', updated_at = now() WHERE id = \(delivery.id) AND status = 'sending'")
-        }
-        return try await send(delivery.id, context)
-    }
-
-    /// Records what the provider's lookup said about an interrupted attempt.
-    private func settle(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, _ found: ProviderLookup,
-                        _ context: JobContext) async throws -> JobResult {
-        logger.info("interrupted delivery reconciled by lookup", metadata: meta(delivery, ["found": "\(found.status.rawValue)"]))
-        try await context.complete { tx in
-            switch found.status {
-            case .accepted, .delivered:
-                finish(delivery.id, found.status == .delivered ? "delivered" : "sent",
-                                 reason: "confirmed by the provider after an interruption",
-                                 providerMessageID: found.providerMessageID, on: tx)
-                capture(delivery, on: tx)
-            case .failed:
-                let reason = "the provider reports it failed"
-                finish(delivery.id, "failed", reason: reason, providerMessageID: found.providerMessageID, on: tx)
-                try await release(delivery, on: tx)
-                try await afterFailure(delivery, followUp, reason: reason, on: tx)
-            }
-        }
-        return .done
-    }
-
-    /// The last resort: nobody can tell whether it arrived. The hold is released (the company is
-    /// not charged for a text nobody can confirm), nothing is sent again and nothing falls back
-    /// to another route; `delivery_report` shows it with the reason, and this logs one line at
-    /// `error` with `alert=delivery_outcome_unknown` for an operator to alert on.
-    private func recordUnknown(_ delivery: DeliveryRecord, reason: String, _ context: JobContext) async throws {
-        try await context.complete { tx in
-            finish(delivery.id, "unknown", reason: reason, on: tx)
-            try await release(delivery, on: tx)
-        }
-        logger.error("delivery outcome unknown", metadata: meta(delivery, ["alert": "delivery_outcome_unknown", "reason": "\(reason)"]))
-    }
-
     // MARK: After a failure
 
     /// Messenger failed → the same text by SMS/LMS (exactly one of the two reaches the customer).
@@ -452,11 +284,11 @@ struct DeliveryRunner: Sendable {
 
     /// The wallet moves only for priced deliveries: free ones (push, email) never touch the
     /// channel's wallet rows, so they never wait on its lock.
-    private func capture(_ delivery: DeliveryRecord, on tx: Transaction) {
+    func capture(_ delivery: DeliveryRecord, on tx: Transaction) {
         if delivery.priceMicros > 0 { Wallet.queueCapture(deliveryID: delivery.id, on: tx) }
     }
 
-    private func release(_ delivery: DeliveryRecord, on tx: Transaction) async throws {
+    func release(_ delivery: DeliveryRecord, on tx: Transaction) async throws {
         if delivery.priceMicros > 0 { try await Wallet.release(deliveryID: delivery.id, on: tx) }
     }
 
@@ -476,7 +308,7 @@ struct DeliveryRunner: Sendable {
             """)
     }
 
-    private func meta(_ delivery: DeliveryRecord, _ extra: Logger.Metadata = [:]) -> Logger.Metadata {
+    func meta(_ delivery: DeliveryRecord, _ extra: Logger.Metadata = [:]) -> Logger.Metadata {
         var metadata: Logger.Metadata = ["delivery_id": "\(delivery.id)", "route": "\(delivery.route.rawValue)",
                                          "attempt": "\(delivery.attempts)"]
         if let id = delivery.followUpID { metadata["follow_up_id"] = "\(id)" }
