@@ -16,13 +16,6 @@ public enum FakeFault: Sendable, Equatable {
     case status(Int, retryAfter: String? = nil)
     /// Not handled: the connection is closed at once (the provider is unreachable).
     case unreachable
-
-    var handlesFirst: Bool {
-        switch self {
-        case .hangAfterHandling, .dropAfterHandling, .garbageSuccess: true
-        case .status, .unreachable: false
-        }
-    }
 }
 
 /// The faults a server is told to inject: each matches requests by method (nil: any) and is used

@@ -6,7 +6,9 @@ import Foundation
 ///
 /// One thread per connection, keep-alive, `Content-Length` or chunked request
 /// bodies, `Expect: 100-continue`. ``latency`` delays each answer without
-/// holding up other connections, like a real provider's round trip.
+/// holding up other connections, like a real provider's round trip;
+/// ``injectFault(_:times:method:path:)`` makes it hang, drop, answer garbage, 429 or
+/// vanish (`FakeFault`).
 ///
 /// ```swift
 /// let server = try LoopbackHTTPServer { request in .json(200, #"{"ok":true}"#) }
