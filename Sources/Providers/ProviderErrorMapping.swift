@@ -101,17 +101,26 @@ extension ProviderError {
     }
 }
 
-/// `Retry-After` values: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+/// `Retry-After` values: delay-seconds or an HTTP-date (RFC 9110 §10.2.3) in any of its three
+/// forms (IMF-fixdate, and the obsolete RFC 850 and asctime forms a recipient must still accept).
+/// The caller caps what it honours (`FollowUpSettings.retryAfterCap`, `WorkerConfiguration.retryAfterCap`).
 public enum RetryAfter {
+    private static let dateFormats = ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"]
+
     /// The delay the header asks for; nil when absent or unreadable. Dates in the past give zero.
     public static func parse(_ value: String?, now: Date = Date()) -> Duration? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-        if let seconds = Int(value) { return .seconds(max(0, seconds)) }
+        if let seconds = Int64(value) { return .seconds(max(0, seconds)) }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: value) else { return nil }
-        return .milliseconds(max(0, Int64((date.timeIntervalSince(now) * 1000).rounded())))
+        let collapsed = value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+        for format in dateFormats {
+            formatter.dateFormat = format
+            if let date = formatter.date(from: collapsed) {
+                return .milliseconds(max(0, Int64((date.timeIntervalSince(now) * 1000).rounded())))
+            }
+        }
+        return nil
     }
 }
