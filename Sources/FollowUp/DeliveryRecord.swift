@@ -32,11 +32,15 @@ struct DeliveryRecord: Sendable {
     var html: String?
     /// What the price list charges for it now (nil: no price for its route and country).
     var listPriceMicros: Int64?
+    /// Why its recipient must not be contacted by this channel (`suppressions`), if so.
+    var suppressedBecause: String?
 
     /// The idempotency key providers dedupe on: one per delivery, stable across retries and crashes.
     var idempotencyKey: String { "delivery-\(id)" }
 
-    var isFinished: Bool { ["sent", "delivered", "failed", "excluded", "unknown"].contains(status) }
+    var isFinished: Bool {
+        ["sent", "delivered", "undelivered", "bounced", "suppressed", "failed", "excluded", "unknown"].contains(status)
+    }
 
     /// The delivery and its follow-up's context (without messages; nil when it has no follow-up
     /// or the follow-up is gone), in one query.
@@ -44,7 +48,12 @@ struct DeliveryRecord: Sendable {
         guard let row = try await db.first("""
             SELECT d.id, d.follow_up_id, d.channel_id, d.chat_id, d.route, d.status, d.reason, d.device_id, cd.platform,
                    d.recipient, d.subject, d.body, d.segments, d.country, d.price_micros, d.attempts, d.html,
-                   list.price_micros, \(raw: FollowUpContext.columns)
+                   list.price_micros,
+                   (SELECT s.reason FROM public.suppressions s
+                    WHERE s.channel_id = d.channel_id AND d.route <> 'push'
+                      AND s.address_kind = CASE WHEN d.route = 'email' THEN 'email' ELSE 'phone' END
+                      AND s.address = CASE WHEN d.route = 'email' THEN lower(d.recipient) ELSE d.recipient END),
+                   \(raw: FollowUpContext.columns)
             FROM deliveries d
             LEFT JOIN customer_devices cd ON cd.id = d.device_id
             \(raw: Wallet.priceJoin("list", route: "d.route", country: "coalesce(d.country, '*')", units: "greatest(d.segments, 1)"))
@@ -63,8 +72,8 @@ struct DeliveryRecord: Sendable {
             body: try row.decode(String?.self, at: 11), segments: try row.decode(Int.self, at: 12),
             country: try row.decode(String?.self, at: 13), priceMicros: try row.decode(Int64.self, at: 14),
             attempts: try row.decode(Int.self, at: 15), html: try row.decode(String?.self, at: 16),
-            listPriceMicros: try row.decode(Int64?.self, at: 17))
-        return (delivery, try FollowUpContext.decode(row, at: 18))
+            listPriceMicros: try row.decode(Int64?.self, at: 17), suppressedBecause: try row.decode(String?.self, at: 18))
+        return (delivery, try FollowUpContext.decode(row, at: 19))
     }
 }
 
@@ -92,7 +101,7 @@ struct NewDelivery: Sendable {
                                         subject, body, html, segments, country, device_id, replaces, finished_at)
                 VALUES (\(context.followUpID), \(context.channel.id), \(context.chatID), \(context.customer.id), \(route.rawValue),
                         \(status), \(reason), \(recipient), \(subject), \(body), \(html), \(segments), \(country), \(deviceID), \(replaces),
-                        CASE WHEN \(status) IN ('excluded', 'failed') THEN now() END)
+                        CASE WHEN \(status) IN ('excluded', 'failed', 'suppressed') THEN now() END)
                 ON CONFLICT (follow_up_id, route, coalesce(device_id, 0)) WHERE follow_up_id IS NOT NULL DO NOTHING
                 RETURNING id, status
             )

@@ -23,12 +23,53 @@ public struct FollowUpSettings: Sendable {
     public var messengerAttempts = 2
     /// The product's sender for channels without a verified domain of their own.
     public var defaultEmailFrom = "notifications@followup.example"
-    /// Replies to follow-up emails go to chat-<chat id>@<replyDomain>, which routes them back into the chat.
+    /// Replies to follow-up emails go to `r-<chat id>-<mac>@<replyDomain>` (`ReplyTokens`), which
+    /// routes them back into the chat; the domain's mail goes to `followup mail-in` or to
+    /// `POST /webhooks/email/inbound` (docs/webhooks.md). `FOLLOWUP_REPLY_DOMAIN`.
     public var replyDomain = "reply.followup.example"
+    /// Signs reply addresses and unsubscribe links (`FOLLOWUP_REPLY_SECRET`). Nil: follow-up
+    /// emails carry no Reply-To (replies cannot come back) and only a mailto-less unsubscribe.
+    public var replySecret: String?
+    /// Where `followup serve` is reached from the internet (`FOLLOWUP_PUBLIC_URL`), for the
+    /// one-click unsubscribe link. Nil: List-Unsubscribe carries the mailto: only.
+    public var publicURL: String?
     /// The SMS sender for channels that did not set `sms_from`.
     public var defaultSMSFrom = "+15005550006"
 
     public init() {}
+
+    /// The signer of reply addresses and unsubscribe tokens, when a secret is set.
+    public var replyTokens: ReplyTokens? {
+        replySecret.map { ReplyTokens(secret: $0, domain: replyDomain) }
+    }
+
+    /// Reads `FOLLOWUP_REPLY_SECRET`, `FOLLOWUP_REPLY_DOMAIN` and `FOLLOWUP_PUBLIC_URL`.
+    /// - Throws: ``FollowUpSettingsError`` naming the variable (never its value).
+    public mutating func readTwoWay(from environment: [String: String]) throws {
+        func value(_ name: String) -> String? {
+            guard let raw = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !raw.isEmpty else { return nil }
+            return raw
+        }
+        if let secret = value("FOLLOWUP_REPLY_SECRET") {
+            guard secret.utf8.count >= 16 else {
+                throw FollowUpSettingsError(variable: "FOLLOWUP_REPLY_SECRET", problem: "must be at least 16 characters")
+            }
+            replySecret = secret
+        }
+        if let domain = value("FOLLOWUP_REPLY_DOMAIN") {
+            guard domain.range(of: #"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"#, options: [.regularExpression, .caseInsensitive]) != nil else {
+                throw FollowUpSettingsError(variable: "FOLLOWUP_REPLY_DOMAIN", problem: "must be a domain name")
+            }
+            replyDomain = domain.lowercased()
+        }
+        if let url = value("FOLLOWUP_PUBLIC_URL") {
+            guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+                  scheme == "https" || scheme == "http", components.host?.isEmpty == false else {
+                throw FollowUpSettingsError(variable: "FOLLOWUP_PUBLIC_URL", problem: "must be an https:// URL")
+            }
+            publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+        }
+    }
 
     /// Settings for the demo and tests: no gathering, short waits.
     public static func fast() -> FollowUpSettings {
@@ -37,4 +78,15 @@ public struct FollowUpSettings: Sendable {
         settings.snoozeSlack = .milliseconds(5)
         return settings
     }
+}
+
+/// A follow-up setting from the environment is missing or malformed. Names the variable only.
+public struct FollowUpSettingsError: Error, Sendable, CustomStringConvertible, Equatable {
+    public var variable: String
+    public var problem: String
+    public init(variable: String, problem: String) {
+        self.variable = variable
+        self.problem = problem
+    }
+    public var description: String { "\(variable) \(problem)" }
 }

@@ -166,8 +166,14 @@ public struct EmailMessage: Sendable {
     public var html: String
     /// Becomes the Message-ID, so a resend after a crash is recognisably the same mail.
     public var messageID: String
+    /// The `List-Unsubscribe` value (`<https://…>, <mailto:…>`); with an HTTPS URL the mail also
+    /// carries `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058). Nil: neither header.
+    public var listUnsubscribe: String?
+    /// The envelope sender (SMTP `MAIL FROM`, the Return-Path bounces go to); nil: `fromAddress`.
+    public var returnPath: String?
     public init(fromName: String?, fromAddress: String, to: String, toName: String?, replyTo: String?,
-                subject: String, text: String, html: String, messageID: String) {
+                subject: String, text: String, html: String, messageID: String, listUnsubscribe: String? = nil,
+                returnPath: String? = nil) {
         self.fromName = fromName
         self.fromAddress = fromAddress
         self.to = to
@@ -177,6 +183,8 @@ public struct EmailMessage: Sendable {
         self.text = text
         self.html = html
         self.messageID = messageID
+        self.listUnsubscribe = listUnsubscribe
+        self.returnPath = returnPath
     }
 }
 

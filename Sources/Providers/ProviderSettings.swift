@@ -9,7 +9,7 @@ import Outbound
 /// | `FOLLOWUP_TWILIO_BASE_URL` | no (`https://api.twilio.com`) | Twilio REST base URL |
 /// | `FOLLOWUP_TWILIO_ACCOUNT_SID` | yes | `AC…` |
 /// | `FOLLOWUP_TWILIO_AUTH_TOKEN` | yes | secret |
-/// | `FOLLOWUP_TWILIO_STATUS_CALLBACK` | no | our status webhook; the delivery key is appended as `?delivery=` |
+/// | `FOLLOWUP_PUBLIC_URL` | no | where `followup serve` is reached from the internet, e.g. `https://hooks.example.com`; every SMS then asks Twilio for status callbacks at `{FOLLOWUP_PUBLIC_URL}/webhooks/twilio/status?delivery=KEY` |
 /// | `FOLLOWUP_SMTP_URL` | yes | `smtp://host:587` (STARTTLS) or `smtps://host:465` |
 /// | `FOLLOWUP_SMTP_USER`, `FOLLOWUP_SMTP_PASSWORD` | no (both or neither) | AUTH credentials; the password is secret |
 /// | `FOLLOWUP_SMTP_STARTTLS` | no (`required`) | `required`, `if-available` or `never` |
@@ -114,7 +114,7 @@ public struct ProviderSettings: Sendable {
             baseURL: try env.httpURL("FOLLOWUP_TWILIO_BASE_URL", default: "https://api.twilio.com"),
             accountSID: try env.required("FOLLOWUP_TWILIO_ACCOUNT_SID"),
             authToken: try env.required("FOLLOWUP_TWILIO_AUTH_TOKEN"),
-            statusCallback: try env.optionalHTTPURL("FOLLOWUP_TWILIO_STATUS_CALLBACK"))
+            statusCallback: try env.optionalHTTPURL("FOLLOWUP_PUBLIC_URL").map { Self.statusCallbackURL(publicURL: $0) })
 
         let smtpURL = try env.required("FOLLOWUP_SMTP_URL")
         guard smtpURL.hasPrefix("smtp://") || smtpURL.hasPrefix("smtps://") else {
@@ -160,6 +160,15 @@ public struct ProviderSettings: Sendable {
                         teamID: try env.required("FOLLOWUP_APNS_TEAM_ID"), keyFile: keyFile)
         }
     }
+
+    /// Where Twilio sends status callbacks: the public URL of `followup serve` plus
+    /// ``twilioStatusPath`` (the delivery key is appended as `?delivery=`).
+    public static func statusCallbackURL(publicURL: String) -> String {
+        publicURL.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + twilioStatusPath
+    }
+
+    /// The path of the Twilio status callback endpoint of `followup serve`.
+    public static let twilioStatusPath = "/webhooks/twilio/status"
 
     /// Environment lookups with errors that name the variable, never its value.
     private struct Reader {

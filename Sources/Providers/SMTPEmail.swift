@@ -21,7 +21,15 @@ public struct SMTPEmail: EmailProvider {
 
     /// The MIME message `send` submits.
     public static func mime(for email: EmailMessage, date: Date = Date()) -> MIMEMessage {
-        MIMEMessage(
+        var headers: [HTTPHeader] = []
+        if let unsubscribe = email.listUnsubscribe {
+            headers.append(HTTPHeader("List-Unsubscribe", unsubscribe))
+            // RFC 8058 one-click: only with an HTTPS URI to POST to.
+            if unsubscribe.contains("<https://") {
+                headers.append(HTTPHeader("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+            }
+        }
+        return MIMEMessage(
             from: MailAddress(name: email.fromName, address: email.fromAddress),
             to: [MailAddress(name: email.toName, address: email.to)],
             replyTo: email.replyTo.map { MailAddress(address: $0) },
@@ -29,12 +37,13 @@ public struct SMTPEmail: EmailProvider {
             messageID: email.messageID,
             date: date,
             textBody: email.text,
-            htmlBody: email.html.isEmpty ? nil : email.html)
+            htmlBody: email.html.isEmpty ? nil : email.html,
+            extraHeaders: headers)
     }
 
     public func send(_ email: EmailMessage) async throws -> String {
         let mime = Self.mime(for: email)
-        let submission = MailSubmission(envelopeFrom: email.fromAddress, recipients: [email.to], message: mime.render())
+        let submission = MailSubmission(envelopeFrom: email.returnPath ?? email.fromAddress, recipients: [email.to], message: mime.render())
         do {
             try await client.sendMail(submission, via: server)
         } catch let error as OutboundError {

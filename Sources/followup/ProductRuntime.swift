@@ -25,6 +25,13 @@ struct ProductRuntime {
         } catch let error as ProviderSettingsError {
             throw ValidationError("provider settings: \(error)")
         }
+        // Reply addresses, unsubscribe links and bounce addresses (FOLLOWUP_REPLY_SECRET, …).
+        var followUps = followUps
+        do {
+            try followUps.readTwoWay(from: environment)
+        } catch let error as FollowUpSettingsError {
+            throw ValidationError("follow-up settings: \(error)")
+        }
         client = OutboundClient()
         let providers = try ProviderSet(settings: settings, client: client)
         DiagnosticJobs.register(in: &registry)
@@ -35,7 +42,7 @@ struct ProductRuntime {
 
 /// Subcommands contributed by the product modules.
 enum ProductCommands {
-    static let extra: [ParsableCommand.Type] = [DeliveriesCommand.self, WalletCommand.self]
+    static let extra: [ParsableCommand.Type] = [DeliveriesCommand.self, WalletCommand.self, ServeCommand.self, MailInCommand.self]
 }
 
 /// Job kinds for operators and benchmarks: `followup.noop` does nothing; `followup.sleep`
