@@ -63,6 +63,7 @@ struct DeliveryRunner: Sendable {
             try await context.complete { tx in
                 finish(delivery.id, "sent", reason: nil, providerMessageID: providerMessageID, on: tx)
                 capture(delivery, on: tx)
+                try await MessengerResults.follow(delivery, settings: settings, on: tx)
             }
             logger.info("delivery sent", metadata: meta(delivery))
             return .done
@@ -299,6 +300,7 @@ struct DeliveryRunner: Sendable {
                                  reason: "confirmed by the provider after an interruption",
                                  providerMessageID: found.providerMessageID, on: tx)
                 capture(delivery, on: tx)
+                if found.status == .accepted { try await MessengerResults.follow(delivery, settings: settings, on: tx) }
             case .failed:
                 let reason = "the provider reports it failed"
                 finish(delivery.id, "failed", reason: reason, providerMessageID: found.providerMessageID, on: tx)

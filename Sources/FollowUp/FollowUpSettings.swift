@@ -21,6 +21,12 @@ public struct FollowUpSettings: Sendable {
     public var deliveryAttempts = 6
     /// Messenger attempts before a retryable messenger failure falls back to SMS/LMS.
     public var messengerAttempts = 2
+    /// A messenger text the gateway accepted is asked for its result (`followup.messenger_result`)
+    /// this long after it was sent, then every `messengerResultInterval`, until the result is
+    /// final or `messengerResultTimeout` passed since it was sent (then it stays `sent`).
+    public var messengerResultDelay: Duration = .seconds(3)
+    public var messengerResultInterval: Duration = .seconds(15)
+    public var messengerResultTimeout: Duration = .seconds(600)
     /// The product's sender for channels without a verified domain of their own.
     public var defaultEmailFrom = "notifications@followup.example"
     /// Replies to follow-up emails go to `r-<chat id>-<mac>@<replyDomain>` (`ReplyTokens`), which
@@ -76,6 +82,9 @@ public struct FollowUpSettings: Sendable {
         var settings = FollowUpSettings()
         settings.gatherDelay = .zero
         settings.snoozeSlack = .milliseconds(5)
+        settings.messengerResultDelay = .milliseconds(200)
+        settings.messengerResultInterval = .milliseconds(200)
+        settings.messengerResultTimeout = .seconds(30)
         return settings
     }
 }

@@ -147,9 +147,12 @@ public struct ProviderLookup: Sendable, Equatable {
     public enum Status: String, Sendable { case accepted, delivered, failed }
     public var providerMessageID: String
     public var status: Status
-    public init(providerMessageID: String, status: Status) {
+    /// The provider's result code for a failure (e.g. Kakao 3018, blocked), when it gives one.
+    public var providerCode: String?
+    public init(providerMessageID: String, status: Status, providerCode: String? = nil) {
         self.providerMessageID = providerMessageID
         self.status = status
+        self.providerCode = providerCode
     }
 }
 

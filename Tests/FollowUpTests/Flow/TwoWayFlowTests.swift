@@ -117,3 +117,65 @@ import TestSupport
         #expect(cost > 0)  // charged as a sent text: the receipt moves no money
     }
 }
+
+@Suite("Messenger results") struct MessengerResultTests {
+    @Test("a messenger text that fails after the gateway accepted it goes by SMS instead, exactly once")
+    func lateFailureFallsBackToSMS() async throws {
+        let h = try await FollowUpHarness()
+        defer { Task { await h.stop() } }
+        h.kakao.setBehaviour(.lateFailure(code: 3018, afterLookups: 2), for: "+821012345678")
+        h.startWorker()
+        h.startWorker()  // two pollers: the result is still handled once
+        var options = FollowUpHarness.ChannelOptions()
+        options.email = false
+        options.messenger = true
+        let channel = try await h.channel(options)
+        let customer = try await h.customer(channel: channel)
+        let chat = try await h.chat(channel: channel, customer: customer)
+        try await h.message(chat: chat, "customer", "Hello?")
+        try await h.activity(customer: customer, "left")
+        try await h.message(chat: chat, "manager", "Your parcel arrives tomorrow.")
+
+        let done = try await eventually(timeout: .seconds(15)) {
+            try await h.pool.scalar("""
+                SELECT count(*)::int FROM deliveries WHERE chat_id = \(chat) AND route = 'sms' AND status = 'sent'
+                """, as: Int.self) == 1
+        }
+        #expect(done)
+        #expect(try await h.idle())
+        let rows = try await h.deliveries(chat: chat).filter { $0.route != "email" }
+        #expect(rows.map(\.route) == ["messenger", "sms"], "\(rows)")
+        #expect(rows.first?.status == "undelivered")
+        #expect(rows.first?.reason?.contains("code 3018") == true)
+        #expect(h.twilio.messages(to: "+821012345678").count == 1)
+        #expect(h.twilio.messages(to: "+821012345678").first?.body.contains("Your parcel arrives tomorrow.") == true)
+        #expect(h.kakao.delivered(to: "+821012345678").isEmpty)
+        let report = try await h.pool.first("""
+            SELECT replaced_by_route, provider_code FROM delivery_report WHERE chat_id = \(chat) AND route = 'messenger'
+            """)
+        #expect(try report?.decode(String?.self, at: 0) == "sms")
+        #expect(try report?.decode(String?.self, at: 1) == "3018")
+    }
+
+    @Test("a messenger text the gateway reports delivered becomes delivered; no SMS")
+    func deliveredResult() async throws {
+        let h = try await FollowUpHarness()
+        defer { Task { await h.stop() } }
+        h.startWorker()
+        var options = FollowUpHarness.ChannelOptions()
+        options.email = false
+        options.messenger = true
+        let channel = try await h.channel(options)
+        let customer = try await h.customer(channel: channel)
+        let chat = try await h.chat(channel: channel, customer: customer)
+        try await h.message(chat: chat, "customer", "Hello?")
+        try await h.activity(customer: customer, "left")
+        try await h.message(chat: chat, "manager", "Answer")
+        #expect(try await eventually(timeout: .seconds(15)) {
+            try await h.pool.scalar("""
+                SELECT count(*)::int FROM deliveries WHERE chat_id = \(chat) AND route = 'messenger' AND status = 'delivered'
+                """, as: Int.self) == 1
+        })
+        #expect(h.twilio.messages.isEmpty)
+    }
+}
