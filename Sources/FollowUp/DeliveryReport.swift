@@ -15,7 +15,8 @@ public enum DeliveryReport {
         public var kind: String
         /// push, messenger, sms, lms or email.
         public var route: String
-        /// queued, sending, sent, delivered, failed, excluded or unknown.
+        /// queued, sending, sent (accepted, no receipt yet), delivered, undelivered, bounced,
+        /// suppressed (opted out), failed, excluded or unknown.
         public var status: String
         /// Why, in words.
         public var why: String
@@ -28,6 +29,8 @@ public enum DeliveryReport {
         public var costMicros: Int64
         public var createdAt: Date
         public var sentAt: Date?
+        /// The provider's code: Twilio's error code, a messenger result code, a bounce's DSN status.
+        public var providerCode: String?
     }
 
     /// Which rows to list.
@@ -55,7 +58,8 @@ public enum DeliveryReport {
     public static func list(_ filter: Filter, on db: some Queryable) async throws -> [Row] {
         try await db.query("""
             SELECT delivery_id, channel_id, channel_name, follow_up_id, chat_id, customer_id, kind, route, status, why,
-                   replaced_by_route, replaced_by_status, provider_message_id, segments, country, cost_micros, created_at, sent_at
+                   replaced_by_route, replaced_by_status, provider_message_id, segments, country, cost_micros, created_at, sent_at,
+                   provider_code
             FROM delivery_report
             WHERE (\(filter.channelID)::bigint IS NULL OR channel_id = \(filter.channelID))
               AND (\(filter.chatID)::bigint IS NULL OR chat_id = \(filter.chatID))
@@ -73,7 +77,8 @@ public enum DeliveryReport {
                     replacedByRoute: try row.decode(String?.self, at: 10), replacedByStatus: try row.decode(String?.self, at: 11),
                     providerMessageID: try row.decode(String?.self, at: 12), segments: try row.decode(Int.self, at: 13),
                     country: try row.decode(String?.self, at: 14), costMicros: try row.decode(Int64.self, at: 15),
-                    createdAt: try row.decode(Date.self, at: 16), sentAt: try row.decode(Date?.self, at: 17))
+                    createdAt: try row.decode(Date.self, at: 16), sentAt: try row.decode(Date?.self, at: 17),
+                    providerCode: try row.decode(String?.self, at: 18))
             }
     }
 

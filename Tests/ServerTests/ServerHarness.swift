@@ -19,12 +19,11 @@ final class ServerHarness: Sendable {
 
     let db: TestDatabase
     let client = OutboundClient()
-    let port: Int
     let tokens: ReplyTokens
-    private let task: Task<Void, Error>
+    private let server: RunningServer
 
     var pool: ConnectionPool { db.pool }
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var baseURL: String { "http://127.0.0.1:\(server.port)" }
 
     static var settings: ServerSettings {
         var followUps = FollowUpSettings()
@@ -38,19 +37,11 @@ final class ServerHarness: Sendable {
     init() async throws {
         db = try await TestDatabase.fresh(maxConnections: 8)
         tokens = ReplyTokens(secret: Self.replySecret, domain: Self.replyDomain)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = ServerApp.application(.init(pool: db.pool, settings: Self.settings, logger: Logger(label: "test.serve")),
-                                        address: .init(host: "127.0.0.1", port: 0),
-                                        onRunning: { continuation.yield($0) })
-        task = Task { try await app.run() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw HarnessError("the server did not start") }
-        self.port = port
+        server = try await RunningServer.start(.init(pool: db.pool, settings: Self.settings, logger: Logger(label: "test.serve")))
     }
 
     func stop() async {
-        task.cancel()
-        _ = try? await task.value
+        await server.stop()
         client.shutdown()
         await db.pool.close()
     }
