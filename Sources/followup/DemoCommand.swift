@@ -52,7 +52,9 @@ struct DemoCommand: AsyncParsableCommand {
         // The same handlers as `followup run`, with the providers pointed at the fakes.
         var settings = FollowUpSettings.fast()
         settings.gatherDelay = .milliseconds(300)
-        let runtime = try ProductRuntime(environment: fakes.environment, followUps: settings, logger: logger)
+        var environment = fakes.environment
+        DemoTwoWay.prepare(&settings, environment: &environment)
+        let runtime = try ProductRuntime(environment: environment, followUps: settings, logger: logger)
         var workerConfiguration = WorkerConfiguration()
         workerConfiguration.queues = [.init("default", concurrency: 16)]
         workerConfiguration.safetyPoll = .milliseconds(250)
@@ -67,6 +69,7 @@ struct DemoCommand: AsyncParsableCommand {
             try await story.setUp()
             try await story.play()
             try await story.report()
+            try await DemoTwoWay(pool: pool, fakes: fakes, followUps: settings).play()
         } catch {
             worker.shutdown()
             _ = try? await workerTask.value
