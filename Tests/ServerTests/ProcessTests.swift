@@ -93,7 +93,7 @@ struct ProcessTests {
         let serve = try ChildProcess(ChildProcess.followupBinary, ["serve", "--database-url", try await db.url, "--port", "0"],
                                      environment: Self.environment)
         var port: Int?
-        _ = try await eventually(timeout: .seconds(20)) {
+        _ = await eventually(timeout: .seconds(20)) {
             port = Self.listeningPort(serve.output)
             return port != nil
         }

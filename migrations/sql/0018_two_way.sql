@@ -11,9 +11,12 @@
 --                `undelivered` or `failed` after acceptance; the error code is provider_code)
 --   bounced      the receiving mail server returned it (RFC 3464 delivery status notification)
 --   suppressed   not sent: the recipient opted out (SMS STOP, unsubscribe link) or hard-bounced
+-- NOT VALID, then VALIDATE: the new list is a superset of the old, and validating separately
+-- scans the table under a lock that lets writes go on.
 ALTER TABLE public.deliveries DROP CONSTRAINT deliveries_status_known;
 ALTER TABLE public.deliveries ADD CONSTRAINT deliveries_status_known CHECK (status IN (
-    'queued', 'sending', 'sent', 'delivered', 'undelivered', 'bounced', 'suppressed', 'failed', 'excluded', 'unknown'));
+    'queued', 'sending', 'sent', 'delivered', 'undelivered', 'bounced', 'suppressed', 'failed', 'excluded', 'unknown')) NOT VALID;
+ALTER TABLE public.deliveries VALIDATE CONSTRAINT deliveries_status_known;
 
 -- The last final receipt a provider reported (a status callback, a messenger result, a bounce).
 -- Kept apart from `status` so a receipt that arrives while the delivery is still `sending`
