@@ -1,4 +1,4 @@
-import FollowUp
+@testable import FollowUp
 import Foundation
 import Testing
 import TestSupport
@@ -132,5 +132,22 @@ struct InboundMailTests {
         #expect(try await h.postMail(raw, recipient: h.tokens.replyAddress(chatID: chat)).status == 200)
         #expect(try await h.customerMessages(chat: chat) == ["Got it, thank you."])
         await h.stop()
+    }
+}
+
+@Suite("Mail parsing")
+struct MailParsingTests {
+    @Test("undeclared 8-bit Korean text is read as EUC-KR, not replacement characters")
+    func undeclaredKorean() {
+        let bytes: [UInt8] = [0xC7, 0xD1, 0xB1, 0xDB]  // 한글 in EUC-KR
+        #expect(Charsets.decode(bytes, charset: nil) == "한글")
+        #expect(Charsets.decode(Array("plain".utf8), charset: "us-ascii") == "plain")
+    }
+
+    @Test("RFC 2047 encoded-words in headers: B and Q, adjacent words joined")
+    func encodedWords() {
+        #expect(MailMessage.decodeEncodedWords("=?utf-8?B?7ZWc6riA?= =?utf-8?Q?_test?=") == "한글 test")
+        #expect(MailMessage.decodeEncodedWords("=?EUC-KR?B?x9Gx2w==?=") == "한글")
+        #expect(MailMessage.decodeEncodedWords("no words here") == "no words here")
     }
 }

@@ -3,8 +3,9 @@ import Foundation
 /// Text in the charsets replies arrive in: UTF-8, US-ASCII, Latin-1 / Windows-1252, and the
 /// Korean ones (EUC-KR, its superset CP949 that Outlook labels `ks_c_5601-1987`, and the 7-bit
 /// ISO-2022-KR of older clients). Decoding goes through Foundation's `String(data:encoding:)`
-/// (swift-corelibs-foundation has EUC-KR and ISO-2022-KR through CoreFoundation); bytes that do
-/// not decode fall back to UTF-8 with replacement characters, so a reply is never lost.
+/// (swift-corelibs-foundation has EUC-KR and ISO-2022-KR through CoreFoundation). Text declared
+/// UTF-8 or ASCII that is not valid UTF-8 is tried as EUC-KR, then Windows-1252; what still does
+/// not decode falls back to UTF-8 with replacement characters, so a reply is never lost.
 enum Charsets {
     /// NSStringEncoding values CoreFoundation uses for the Korean encodings
     /// (`CFStringConvertEncodingToNSStringEncoding(kCFStringEncodingEUC_KR / ISO_2022_KR / DOSKorean)`).
@@ -16,7 +17,10 @@ enum Charsets {
     static func decode(_ bytes: [UInt8], charset: String?) -> String {
         let name = (charset ?? "utf-8").trimmingCharacters(in: CharacterSet(charactersIn: "\" ")).lowercased()
         let data = Data(bytes)
-        for encoding in encodings(name) {
+        var candidates = encodings(name)
+        // Undeclared (or wrongly declared ASCII) 8-bit text: most likely Korean, else Western.
+        if candidates == [.utf8] { candidates += [eucKR, .windowsCP1252] }
+        for encoding in candidates {
             if let text = String(data: data, encoding: encoding) { return text }
         }
         return String(decoding: bytes, as: UTF8.self)
