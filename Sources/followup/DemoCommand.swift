@@ -20,7 +20,8 @@ struct DemoCommand: AsyncParsableCommand {
             local fakes of every provider, runs the poller, and plays the seed's scenarios with short
             timeouts: push acknowledged; push unanswered; no app; messenger blocked; a long Korean answer;
             a chat a manager opened; a marketing message. Then prints what each customer received, and why,
-            and the SMS wallet's statement.
+            and the SMS wallet's statement. Then the conversation comes back through `followup serve`'s
+            webhooks: a delivery receipt, an email reply landing in the chat, and a STOP.
             """)
 
     @OptionGroup var database: DatabaseOptions
