@@ -101,7 +101,10 @@ public enum InboundMail {
     /// Which of our signed addresses the mail is for.
     static func route(_ message: MailMessage, recipient: String?, tokens: ReplyTokens) throws -> Target {
         var candidates: [String] = []
-        if let recipient { candidates = [recipient.lowercased()] } else {
+        if let recipient {
+            let found = MailMessage.addresses(recipient)
+            candidates = found.isEmpty ? [recipient.lowercased()] : found
+        } else {
             for name in ["Delivered-To", "X-Original-To", "To", "Cc"] {
                 candidates += message.headers(name).flatMap(MailMessage.addresses)
             }
