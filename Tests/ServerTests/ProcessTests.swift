@@ -82,6 +82,14 @@ struct ProcessTests {
         #expect(unconfigured.code == 75, "\(unconfigured.output)")
     }
 
+    @Test("serve with nothing configured refuses to start and says what to set")
+    func serveUnconfigured() async throws {
+        let db = try await TestDatabase.fresh()
+        let serve = try ChildProcess(ChildProcess.followupBinary, ["serve", "--database-url", try await db.url, "--port", "0"])
+        #expect(await serve.wait(timeout: .seconds(20)) == 64)
+        #expect(serve.output.contains("FOLLOWUP_PUBLIC_URL") && serve.output.contains("FOLLOWUP_REPLY_SECRET"))
+    }
+
     @Test("serve under SIGTERM finishes the request in flight, then exits 0")
     func sigterm() async throws {
         let db = try await TestDatabase.fresh()
