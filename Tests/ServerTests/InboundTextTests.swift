@@ -89,6 +89,22 @@ struct InboundTextTests {
         await h.stop()
     }
 
+    @Test("Twilio's OptOutType (its Advanced Opt-Out, custom or localised keywords) wins; HELP is left to Twilio")
+    func advancedOptOut() async throws {
+        let h = try await ServerHarness()
+        let channel = try await h.channel()
+        let chat = try await h.chat(channel: channel, customer: try await h.customer(channel: channel))
+        var stop = text("그만", sid: "SMin9")
+        stop.append(("OptOutType", "STOP"))
+        #expect(try await h.postTwilio("/webhooks/twilio/inbound", stop).status == 200)
+        #expect(try await suppressed(h, channel: channel) == ["replied STOP by SMS"])
+        var help = text("HELP", sid: "SMin10")
+        help.append(("OptOutType", "HELP"))
+        #expect(try await h.postTwilio("/webhooks/twilio/inbound", help).status == 200)
+        #expect(try await h.customerMessages(chat: chat).isEmpty)
+        await h.stop()
+    }
+
     @Test("an unsigned inbound text is refused and writes nothing")
     func unsigned() async throws {
         let h = try await ServerHarness()

@@ -26,12 +26,17 @@ public enum InboundText {
         public var to: String
         public var messagingServiceSID: String?
         public var body: String
-        public init(messageSID: String, from: String, to: String, messagingServiceSID: String?, body: String) {
+        /// Twilio's `OptOutType` (`STOP`, `START`, `HELP`), sent when its Advanced Opt-Out matched
+        /// one of the account's keywords (which may be custom or localised): it wins over ours.
+        public var optOutType: String?
+        public init(messageSID: String, from: String, to: String, messagingServiceSID: String?, body: String,
+                    optOutType: String? = nil) {
             self.messageSID = messageSID
             self.from = from
             self.to = to
             self.messagingServiceSID = messagingServiceSID
             self.body = body
+            self.optOutType = optOutType
         }
     }
 
@@ -48,6 +53,8 @@ public enum InboundText {
         case duplicate
         /// No text (e.g. a picture only): nothing to add to the chat.
         case empty
+        /// A keyword the provider handles itself (HELP).
+        case ignoredKeyword
     }
 
     /// The keyword a message is, if it is one (upper-cased), else nil.
@@ -71,7 +78,13 @@ public enum InboundText {
                    OR (ch.sms_from IS NULL AND \(message.to) = \(defaultSender))
                 ORDER BY ch.id
                 """).map { (channel: try $0.decode(Int64.self, at: 0), customer: try $0.decode(Int64.self, at: 1)) }
-            let keyword = keyword(body)
+            let keyword: String? = switch message.optOutType?.uppercased() {
+            case "STOP": "STOP"
+            case "START": "START"
+            case "HELP": "HELP"
+            default: keyword(body)
+            }
+            if keyword == "HELP" { return .ignoredKeyword }  // Twilio answers HELP itself
             let outcomeName = keyword.map { optOutKeywords.contains($0) ? "opt_out" : "opt_in" } ?? (matches.isEmpty ? "ignored" : "message")
             let first = try await tx.first("""
                 INSERT INTO public.inbound_events (source, event_id, channel_id, outcome)

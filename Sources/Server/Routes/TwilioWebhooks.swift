@@ -106,7 +106,7 @@ struct TwilioWebhooks: Sendable {
         }
         let outcome = try await InboundText.handle(
             InboundText.Message(messageSID: sid, from: from, to: to, messagingServiceSID: Form.value("MessagingServiceSid", in: form),
-                                body: Form.value("Body", in: form) ?? ""),
+                                body: Form.value("Body", in: form) ?? "", optOutType: Form.value("OptOutType", in: form)),
             defaultSender: defaultSender, on: pool)
         logger.info("inbound text", metadata: ["outcome": "\(Self.name(outcome))"])
         return .text(.ok, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>", type: "text/xml; charset=utf-8")
@@ -136,6 +136,7 @@ struct TwilioWebhooks: Sendable {
         case .unknownSender: "unknown sender"
         case .duplicate: "duplicate"
         case .empty: "empty"
+        case .ignoredKeyword: "keyword handled by Twilio"
         }
     }
 }
