@@ -16,6 +16,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         // ES256 (APNs token auth) and RS256 (FCM service accounts): JWT signing Foundation lacks on Linux.
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
+        // `followup serve`: the product's HTTP face (webhooks, inbound mail, unsubscribe), on a
+        // maintained server that runs as a swift-service-lifecycle Service.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
         // C boundaries: headers plus a shim.h of static inline wrappers.
@@ -56,7 +60,17 @@ let package = Package(
         .target(name: "FollowUp", dependencies: [
             "Postgres", "Jobs", "Outbound", "Providers", "Wallet",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ], exclude: ["SQL"], plugins: ["EmbedSQL"]),
+        // `followup serve`: provider webhooks, inbound mail, unsubscribe (docs/webhooks.md).
+        // Routes are grouped per concern, one file each (see ServerApp.swift).
+        .target(name: "Server", dependencies: [
+            "Postgres", "FollowUp", "Providers",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // The product's whole schema: every module's migration line in order, the roles and grants.
         .target(name: "Schema", dependencies: [
             "Postgres", "Jobs", "FollowUp", "Wallet", .product(name: "Logging", package: "swift-log"),
@@ -64,7 +78,7 @@ let package = Package(
         // Loopback servers shaped like the real providers (HTTP APIs, SMTP), for the demo and tests.
         .target(name: "Fakes", dependencies: ["Outbound"]),
         .executableTarget(name: "followup", dependencies: [
-            "Postgres", "Jobs", "Schema", "FollowUp", "Wallet", "Providers", "Fakes",
+            "Postgres", "Jobs", "Schema", "FollowUp", "Wallet", "Providers", "Fakes", "Server",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -89,6 +103,10 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Tests/ChaosPoller"),
         .testTarget(name: "FollowUpTests", dependencies: ["FollowUp", "Schema", "Providers", "Fakes", "TestSupport"]),
+        // `followup serve` on real sockets, `followup mail-in` as a process; mail fixtures from real clients.
+        .testTarget(name: "ServerTests", dependencies: [
+            "Server", "FollowUp", "Providers", "Fakes", "Outbound", "Postgres", "TestSupport",
+        ], resources: [.copy("Fixtures")]),
         .testTarget(name: "WalletTests", dependencies: ["Wallet", "Fakes", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -132,10 +132,16 @@ struct ChannelPlan: Sendable {
     func planTextAndEmail(_ record: FollowUpRecord, _ followUp: FollowUpContext, because: String,
                           on tx: Transaction) async throws -> String {
         var queued = 0
+        var emailQueued = false
         var excluded: [String] = []
         let plan = followUp.composeText(chatURLBase: settings.chatURLBase)
         let xmsRoute: Route = plan.route == .lms ? .lms : .sms
-        if !followUp.channel.phoneEnabled {
+        let suppressed = try await suppressions(followUp, on: tx)
+        if followUp.channel.phoneEnabled, let phone = followUp.customer.phone, let why = suppressed.phone {
+            NewDelivery(route: xmsRoute, status: "suppressed", reason: Suppressions.describe(why), recipient: phone)
+                .insert(for: followUp, settings: settings, on: tx)
+            excluded.append("text suppressed: \(why)")
+        } else if !followUp.channel.phoneEnabled {
             NewDelivery(route: xmsRoute, status: "excluded", reason: "text notifications are turned off for this channel")
                 .insert(for: followUp, settings: settings, on: tx)
             excluded.append("text off")
@@ -148,7 +154,11 @@ struct ChannelPlan: Sendable {
                 .insert(for: followUp, settings: settings, on: tx)
             queued += 1
         }
-        if !followUp.channel.emailEnabled {
+        if followUp.channel.emailEnabled, let email = followUp.customer.email, let why = suppressed.email {
+            NewDelivery(route: .email, status: "suppressed", reason: Suppressions.describe(why), recipient: email)
+                .insert(for: followUp, settings: settings, on: tx)
+            excluded.append("email suppressed: \(why)")
+        } else if !followUp.channel.emailEnabled {
             NewDelivery(route: .email, status: "excluded", reason: "email notifications are turned off for this channel")
                 .insert(for: followUp, settings: settings, on: tx)
             excluded.append("email off")
@@ -157,6 +167,7 @@ struct ChannelPlan: Sendable {
                 .insert(for: followUp, settings: settings, on: tx)
             excluded.append("no email")
         } else {
+            emailQueued = true
             let email = EmailContent(followUp, settings: settings)
             NewDelivery(route: .email, recipient: followUp.customer.email, subject: email.subject, body: email.text,
                         html: email.html)
@@ -168,10 +179,27 @@ struct ChannelPlan: Sendable {
                        recheck: false, settings: settings, on: tx)
             return "nothing to send"
         }
-        let sent = queued == 2 ? "text and email" : (excluded.contains { $0.contains("email") } ? "text only" : "email only")
+        let sent = queued == 2 ? "text and email" : (emailQueued ? "email only" : "text only")
         let note = excluded.isEmpty ? "" : " (\(excluded.joined(separator: ", ")))"
         record.end("notified", reason: "\(because); \(sent)\(note)", settings: settings, on: tx)
         return sent
+    }
+
+    /// Why the customer's phone and email are suppressed for this channel (nil: not), in one query.
+    private func suppressions(_ followUp: FollowUpContext, on tx: Transaction) async throws -> (phone: String?, email: String?) {
+        let phone = followUp.customer.phone
+        let email = followUp.customer.email.map { Suppressions.normalized($0, kind: .email) }
+        guard phone != nil || email != nil else { return (nil, nil) }
+        var found: (phone: String?, email: String?) = (nil, nil)
+        for row in try await tx.query("""
+            SELECT address_kind, reason FROM public.suppressions
+            WHERE channel_id = \(followUp.channel.id)
+              AND ((address_kind = 'phone' AND address = \(phone)) OR (address_kind = 'email' AND address = \(email)))
+            """) {
+            if try row.decode(String.self, at: 0) == "phone" { found.phone = try row.decode(String.self, at: 1) }
+            else { found.email = try row.decode(String.self, at: 1) }
+        }
+        return found
     }
 
     /// The text delivery: messenger when the channel has SNS settings (and a messenger provider

@@ -92,6 +92,7 @@ extension DeliveryRunner {
                                  reason: "confirmed by the provider after an interruption",
                                  providerMessageID: found.providerMessageID, on: tx)
                 capture(delivery, on: tx)
+                if found.status == .accepted { try await MessengerResults.follow(delivery, settings: settings, on: tx) }
             case .failed:
                 let reason = "the provider reports it failed"
                 finish(delivery.id, "failed", reason: reason, providerMessageID: found.providerMessageID, on: tx)

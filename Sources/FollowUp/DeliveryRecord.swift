@@ -57,11 +57,15 @@ struct DeliveryRecord: Sendable {
     var sinceLastAttempt: Duration {
         .milliseconds(Int64(secondsSinceLastChange * 1000)) + (ContinuousClock.now - loadedAt)
     }
+    /// Why its recipient must not be contacted by this channel (`suppressions`), if so.
+    var suppressedBecause: String?
 
     /// The idempotency key providers dedupe on: one per delivery, stable across retries and crashes.
     var idempotencyKey: String { "delivery-\(id)" }
 
-    var isFinished: Bool { ["sent", "delivered", "failed", "excluded", "unknown"].contains(status) }
+    var isFinished: Bool {
+        ["sent", "delivered", "undelivered", "bounced", "suppressed", "failed", "excluded", "unknown"].contains(status)
+    }
 
     /// The delivery and its follow-up's context (without messages; nil when it has no follow-up
     /// or the follow-up is gone), in one query.
@@ -70,7 +74,12 @@ struct DeliveryRecord: Sendable {
             SELECT d.id, d.follow_up_id, d.channel_id, d.chat_id, d.route, d.status, d.reason, d.device_id, cd.platform,
                    d.recipient, d.subject, d.body, d.segments, d.country, d.price_micros, d.attempts, d.html,
                    list.price_micros, d.receipt_token, extract(epoch FROM now() - d.sending_at)::float8,
-                   extract(epoch FROM now() - d.updated_at)::float8, \(raw: FollowUpContext.columns)
+                   extract(epoch FROM now() - d.updated_at)::float8,
+                   (SELECT s.reason FROM public.suppressions s
+                    WHERE s.channel_id = d.channel_id AND d.route <> 'push'
+                      AND s.address_kind = CASE WHEN d.route = 'email' THEN 'email' ELSE 'phone' END
+                      AND s.address = CASE WHEN d.route = 'email' THEN lower(d.recipient) ELSE d.recipient END),
+                   \(raw: FollowUpContext.columns)
             FROM public.deliveries d
             LEFT JOIN public.customer_devices cd ON cd.id = d.device_id
             \(raw: Wallet.priceJoin("list", route: "d.route", country: "coalesce(d.country, '*')", units: "greatest(d.segments, 1)"))
@@ -91,8 +100,9 @@ struct DeliveryRecord: Sendable {
             attempts: try row.decode(Int.self, at: 15), html: try row.decode(String?.self, at: 16),
             listPriceMicros: try row.decode(Int64?.self, at: 17), receiptToken: try row.decode(String?.self, at: 18),
             secondsSinceFirstAttempt: try row.decode(Double?.self, at: 19),
-            secondsSinceLastChange: max(0, try row.decode(Double.self, at: 20)))
-        return (delivery, try FollowUpContext.decode(row, at: 21))
+            secondsSinceLastChange: max(0, try row.decode(Double.self, at: 20)),
+            suppressedBecause: try row.decode(String?.self, at: 21))
+        return (delivery, try FollowUpContext.decode(row, at: 22))
     }
 }
 
@@ -126,7 +136,7 @@ struct NewDelivery: Sendable {
                                         receipt_token)
                 VALUES (\(context.followUpID), \(context.channel.id), \(context.chatID), \(context.customer.id), \(route.rawValue),
                         \(status), \(reason), \(recipient), \(subject), \(body), \(html), \(segments), \(country), \(deviceID), \(replaces),
-                        CASE WHEN \(status) IN ('excluded', 'failed') THEN now() END,
+                        CASE WHEN \(status) IN ('excluded', 'failed', 'suppressed') THEN now() END,
                         CASE WHEN \(route.rawValue) = 'push' THEN gen_random_uuid()::text END)
                 ON CONFLICT (follow_up_id, route, coalesce(device_id, 0)) WHERE follow_up_id IS NOT NULL DO NOTHING
                 RETURNING id, status

@@ -15,7 +15,8 @@ public enum DeliveryReport {
         public var kind: String
         /// push, messenger, sms, lms or email.
         public var route: String
-        /// queued, sending, sent, delivered, failed, excluded or unknown.
+        /// queued, sending, sent (accepted, no receipt yet), delivered, undelivered, bounced,
+        /// suppressed (opted out), failed, excluded or unknown.
         public var status: String
         /// Why, in words.
         public var why: String
@@ -33,6 +34,8 @@ public enum DeliveryReport {
         public var fromDomain: String? = nil
         public var dkimSigned: Bool? = nil
         public var senderNote: String? = nil
+        /// The provider's code: Twilio's error code, a messenger result code, a bounce's DSN status.
+        public var providerCode: String?
     }
 
     /// Which rows to list.
@@ -61,7 +64,7 @@ public enum DeliveryReport {
         try await db.query("""
             SELECT delivery_id, channel_id, channel_name, follow_up_id, chat_id, customer_id, kind, route, status, why,
                    replaced_by_route, replaced_by_status, provider_message_id, segments, country, cost_micros, created_at, sent_at,
-                   from_domain, dkim_signed, sender_note
+                   from_domain, dkim_signed, sender_note, provider_code
             FROM public.delivery_report
             WHERE (\(filter.channelID)::bigint IS NULL OR channel_id = \(filter.channelID))
               AND (\(filter.chatID)::bigint IS NULL OR chat_id = \(filter.chatID))
@@ -81,7 +84,7 @@ public enum DeliveryReport {
                     country: try row.decode(String?.self, at: 14), costMicros: try row.decode(Int64.self, at: 15),
                     createdAt: try row.decode(Date.self, at: 16), sentAt: try row.decode(Date?.self, at: 17),
                     fromDomain: try row.decode(String?.self, at: 18), dkimSigned: try row.decode(Bool?.self, at: 19),
-                    senderNote: try row.decode(String?.self, at: 20))
+                    senderNote: try row.decode(String?.self, at: 20), providerCode: try row.decode(String?.self, at: 21))
             }
     }
 

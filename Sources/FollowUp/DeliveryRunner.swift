@@ -64,6 +64,7 @@ struct DeliveryRunner: Sendable {
             try await context.complete { tx in
                 finish(delivery.id, "sent", reason: nil, providerMessageID: providerMessageID, on: tx)
                 capture(delivery, on: tx)
+                try await MessengerResults.follow(delivery, settings: settings, on: tx)
             }
             logger.info("delivery sent", metadata: meta(delivery))
             return .done
@@ -146,6 +147,11 @@ struct DeliveryRunner: Sendable {
                         locked.end("cancelled", reason: reason, settings: settings, on: tx)
                     }
                 }
+                return .stopped
+            }
+            // Opted out (SMS STOP, unsubscribe link, hard bounce) since it was planned: not sent.
+            if let suppressed = delivery.suppressedBecause {
+                finish(delivery.id, "suppressed", reason: Suppressions.describe(suppressed), on: tx)
                 return .stopped
             }
             if delivery.route == .push, !PushContent.isWellFormed(token: delivery.recipient ?? "", platform: delivery.platform ?? "") {
@@ -243,7 +249,9 @@ struct DeliveryRunner: Sendable {
                 fromName: envelope.fromName, fromAddress: envelope.fromAddress, to: delivery.recipient ?? "",
                 toName: followUp.customer.name, replyTo: envelope.replyTo, subject: delivery.subject ?? composed?.subject ?? "",
                 text: delivery.body ?? composed?.text ?? "", html: delivery.html ?? composed?.html ?? "",
-                messageID: EmailContent.messageID(deliveryID: delivery.id, settings: settings), dkim: sender?.key))
+                messageID: EmailContent.messageID(deliveryID: delivery.id, settings: settings), dkim: sender?.key,
+                listUnsubscribe: EmailContent.listUnsubscribe(deliveryID: delivery.id, settings: settings),
+                returnPath: settings.replyTokens?.bounceAddress(deliveryID: delivery.id)))
         }
     }
 
@@ -303,15 +311,19 @@ struct DeliveryRunner: Sendable {
     }
 
     /// Records the delivery's outcome. Queued: it travels with the transaction's next statement
-    /// or its COMMIT (nothing here needs its answer).
+    /// or its COMMIT (nothing here needs its answer). A `sent` meets a receipt the provider already
+    /// reported while the send was in flight (`DeliveryReceipts`): the receipt's status wins.
     func finish(_ id: Int64, _ status: String, reason: String?, providerMessageID: String? = nil,
                 providerCode: String? = nil, on tx: Transaction) {
         tx.queue("""
-            UPDATE public.deliveries SET status = \(status), reason = \(reason),
+            UPDATE public.deliveries SET status = CASE WHEN \(status) = 'sent' THEN coalesce(receipt_status, 'sent') ELSE \(status) END,
+                reason = \(reason),
                 provider_message_id = coalesce(\(providerMessageID), provider_message_id),
                 provider_code = coalesce(\(providerCode), provider_code),
                 sent_at = CASE WHEN \(status) IN ('sent', 'delivered') THEN coalesce(sent_at, now()) ELSE sent_at END,
-                delivered_at = CASE WHEN \(status) = 'delivered' THEN now() ELSE delivered_at END,
+                delivered_at = CASE WHEN \(status) = 'delivered' THEN now()
+                                    WHEN \(status) = 'sent' AND receipt_status = 'delivered' THEN receipt_at
+                                    ELSE delivered_at END,
                 cost_micros = CASE WHEN \(status) IN ('sent', 'delivered') THEN price_micros ELSE 0 END,
                 finished_at = now(), updated_at = now()
             WHERE id = \(id)

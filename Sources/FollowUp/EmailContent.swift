@@ -21,13 +21,14 @@ struct EmailContent: Sendable {
     struct Envelope: Sendable {
         var fromName: String
         var fromAddress: String
-        var replyTo: String
+        /// `r-<chat>-<mac>@<reply domain>` (unguessable: see `ReplyTokens`); nil without a reply secret.
+        var replyTo: String?
 
         /// `signedDomain`: the channel's domain when a verified key signs this email (``EmailSender``).
         init(_ followUp: FollowUpContext, settings: FollowUpSettings, signedDomain: String? = nil) {
             fromName = followUp.channel.emailFromName ?? settings.defaultEmailFromName ?? followUp.channel.name
             fromAddress = EmailContent.sender(followUp.channel, signedDomain: signedDomain, settings: settings)
-            replyTo = "chat-\(followUp.chatID)@\(settings.replyDomain)"
+            replyTo = settings.replyTokens?.replyAddress(chatID: followUp.chatID)
         }
     }
 
@@ -61,7 +62,9 @@ struct EmailContent: Sendable {
             text += message.body.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
             text += "\n\n"
         }
-        text += "\(words.continueHere) \(link)\n\(words.orReply)\n"
+        // "Or simply reply" only when a reply can come back (a reply secret signs the Reply-To).
+        let replies = envelope.replyTo != nil
+        text += "\(words.continueHere) \(link)\n" + (replies ? "\(words.orReply)\n" : "")
         self.text = text
 
         var html = """
@@ -85,7 +88,7 @@ struct EmailContent: Sendable {
         }
         html += """
             <p><a href="\(Self.escape(link))" style="display: inline-block; background: #5b5bd6; color: #fff; padding: 10px 16px; border-radius: 6px; text-decoration: none;">\(Self.escape(words.button))</a></p>
-            <p style="font-size: 12px; color: #666;">\(Self.escape(words.orReply))</p>
+            \(replies ? "<p style=\"font-size: 12px; color: #666;\">\(Self.escape(words.orReply))</p>" : "")
             </body></html>
 
             """
@@ -101,6 +104,25 @@ struct EmailContent: Sendable {
             return "support@\(domain)"
         }
         return settings.defaultEmailFrom
+    }
+
+    /// The `List-Unsubscribe` value of a delivery's email (RFC 2369 / RFC 8058): the one-click
+    /// HTTPS link when the public URL is known, and the mailto: address; nil without a secret.
+    static func listUnsubscribe(deliveryID: Int64, settings: FollowUpSettings) -> String? {
+        guard let tokens = settings.replyTokens else { return nil }
+        var values: [String] = []
+        if let base = settings.publicURL {
+            values.append("<\(base)/unsubscribe/\(tokens.unsubscribeToken(deliveryID: deliveryID))>")
+        }
+        values.append("<mailto:\(tokens.unsubscribeAddress(deliveryID: deliveryID))?subject=unsubscribe>")
+        return values.joined(separator: ", ")
+    }
+
+    /// The delivery id in one of our Message-IDs (a bounce or a reply quotes it), or nil.
+    static func deliveryID(messageID: String) -> Int64? {
+        let id = messageID.trimmingCharacters(in: CharacterSet(charactersIn: "<> \t"))
+        guard id.hasPrefix("followup-delivery-"), let at = id.firstIndex(of: "@") else { return nil }
+        return Int64(id[id.index(id.startIndex, offsetBy: "followup-delivery-".count)..<at])
     }
 
     /// The Message-ID of a delivery's email: the same across retries, so a resend is recognisably the same mail.

@@ -167,7 +167,7 @@ public enum FollowUpBenchmark {
                               bareRowsPerSecond: bare.reduce(0, +) / Double(bare.count))
     }
 
-    static func findPgbench() -> String? {
+    public static func findPgbench() -> String? {
         var candidates = ["/usr/bin/pgbench", "/usr/local/bin/pgbench"]
         if let dirs = try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql") {
             candidates += dirs.sorted().reversed().map { "/usr/lib/postgresql/\($0)/bin/pgbench" }
@@ -176,7 +176,7 @@ public enum FollowUpBenchmark {
     }
 
     /// Runs one pgbench with a one-statement script; returns transactions (= rows) per second.
-    static func runPgbench(_ pgbench: String, url: String, sql: String, clients: Int, transactions: Int) throws -> Double {
+    public static func runPgbench(_ pgbench: String, url: String, sql: String, clients: Int, transactions: Int) throws -> Double {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("followup-bench-\(UUID().uuidString).sql")
         try sql.write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }

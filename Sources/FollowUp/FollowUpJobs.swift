@@ -47,4 +47,14 @@ public enum FollowUpJobs {
         public init(domainKeyID: Int64) { self.domainKeyID = domainKeyID }
         enum CodingKeys: String, CodingKey { case domainKeyID = "domain_key_id" }
     }
+
+    /// Asks the messenger gateway for a sent message's final result until it has one; a late
+    /// failure sends the SMS/LMS instead. Unique key `messenger_result:<delivery id>`.
+    public struct MessengerResult: JobPayload, Equatable {
+        public static let kind = "followup.messenger_result"
+        public var deliveryID: Int64
+        public init(deliveryID: Int64) { self.deliveryID = deliveryID }
+        enum CodingKeys: String, CodingKey { case deliveryID = "delivery_id" }
+        static func uniqueKey(_ deliveryID: Int64) -> String { "messenger_result:\(deliveryID)" }
+    }
 }

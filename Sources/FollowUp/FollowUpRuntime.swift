@@ -7,7 +7,7 @@ import Providers
 public enum FollowUpRuntime {
     /// The job kinds this module handles.
     public static let kinds = [FollowUpJobs.OfflineCheck.kind, FollowUpJobs.Dispatch.kind,
-                               FollowUpJobs.Deliver.kind, FollowUpJobs.PushTimeout.kind,
+                               FollowUpJobs.Deliver.kind, FollowUpJobs.PushTimeout.kind, FollowUpJobs.MessengerResult.kind,
                                FollowUpJobs.EmailDomainKeys.kind, DomainVerification.jobKind]
 
     /// Registers the handlers of every follow-up job kind (`followup run`).
@@ -28,6 +28,8 @@ public enum FollowUpRuntime {
         registry.register(FollowUpJobs.Dispatch.self) { payload, context in try await plan.dispatch(payload, context) }
         registry.register(FollowUpJobs.PushTimeout.self) { payload, context in try await plan.pushTimeout(payload, context) }
         registry.register(FollowUpJobs.Deliver.self) { payload, context in try await runner.run(payload, context) }
+        let results = MessengerResults(providers: providers, settings: settings, runner: runner, logger: logger)
+        registry.register(FollowUpJobs.MessengerResult.self) { payload, context in try await results.run(payload, context) }
         let domains = settings.emailDomains
         registry.register(FollowUpJobs.EmailDomainKeys.self) { payload, context in
             if try await EmailDomains.makeKey(id: payload.domainKeyID, settings: domains, on: context.database) {

@@ -38,6 +38,12 @@ public struct FollowUpSettings: Sendable {
     /// Messenger attempts before a retryable messenger failure falls back to SMS/LMS
     /// (rate-limited answers do not count: they are waited out within `retryWindow`).
     public var messengerAttempts = 2
+    /// A messenger text the gateway accepted is asked for its result (`followup.messenger_result`)
+    /// this long after it was sent, then every `messengerResultInterval`, until the result is
+    /// final or `messengerResultTimeout` passed since it was sent (then it stays `sent`).
+    public var messengerResultDelay: Duration = .seconds(3)
+    public var messengerResultInterval: Duration = .seconds(15)
+    public var messengerResultTimeout: Duration = .seconds(600)
     // The product-wide senders and links below are required settings of `followup run`
     // (docs/configuration.md); these defaults are example values for the demo and the tests.
 
@@ -45,9 +51,16 @@ public struct FollowUpSettings: Sendable {
     public var defaultEmailFrom = "notifications@followup.example"
     /// The From name for channels without an `email_from_name` of their own; nil: the channel's name.
     public var defaultEmailFromName: String?
-    /// Replies to follow-up emails go to chat-<chat id>@<replyDomain>, which routes them back into
-    /// the chat (`FOLLOWUP_REPLY_DOMAIN`).
+    /// Replies to follow-up emails go to `r-<chat id>-<mac>@<replyDomain>` (`ReplyTokens`), which
+    /// routes them back into the chat; the domain's mail goes to `followup mail-in` or to
+    /// `POST /webhooks/email/inbound` (docs/webhooks.md). `FOLLOWUP_REPLY_DOMAIN`.
     public var replyDomain = "reply.followup.example"
+    /// Signs reply addresses and unsubscribe links (`FOLLOWUP_REPLY_SECRET`). Nil: follow-up
+    /// emails carry no Reply-To (replies cannot come back) and only a mailto-less unsubscribe.
+    public var replySecret: String?
+    /// Where `followup serve` is reached from the internet (`FOLLOWUP_PUBLIC_URL`), for the
+    /// one-click unsubscribe link. Nil: List-Unsubscribe carries the mailto: only.
+    public var publicURL: String?
     /// The SMS sender for channels that did not set `sms_from` (`FOLLOWUP_SMS_FROM`): a number,
     /// an alphanumeric sender id, or a Twilio Messaging Service SID (`MG…`).
     public var defaultSMSFrom = "+15005550006"
@@ -59,6 +72,39 @@ public struct FollowUpSettings: Sendable {
 
     public init() {}
 
+    /// The signer of reply addresses and unsubscribe tokens, when a secret is set.
+    public var replyTokens: ReplyTokens? {
+        replySecret.map { ReplyTokens(secret: $0, domain: replyDomain) }
+    }
+
+    /// Reads `FOLLOWUP_REPLY_SECRET`, `FOLLOWUP_REPLY_DOMAIN` and `FOLLOWUP_PUBLIC_URL`.
+    /// - Throws: ``FollowUpSettingsError`` naming the variable (never its value).
+    public mutating func readTwoWay(from environment: [String: String]) throws {
+        func value(_ name: String) -> String? {
+            guard let raw = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !raw.isEmpty else { return nil }
+            return raw
+        }
+        if let secret = value("FOLLOWUP_REPLY_SECRET") {
+            guard secret.utf8.count >= 16 else {
+                throw FollowUpSettingsError(variable: "FOLLOWUP_REPLY_SECRET", problem: "must be at least 16 characters")
+            }
+            replySecret = secret
+        }
+        if let domain = value("FOLLOWUP_REPLY_DOMAIN") {
+            guard domain.range(of: #"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"#, options: [.regularExpression, .caseInsensitive]) != nil else {
+                throw FollowUpSettingsError(variable: "FOLLOWUP_REPLY_DOMAIN", problem: "must be a domain name")
+            }
+            replyDomain = domain.lowercased()
+        }
+        if let url = value("FOLLOWUP_PUBLIC_URL") {
+            guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+                  scheme == "https" || scheme == "http", components.host?.isEmpty == false else {
+                throw FollowUpSettingsError(variable: "FOLLOWUP_PUBLIC_URL", problem: "must be an https:// URL")
+            }
+            publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+        }
+    }
+
     /// Settings for the demo and tests: no gathering, short waits.
     public static func fast() -> FollowUpSettings {
         var settings = FollowUpSettings()
@@ -69,6 +115,20 @@ public struct FollowUpSettings: Sendable {
         settings.retryAfterCap = .seconds(2)
         settings.lookupGrace = .milliseconds(300)
         settings.lookupWindow = .seconds(20)
+        settings.messengerResultDelay = .milliseconds(200)
+        settings.messengerResultInterval = .milliseconds(200)
+        settings.messengerResultTimeout = .seconds(30)
         return settings
     }
+}
+
+/// A follow-up setting from the environment is missing or malformed. Names the variable only.
+public struct FollowUpSettingsError: Error, Sendable, CustomStringConvertible, Equatable {
+    public var variable: String
+    public var problem: String
+    public init(variable: String, problem: String) {
+        self.variable = variable
+        self.problem = problem
+    }
+    public var description: String { "\(variable) \(problem)" }
 }

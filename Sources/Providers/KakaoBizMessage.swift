@@ -81,7 +81,8 @@ public struct KakaoBizMessage: MessengerProvider {
         case "FAILED": status = .failed
         default: status = .accepted  // READY, IN_PROGRESS
         }
-        return ProviderLookup(providerMessageID: found.requestId, status: status)
+        return ProviderLookup(providerMessageID: found.requestId, status: status,
+                              providerCode: status == .failed ? found.resultCode.map(String.init) : nil)
     }
 
     private var headers: [HTTPHeader] {

@@ -166,9 +166,12 @@ public struct ProviderLookup: Sendable, Equatable {
     public enum Status: String, Sendable { case accepted, delivered, failed }
     public var providerMessageID: String
     public var status: Status
-    public init(providerMessageID: String, status: Status) {
+    /// The provider's result code for a failure (e.g. Kakao 3018, blocked), when it gives one.
+    public var providerCode: String?
+    public init(providerMessageID: String, status: Status, providerCode: String? = nil) {
         self.providerMessageID = providerMessageID
         self.status = status
+        self.providerCode = providerCode
     }
 }
 
@@ -187,8 +190,14 @@ public struct EmailMessage: Sendable {
     public var messageID: String
     /// When set, the message is DKIM-signed with this key (its domain must be the From domain's).
     public var dkim: DKIMPrivateKey?
+    /// The `List-Unsubscribe` value (`<https://…>, <mailto:…>`); with an HTTPS URL the mail also
+    /// carries `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058). Nil: neither header.
+    public var listUnsubscribe: String?
+    /// The envelope sender (SMTP `MAIL FROM`, the Return-Path bounces go to); nil: `fromAddress`.
+    public var returnPath: String?
     public init(fromName: String?, fromAddress: String, to: String, toName: String?, replyTo: String?,
-                subject: String, text: String, html: String, messageID: String, dkim: DKIMPrivateKey? = nil) {
+                subject: String, text: String, html: String, messageID: String, dkim: DKIMPrivateKey? = nil,
+                listUnsubscribe: String? = nil, returnPath: String? = nil) {
         self.fromName = fromName
         self.fromAddress = fromAddress
         self.to = to
@@ -199,6 +208,8 @@ public struct EmailMessage: Sendable {
         self.html = html
         self.messageID = messageID
         self.dkim = dkim
+        self.listUnsubscribe = listUnsubscribe
+        self.returnPath = returnPath
     }
 }
 

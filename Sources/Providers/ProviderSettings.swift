@@ -10,7 +10,7 @@ import Outbound
 /// | `FOLLOWUP_TWILIO_BASE_URL` | no (`https://api.twilio.com`) | Twilio REST base URL |
 /// | `FOLLOWUP_TWILIO_ACCOUNT_SID` | yes | `AC…` |
 /// | `FOLLOWUP_TWILIO_AUTH_TOKEN` | yes | secret |
-/// | `FOLLOWUP_TWILIO_STATUS_CALLBACK` | no | our status webhook; the delivery key is appended as `?delivery=` |
+/// | `FOLLOWUP_PUBLIC_URL` | no | where `followup serve` is reached from the internet, e.g. `https://hooks.example.com`; every SMS then asks Twilio for status callbacks at `{FOLLOWUP_PUBLIC_URL}/webhooks/twilio/status?delivery=KEY` |
 /// | `FOLLOWUP_SMTP_URL` | yes | `smtp://host:587` (STARTTLS) or `smtps://host:465` |
 /// | `FOLLOWUP_SMTP_USER`, `FOLLOWUP_SMTP_PASSWORD` | no (both or neither) | AUTH credentials; the password is secret |
 /// | `FOLLOWUP_SMTP_STARTTLS` | no (`required`) | `required`, `if-available` or `never` |
@@ -127,7 +127,7 @@ public struct ProviderSettings: Sendable {
             baseURL: env.httpURL("FOLLOWUP_TWILIO_BASE_URL", default: "https://api.twilio.com"),
             accountSID: env.required("FOLLOWUP_TWILIO_ACCOUNT_SID"),
             authToken: env.required("FOLLOWUP_TWILIO_AUTH_TOKEN"),
-            statusCallback: env.optionalHTTPURL("FOLLOWUP_TWILIO_STATUS_CALLBACK"))
+            statusCallback: env.optionalHTTPURL("FOLLOWUP_PUBLIC_URL").map { Self.statusCallbackURL(publicURL: $0) })
 
         let smtpURL = env.required("FOLLOWUP_SMTP_URL")
         if !smtpURL.isEmpty, !(smtpURL.hasPrefix("smtp://") || smtpURL.hasPrefix("smtps://")) {
@@ -173,6 +173,15 @@ public struct ProviderSettings: Sendable {
                         teamID: env.required("FOLLOWUP_APNS_TEAM_ID"), keyFile: keyFile)
         }
     }
+
+    /// Where Twilio sends status callbacks: the public URL of `followup serve` plus
+    /// ``twilioStatusPath`` (the delivery key is appended as `?delivery=`).
+    public static func statusCallbackURL(publicURL: String) -> String {
+        publicURL.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + twilioStatusPath
+    }
+
+    /// The path of the Twilio status callback endpoint of `followup serve`.
+    public static let twilioStatusPath = "/webhooks/twilio/status"
 
     /// Environment lookups that record problems naming the variable, never its value.
     private final class Reader {

@@ -22,7 +22,15 @@ public struct SMTPEmail: EmailProvider {
     /// The MIME message `send` submits.
     /// `recipient`: the validated `email.to` (`send` passes the one it also gives the envelope).
     public static func mime(for email: EmailMessage, to recipient: MailAddress? = nil, date: Date = Date()) -> MIMEMessage {
-        MIMEMessage(
+        var headers: [HTTPHeader] = []
+        if let unsubscribe = email.listUnsubscribe {
+            headers.append(HTTPHeader("List-Unsubscribe", unsubscribe))
+            // RFC 8058 one-click: only with an HTTPS URI to POST to.
+            if unsubscribe.contains("<https://") {
+                headers.append(HTTPHeader("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+            }
+        }
+        return MIMEMessage(
             from: MailAddress(name: email.fromName, address: email.fromAddress),
             to: [recipient ?? MailAddress(name: email.toName, address: email.to)],
             replyTo: email.replyTo.map { MailAddress(address: $0) },
@@ -30,7 +38,8 @@ public struct SMTPEmail: EmailProvider {
             messageID: email.messageID,
             date: date,
             textBody: email.text,
-            htmlBody: email.html.isEmpty ? nil : email.html)
+            htmlBody: email.html.isEmpty ? nil : email.html,
+            extraHeaders: headers)
     }
 
     /// The exact bytes `send` hands to SMTP: the rendered MIME message, DKIM-signed in front
@@ -51,7 +60,7 @@ public struct SMTPEmail: EmailProvider {
         guard let recipient = MailAddress.validated(email.to, name: email.toName) else {
             throw ProviderError(.final, .invalidRecipient)
         }
-        let submission = MailSubmission(envelopeFrom: email.fromAddress, recipients: [recipient.address],
+        let submission = MailSubmission(envelopeFrom: email.returnPath ?? email.fromAddress, recipients: [recipient.address],
                                         message: try Self.bytes(for: email, to: recipient))
         do {
             try await client.sendMail(submission, via: server)

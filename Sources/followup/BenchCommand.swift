@@ -43,7 +43,7 @@ struct BenchCommand: AsyncParsableCommand {
 
 /// Benchmarks contributed by the product modules (follow-ups, activity ingest, wallet).
 enum ProductBenchmarks {
-    static let extra: [ParsableCommand.Type] = [FollowUpsBench.self, ActivityBench.self, WalletBench.self]
+    static let extra: [ParsableCommand.Type] = [FollowUpsBench.self, ActivityBench.self, WalletBench.self, WebhooksBench.self]
 }
 
 struct WalletBench: AsyncParsableCommand {

@@ -15,20 +15,23 @@ struct DeliveriesCommand: AsyncParsableCommand {
             Examples:
               followup deliveries --channel 1                    the newest 50 attempts of channel 1
               followup deliveries --channel 1 --kind text --status failed --since-hours 24
+              followup deliveries --channel 1 --status undelivered      the carrier refused them (Twilio receipts)
+              followup deliveries --channel 1 --status suppressed       not sent: opted out (STOP, unsubscribe, hard bounce)
               followup deliveries --channel 1 --summary          counts and cost per kind and status
             """)
 
     @OptionGroup var database: DatabaseOptions
     @Option(help: "Only this channel (company).") var channel: Int64?
     @Option(help: "Only this chat.") var chat: Int64?
-    @Option(help: "Only this status: queued, sending, sent, delivered, failed, excluded, unknown.") var status: String?
+    @Option(help: "Only this status: queued, sending, sent, delivered, undelivered, bounced, suppressed, failed, excluded, unknown.")
+    var status: String?
     @Option(help: "Only this kind: text, email or push.") var kind: String?
     @Option(help: "Only attempts from the last N hours.") var sinceHours: Double?
     @Option(help: "At most this many rows.") var limit: Int = 50
     @Flag(help: "Counts and cost per kind and status instead of rows.") var summary = false
 
     func validate() throws {
-        let statuses = ["queued", "sending", "sent", "delivered", "failed", "excluded", "unknown"]
+        let statuses = ["queued", "sending", "sent", "delivered", "undelivered", "bounced", "suppressed", "failed", "excluded", "unknown"]
         if let status, !statuses.contains(status) {
             throw ValidationError("--status must be one of \(statuses.joined(separator: ", "))")
         }
@@ -55,6 +58,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
             if rows.isEmpty { print("No deliveries match."); return }
             print(DeliveriesTable.render(header: ["time (UTC)", "channel", "chat", "route", "status", "why", "cost"], rows.map { row in
                 var why = row.why
+                if let code = row.providerCode, !why.contains(code) { why += " [code \(code)]" }
                 if let route = row.replacedByRoute {
                     why += " → replaced by \(route.uppercased()) (\(row.replacedByStatus ?? "?"))"
                 }

@@ -21,7 +21,8 @@ struct DemoCommand: AsyncParsableCommand {
             timeouts: push acknowledged; push unanswered; no app; messenger blocked; a long Korean answer;
             a chat a manager opened; a marketing message. Acme Shop mails from its own domain, verified on a
             local DNS server and DKIM-signed. Then prints what each customer received, and why, and the SMS
-            wallet's statement.
+            wallet's statement. Then the conversation comes back through `followup serve`'s webhooks: a
+            delivery receipt, an email reply landing in the chat, and a STOP.
             """)
 
     @OptionGroup var database: DatabaseOptions
@@ -55,8 +56,9 @@ struct DemoCommand: AsyncParsableCommand {
         settings.gatherDelay = .milliseconds(300)
         let domain = try DemoDomain()  // Acme Shop's own email domain, on a loopback DNS server
         defer { domain.dns.stop() }
-        let runtime = try ProductRuntime(environment: fakes.environment.merging(domain.environment) { $1 },
-                                         followUps: settings, logger: logger)
+        var environment = fakes.environment.merging(domain.environment) { $1 }
+        DemoTwoWay.prepare(&settings, environment: &environment)
+        let runtime = try ProductRuntime(environment: environment, followUps: settings, logger: logger)
         var workerConfiguration = WorkerConfiguration()
         workerConfiguration.queues = [.init("default", concurrency: 16)]
         workerConfiguration.safetyPoll = .milliseconds(250)
@@ -78,6 +80,7 @@ struct DemoCommand: AsyncParsableCommand {
             try await domain.setUp(channelID: try await story.channelID(DemoStory.acme), pool: pool, logger: logger)
             try await story.play()
             try await story.report()
+            try await DemoTwoWay(pool: pool, fakes: fakes, followUps: settings).play()
         } catch {
             worker.shutdown()
             _ = try? await workerTask.value

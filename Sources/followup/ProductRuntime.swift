@@ -31,6 +31,12 @@ struct ProductRuntime {
         } catch let error as EmailDomainError {
             throw ValidationError("email domain settings: \(error)")
         }
+        // Reply addresses, unsubscribe links and bounce addresses (FOLLOWUP_REPLY_SECRET, …).
+        do {
+            try followUps.readTwoWay(from: environment)
+        } catch let error as FollowUpSettingsError {
+            throw ValidationError("follow-up settings: \(error)")
+        }
         try self.init(providers: settings, followUps: followUps, wallet: wallet, logger: logger)
     }
 
@@ -48,7 +54,8 @@ struct ProductRuntime {
 
 /// Subcommands contributed by the product modules.
 enum ProductCommands {
-    static let extra: [ParsableCommand.Type] = [DeliveriesCommand.self, WalletCommand.self, ChannelCommand.self]
+    static let extra: [ParsableCommand.Type] = [DeliveriesCommand.self, WalletCommand.self, ChannelCommand.self,
+                                               ServeCommand.self, MailInCommand.self]
 }
 
 /// Job kinds for operators and benchmarks: `followup.noop` does nothing; `followup.sleep`

@@ -12,7 +12,7 @@ import sys
 
 TABLES = ("jobs|job_schedules|channels|customers|customer_devices|chats|messages|chat_reads|activity|"
           "push_receipts|follow_ups|deliveries|delivery_report|schema_migrations|schema_repeatables|"
-          "channel_email_domains|email_domain_records")
+          "channel_email_domains|email_domain_records|suppressions|inbound_events")
 KEYWORDS = r"FROM|JOIN|INTO|UPDATE|TABLE|REFERENCES|EXISTS"
 table = re.compile(r"\b(" + KEYWORDS + r")(\s+)(" + TABLES + r")\b(?![.(\w])")
 function = re.compile(r"(?<![.\w])(jobs_enqueue|jobs_lease_lost)\(")

@@ -23,6 +23,10 @@ public final class FakeKakao: Sendable {
         /// HTTP 429 with header result code -9429 ("too many requests") and, if given, a
         /// `Retry-After` header, the next `times` sends (then delivers).
         case rateLimited(retryAfter: String?, times: Int = Int.max)
+        /// Accepted by the send call (result code 0), but the relay to the messenger fails later:
+        /// the first `afterLookups` result lookups answer IN_PROGRESS, then FAILED with `code`
+        /// (3018 blocked, 3019 not a user, …). Nothing reaches the phone.
+        case lateFailure(code: Int = 3018, afterLookups: Int = 1)
     }
 
     /// A message the fake accepted (delivered or not).
@@ -34,13 +38,17 @@ public final class FakeKakao: Sendable {
         public var content: String
         public var clientMsgId: String?
         public var resultCode: Int
-        public var delivered: Bool { resultCode == 0 }
+        /// A failure the gateway reports only later (see `Behaviour.lateFailure`).
+        public var lateResultCode: Int?
+        public var delivered: Bool { resultCode == 0 && lateResultCode == nil }
     }
 
     private struct State {
         var behaviours: [String: Behaviour] = [:]
         var messages: [Message] = []
         var byClientID: [String: Message] = [:]
+        /// Lookups still to answer IN_PROGRESS, per clientMsgId (late failures).
+        var pendingLookups: [String: Int] = [:]
     }
 
     private let state = Locked(State())
@@ -118,8 +126,10 @@ public final class FakeKakao: Sendable {
                     continue
                 }
                 var code = 0
+                var late: (code: Int, lookups: Int)?
                 switch state.behaviours[recipient.recipientNo] ?? .deliver {
                 case .deliver: code = 0
+                case .lateFailure(let failure, let lookups): late = (failure, lookups)
                 case .blocked: code = 3018
                 case .notAUser: code = 3019
                 case .timeoutCode: code = -1
@@ -142,8 +152,9 @@ public final class FakeKakao: Sendable {
                 let message = Message(
                     requestId: id, senderKey: body.senderKey, templateCode: body.templateCode,
                     recipientNo: recipient.recipientNo, content: recipient.content ?? "",
-                    clientMsgId: recipient.clientMsgId, resultCode: code)
+                    clientMsgId: recipient.clientMsgId, resultCode: code, lateResultCode: late?.code)
                 state.messages.append(message)
+                if let late, let clientID = recipient.clientMsgId { state.pendingLookups[clientID] = late.lookups }
                 // A timeout is not remembered: the gateway never got an answer from Kakao.
                 if let clientID = recipient.clientMsgId, code != -1 { state.byClientID[clientID] = message }
                 results.append(result(seq: index + 1, code: code, clientMsgId: recipient.clientMsgId))
@@ -157,12 +168,20 @@ public final class FakeKakao: Sendable {
 
     private static func lookup(_ request: FakeHTTPRequest, state: Locked<State>) -> FakeHTTPResponse {
         let wanted = request.query["clientMsgId"]
-        let found = state.withLock { state in wanted.flatMap { state.byClientID[$0] } }
+        let (found, pending) = state.withLock { state -> (Message?, Bool) in
+            guard let id = wanted, let message = state.byClientID[id] else { return (nil, false) }
+            if let left = state.pendingLookups[id], left > 0 {
+                state.pendingLookups[id] = left - 1
+                return (message, true)
+            }
+            return (message, false)
+        }
         let messages: [[String: Any]] = found.map { message in
             [[
                 "requestId": message.requestId, "recipientSeq": 1, "clientMsgId": message.clientMsgId ?? "",
                 "senderKey": message.senderKey, "templateCode": message.templateCode,
-                "messageStatus": message.delivered ? "COMPLETED" : "FAILED", "resultCode": message.resultCode,
+                "messageStatus": pending ? "IN_PROGRESS" : (message.delivered ? "COMPLETED" : "FAILED"),
+                "resultCode": pending ? 0 : (message.lateResultCode ?? message.resultCode),
             ] as [String: Any]]
         } ?? []
         return .json(200, FakeJSON.text([

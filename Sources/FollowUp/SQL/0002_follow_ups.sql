@@ -49,10 +49,12 @@ CREATE TABLE deliveries (
     customer_id         bigint,
     route               text NOT NULL CONSTRAINT deliveries_route_known
                         CHECK (route IN ('push', 'messenger', 'sms', 'lms', 'email')),
-    -- queued → sending → sent (→ delivered), or failed / excluded; unknown: a crash left the
-    -- outcome unknowable (the provider could not tell), so it was not sent again.
+    -- queued → sending → sent (→ delivered / undelivered / bounced by a receipt), or failed /
+    -- excluded / suppressed (the recipient opted out or hard-bounced); unknown: the outcome could
+    -- not be learned within the lookup window (docs/providers.md), so it was not sent again.
     status              text NOT NULL DEFAULT 'queued' CONSTRAINT deliveries_status_known
-                        CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'failed', 'excluded', 'unknown')),
+                        CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'undelivered', 'bounced', 'suppressed',
+                                          'failed', 'excluded', 'unknown')),
     reason              text,
     -- The messenger delivery this SMS/LMS replaced (messenger first, then XMS: one of the two).
     replaces            bigint REFERENCES deliveries (id),
@@ -84,7 +86,13 @@ CREATE TABLE deliveries (
     -- why it did not come from the channel's own domain when the channel has one.
     from_domain         text,
     dkim_selector       text,
-    sender_note         text
+    sender_note         text,
+    -- The last final receipt a provider reported (a status callback, a messenger result, a
+    -- bounce), first one wins. Kept apart from `status` so a receipt that arrives while the
+    -- delivery is still `sending` is not lost: the send applies it when it records `sent`.
+    receipt_status      text CONSTRAINT deliveries_receipt_status_known
+                        CHECK (receipt_status IN ('delivered', 'undelivered', 'bounced')),
+    receipt_at          timestamptz
 ) WITH (fillfactor = 80);
 -- A delivery changes status two or three times. No index covers `status` (nor any other column
 -- an update changes), and fillfactor 80 leaves room on each page, so those updates stay on the

@@ -16,8 +16,11 @@ SELECT d.id AS delivery_id,
        coalesce(d.reason, CASE d.status
            WHEN 'queued' THEN 'waiting to be sent'
            WHEN 'sending' THEN 'being sent now'
-           WHEN 'sent' THEN 'accepted by the provider'
+           WHEN 'sent' THEN 'accepted by the provider; no delivery receipt yet'
            WHEN 'delivered' THEN 'delivered to the recipient'
+           WHEN 'undelivered' THEN 'the carrier could not deliver it'
+           WHEN 'bounced' THEN 'the recipient''s mail server returned it'
+           WHEN 'suppressed' THEN 'not sent: the recipient opted out'
            WHEN 'unknown' THEN 'outcome unknown after a crash; not sent again'
            ELSE d.status END) AS why,
        r.id AS replaced_by,
@@ -36,11 +39,14 @@ SELECT d.id AS delivery_id,
        d.from_domain,
        CASE WHEN d.from_domain IS NOT NULL THEN d.dkim_selector IS NOT NULL END AS dkim_signed,
        d.dkim_selector,
-       d.sender_note
+       d.sender_note,
+       d.provider_code,
+       d.receipt_status,
+       d.receipt_at
 FROM public.deliveries d
 JOIN public.channels ch ON ch.id = d.channel_id
 LEFT JOIN public.deliveries r ON r.replaces = d.id;
 
 COMMENT ON VIEW public.delivery_report IS
-    'Every follow-up delivery attempt with its status and, in words, why (see docs/app-contract.md).';
+    'Every follow-up delivery attempt with its status, receipt and, in words, why (see docs/app-contract.md, docs/webhooks.md).';
 

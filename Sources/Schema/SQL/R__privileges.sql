@@ -26,6 +26,12 @@ GRANT SELECT, INSERT, UPDATE ON public.follow_ups, public.deliveries TO followup
 -- Locking a chat row (FOR UPDATE) needs UPDATE on some column: this one, which nothing reads.
 GRANT UPDATE (followup_lock_column) ON public.chats TO followup_poller;
 GRANT SELECT ON public.delivery_report, public.schema_migrations, public.schema_repeatables TO followup_poller;
+-- `followup serve` and `mail-in` (docs/webhooks.md): a customer's reply becomes a message in the
+-- chat; opt-outs, unsubscribes and hard bounces are suppressions; inbound events are remembered
+-- so a provider's retry changes nothing.
+GRANT INSERT ON public.messages TO followup_poller;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.suppressions TO followup_poller;
+GRANT SELECT, INSERT ON public.inbound_events TO followup_poller;
 -- Custom sender domains: the poller makes keys and records verification (docs/email-domains.md).
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.channel_email_domains TO followup_poller;
 GRANT UPDATE (email_domain, email_domain_verified) ON public.channels TO followup_poller;
@@ -52,6 +58,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON public.channels, public.customers, publi
     TO followup_app;
 GRANT SELECT, INSERT ON public.messages, public.chat_reads, public.activity, public.push_receipts TO followup_app;
 GRANT SELECT ON public.delivery_report TO followup_app;
+-- Who opted out of the channel's texts and emails; deleting a row is the app's opt-in.
+GRANT SELECT, DELETE ON public.suppressions TO followup_app;
 -- A custom sender domain: the app asks for one, and reads what to publish (never the key).
 GRANT INSERT (channel_id, domain, selector) ON public.channel_email_domains TO followup_app;
 GRANT SELECT ON public.email_domain_records TO followup_app;

@@ -119,6 +119,14 @@ struct OperatorConfiguration {
         if let keep = seconds("FOLLOWUP_JOB_RETENTION", in: 60...(366 * 86_400)) { retention = keep }
         if let keep = seconds("FOLLOWUP_DEAD_JOB_RETENTION", in: 60...(366 * 86_400)) { deadRetention = keep }
         do {
+            // FOLLOWUP_REPLY_DOMAIN was read (and any problem with it reported) above.
+            try followUps.readTwoWay(from: values.filter { $0.key != "FOLLOWUP_REPLY_DOMAIN" })
+        } catch let error as FollowUpSettingsError {
+            problems.append("\(error)")
+        } catch {
+            problems.append("two-way settings: \(error)")
+        }
+        do {
             followUps.emailDomains = try EmailDomainSettings(environment: values)
         } catch let error as EmailDomainError {
             problems.append(error.description)

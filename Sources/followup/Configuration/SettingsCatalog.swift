@@ -63,7 +63,8 @@ enum SettingsCatalog {
         Setting(name: "FOLLOWUP_TWILIO_ACCOUNT_SID", need: .required, meaning: "Twilio account (`AC…`)"),
         Setting(name: "FOLLOWUP_TWILIO_AUTH_TOKEN", need: .required, meaning: "Twilio auth token", secret: true),
         Setting(name: "FOLLOWUP_TWILIO_BASE_URL", need: .optional("https://api.twilio.com"), meaning: "Twilio REST base URL"),
-        Setting(name: "FOLLOWUP_TWILIO_STATUS_CALLBACK", need: .optional("none"), meaning: "our status webhook; `?delivery=<key>` is appended"),
+        Setting(name: "FOLLOWUP_PUBLIC_URL", need: .optional("receipts and one-click unsubscribe off"),
+                meaning: "where `followup serve` is reached from the internet: Twilio's status callbacks and the unsubscribe link (docs/webhooks.md)"),
         Setting(name: "FOLLOWUP_SMTP_URL", need: .required, meaning: "`smtp://host:587` (STARTTLS) or `smtps://host:465`"),
         Setting(name: "FOLLOWUP_SMTP_USER", need: .conditional("with the password"), meaning: "SMTP AUTH user"),
         Setting(name: "FOLLOWUP_SMTP_PASSWORD", need: .conditional("with the user"), meaning: "SMTP AUTH password", secret: true),
@@ -81,6 +82,14 @@ enum SettingsCatalog {
         Setting(name: "FOLLOWUP_APNS_TEAM_ID", need: .conditional("with the topic"), meaning: "the Apple team id"),
         Setting(name: "FOLLOWUP_APNS_KEY_FILE", need: .conditional("with the topic"), meaning: "path to the `.p8` key"),
         Setting(name: "FOLLOWUP_APNS_BASE_URL", need: .optional("https://api.push.apple.com"), meaning: "APNs base URL (sandbox for development builds)"),
+    ]
+
+    /// The two-way conversation: replies, bounces, unsubscribe (docs/webhooks.md).
+    static let twoWay: [Setting] = [
+        Setting(name: "FOLLOWUP_REPLY_SECRET", need: .optional("replies off"),
+                meaning: "signs reply addresses, bounce addresses and unsubscribe links (16+ characters; the same for run, serve and mail-in)", secret: true),
+        Setting(name: "FOLLOWUP_INBOUND_MAIL_SECRET", need: .optional("the email webhook off"),
+                meaning: "what `POST /webhooks/email/inbound` must carry in X-Followup-Secret", secret: true),
     ]
 
     /// Custom sender domains (docs/email-domains.md).
@@ -101,7 +110,7 @@ enum SettingsCatalog {
         return value == value.rounded() ? String(Int64(value)) : String(value)
     }
 
-    static let all: [Setting] = database + product + providers + emailDomains
+    static let all: [Setting] = database + product + providers + twoWay + emailDomains
     static let names: Set<String> = Set(all.map(\.name))
     static let secrets: Set<String> = Set(all.filter(\.secret).map(\.name))
 
@@ -130,6 +139,9 @@ enum SettingsCatalog {
 
             Providers:
             \(lines(providers))
+
+            Replies and unsubscribe:
+            \(lines(twoWay))
 
             Custom sender domains:
             \(lines(emailDomains))

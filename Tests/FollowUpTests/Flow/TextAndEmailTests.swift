@@ -9,7 +9,10 @@ import TestSupport
 @Suite("Text and email follow-ups") struct TextAndEmailTests {
     @Test("a customer who left gets one text and one email carrying every unseen answer")
     func leftGetsTextAndEmail() async throws {
-        let h = try await FollowUpHarness()
+        var settings = FollowUpSettings.fast()
+        settings.replySecret = "a-reply-secret-for-this-test"
+        settings.publicURL = "https://hooks.example.com"
+        let h = try await FollowUpHarness(settings: settings)
         defer { Task { await h.stop() } }
         h.startWorker()
         let channel = try await h.channel()
@@ -35,7 +38,16 @@ import TestSupport
         let mail = try #require(mails.first)
         #expect(mail.recipients == ["kim@example.com"])
         let parsed = mail.parsed
-        #expect(parsed.header("Reply-To")?.contains("chat-\(chat)@reply.followup.example") == true)
+        // Replies, bounces and unsubscribes come back through signed addresses (docs/webhooks.md).
+        let tokens = try #require(settings.replyTokens)
+        let replyTo = try #require(parsed.header("Reply-To"))
+        #expect(tokens.chatID(replyAddress: replyTo) == chat)
+        let deliveryID = try #require(parsed.header("Message-ID").flatMap { EmailContent.deliveryID(messageID: $0) })
+        #expect(mail.envelopeFrom == tokens.bounceAddress(deliveryID: deliveryID))
+        #expect(parsed.header("List-Unsubscribe") == "<https://hooks.example.com/unsubscribe/\(tokens.unsubscribeToken(deliveryID: deliveryID))>, "
+                + "<mailto:\(tokens.unsubscribeAddress(deliveryID: deliveryID))?subject=unsubscribe>")
+        #expect(parsed.header("List-Unsubscribe-Post") == "List-Unsubscribe=One-Click")
+        #expect(parsed.textBody?.contains("Or simply reply to this email.") == true)
         #expect(parsed.decodedHeader("From")?.contains("notifications@followup.example") == true)
         #expect(parsed.decodedHeader("Subject") == "Acme sent you 2 new messages")
         #expect(parsed.header("Message-ID")?.hasPrefix("<followup-delivery-") == true)
@@ -56,6 +68,7 @@ import TestSupport
         settings.defaultEmailFrom = "hello@product.example"
         settings.defaultEmailFromName = "Product Support"
         settings.replyDomain = "replies.product.example"
+        settings.replySecret = "a-reply-secret-of-some-length"
         settings.chatURLBase = "https://help.product.example/"
         let h = try await FollowUpHarness(settings: settings)
         defer { Task { await h.stop() } }
@@ -75,7 +88,8 @@ import TestSupport
         let mail = try #require(first.first).parsed
         #expect(mail.decodedHeader("From")?.contains("Product Support") == true, "\(String(describing: mail.decodedHeader("From")))")
         #expect(mail.decodedHeader("From")?.contains("<hello@product.example>") == true)
-        #expect(mail.header("Reply-To")?.contains("chat-\(chat)@replies.product.example") == true)
+        #expect(mail.header("Reply-To")?.contains("<r-\(chat)-") == true && mail.header("Reply-To")?.hasSuffix("@replies.product.example>") == true,
+                "\(String(describing: mail.header("Reply-To")))")
         #expect(mail.header("Message-ID")?.hasSuffix("@replies.product.example>") == true)
 
         // A channel with a link base and a From name of its own keeps them.

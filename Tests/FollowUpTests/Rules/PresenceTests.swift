@@ -89,9 +89,18 @@ import Testing
             customer: .init(id: 3, name: "Kim", phone: nil, email: "kim@example.com", country: "KR", language: "en"),
             messages: [.init(id: 1, sender: "manager", body: "Use <b>code</b> 42", createdAt: Date()),
                        .init(id: 2, sender: "bot", body: "Line one\nLine two", createdAt: Date())])
-        let email = EmailContent(followUp, settings: FollowUpSettings())
+        var settings = FollowUpSettings()
+        settings.replySecret = "a-reply-secret-for-this-test"
+        let email = EmailContent(followUp, settings: settings)
         #expect(email.subject == "Acme & Co sent you 2 new messages")
-        #expect(email.envelope.replyTo == "chat-42@reply.followup.example")
+        // Unguessable: r-<chat>-<mac>, verified by the same secret (docs/webhooks.md).
+        #expect(email.envelope.replyTo?.hasPrefix("r-42-") == true)
+        #expect(email.envelope.replyTo.flatMap { settings.replyTokens?.chatID(replyAddress: $0) } == 42)
+        #expect(email.text.contains("Or simply reply to this email."))
+        // Without a reply secret nothing can come back: no Reply-To, and the email does not promise it.
+        let oneWay = EmailContent(followUp, settings: FollowUpSettings())
+        #expect(oneWay.envelope.replyTo == nil)
+        #expect(!oneWay.text.contains("reply to this email"))
         #expect(email.envelope.fromName == "Acme & Co")
         #expect(email.text.contains("Use <b>code</b> 42"))
         #expect(email.text.contains("https://chat.acme.example/chats/42"))
