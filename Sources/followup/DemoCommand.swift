@@ -80,7 +80,7 @@ struct DemoCommand: AsyncParsableCommand {
             try await domain.setUp(channelID: try await story.channelID(DemoStory.acme), pool: pool, logger: logger)
             try await story.play()
             try await story.report()
-            try await DemoTwoWay(pool: pool, fakes: fakes, followUps: settings).play()
+            try await DemoTwoWay(pool: pool, serverPool: pollerPool, fakes: fakes, followUps: settings).play()
         } catch {
             worker.shutdown()
             _ = try? await workerTask.value

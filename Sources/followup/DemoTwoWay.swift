@@ -15,7 +15,10 @@ struct DemoTwoWay: Sendable {
     static let replySecret = "demo-reply-secret-not-for-production"
     static let mailSecret = "demo-inbound-mail-secret"
 
+    /// The owner's login, for showing what happened.
     let pool: ConnectionPool
+    /// What `followup serve` runs on: the poller's login, as deployed.
+    let serverPool: ConnectionPool
     let fakes: FakeProviders
     let followUps: FollowUpSettings
 
@@ -32,7 +35,7 @@ struct DemoTwoWay: Sendable {
         logger.logLevel = .error
         let settings = ServerSettings(followUps: followUps, publicURL: Self.publicURL, twilioAuthToken: fakes.twilio.authToken,
                                       inboundMailSecret: Self.mailSecret)
-        let server = try await RunningServer.start(.init(pool: pool, settings: settings, logger: logger))
+        let server = try await RunningServer.start(.init(pool: serverPool, settings: settings, logger: logger))
         let client = OutboundClient()
         defer { client.shutdown() }
         do {
