@@ -15,7 +15,7 @@ public enum DeliveryReport {
         public var kind: String
         /// push, messenger, sms, lms or email.
         public var route: String
-        /// queued, sending, sent, delivered, failed, excluded or unknown.
+        /// queued, sending, sent, delivered, failed, excluded, capped or unknown.
         public var status: String
         /// Why, in words.
         public var why: String

@@ -36,7 +36,9 @@ SELECT d.id AS delivery_id,
        d.from_domain,
        CASE WHEN d.from_domain IS NOT NULL THEN d.dkim_selector IS NOT NULL END AS dkim_signed,
        d.dkim_selector,
-       d.sender_note
+       d.sender_note,
+       -- Quiet hours: a queued delivery waits until then (its `why` says so, in the customer's zone).
+       d.held_until
 FROM public.deliveries d
 JOIN public.channels ch ON ch.id = d.channel_id
 LEFT JOIN public.deliveries r ON r.replaces = d.id;
