@@ -21,7 +21,8 @@ struct DemoCommand: AsyncParsableCommand {
             timeouts: push acknowledged; push unanswered; no app; messenger blocked; a long Korean answer;
             a chat a manager opened; a marketing message. Acme Shop mails from its own domain, verified on a
             local DNS server and DKIM-signed. Then prints what each customer received, and why, and the SMS
-            wallet's statement.
+            wallet's statement; last, answers merged into one follow-up by the cooldown, and a text held for
+            quiet hours.
             """)
 
     @OptionGroup var database: DatabaseOptions
@@ -78,6 +79,7 @@ struct DemoCommand: AsyncParsableCommand {
             try await domain.setUp(channelID: try await story.channelID(DemoStory.acme), pool: pool, logger: logger)
             try await story.play()
             try await story.report()
+            try await DemoPolicy(pool: pool, app: appPool, fakes: fakes).play()
         } catch {
             worker.shutdown()
             _ = try? await workerTask.value
