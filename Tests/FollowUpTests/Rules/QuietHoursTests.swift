@@ -144,4 +144,39 @@ import TestSupport
         #expect(seoulRows.allSatisfy { $0.status == "sent" }, "\(seoulRows)")
         #expect(h.twilio.messages(to: "+821012345678").count == 1)
     }
+
+    @Test("when the window opens, a held text is checked again: a customer who came back, or chose email only, gets no text")
+    func heldTextRechecked() async throws {
+        let h = try await FollowUpHarness()
+        defer { Task { await h.stop() } }
+        h.startWorker()
+        let channel = try await h.channel()
+        try await h.pool.execute("""
+            UPDATE channels SET follow_up_cooldown = '0', time_zone = 'Asia/Seoul',
+                quiet_hours_start = ((now() AT TIME ZONE 'Asia/Seoul') - interval '1 hour')::time(0),
+                quiet_hours_end = ((now() AT TIME ZONE 'Asia/Seoul') + interval '6 seconds')::time(0)
+            WHERE id = \(channel)
+            """)
+        var chats: [(customer: Int64, chat: Int64)] = []
+        for (name, phone) in [("Back", "+821055500001"), ("Pref", "+821055500002")] {
+            let customer = try await h.customer(channel: channel, name: name, phone: phone, email: "\(name.lowercased())@example.com")
+            let chat = try await h.chat(channel: channel, customer: customer)
+            try await h.message(chat: chat, "customer", "Hello?")
+            try await h.activity(customer: customer, "left")
+            try await h.message(chat: chat, "manager", "Here is the answer.")
+            chats.append((customer, chat))
+        }
+        for (_, chat) in chats {
+            #expect(try await eventually { try await h.deliveries(chat: chat).contains { $0.route == "email" && $0.status == "sent" } })
+            #expect(try await h.deliveries(chat: chat).contains { $0.route != "email" && $0.status == "queued" })
+        }
+        try await h.activity(customer: chats[0].customer, "page_view")
+        try await h.app.execute("UPDATE customers SET follow_up = 'email_only' WHERE id = \(chats[1].customer)")
+        let back = try await h.settled(chat: chats[0].chat, count: 2, timeout: .seconds(15))
+        #expect(back.first { $0.route != "email" }?.status == "excluded", "\(back)")
+        #expect(back.first { $0.route != "email" }?.reason == "customer came back before it was sent")
+        let preference = try await h.settled(chat: chats[1].chat, count: 2, timeout: .seconds(15))
+        #expect(preference.first { $0.route != "email" }?.reason == "the customer asked for email only (follow_up = email_only)", "\(preference)")
+        #expect(h.twilio.messages.isEmpty)
+    }
 }
