@@ -179,4 +179,39 @@ import TestSupport
         #expect(preference.first { $0.route != "email" }?.reason == "the customer asked for email only (follow_up = email_only)", "\(preference)")
         #expect(h.twilio.messages.isEmpty)
     }
+
+    @Test("a channel that holds push too: the push waits for the window, and its acknowledgement wait starts then")
+    func heldPush() async throws {
+        let h = try await FollowUpHarness()
+        defer { Task { await h.stop() } }
+        h.startWorker()
+        var options = FollowUpHarness.ChannelOptions()
+        options.push = true
+        options.pushAckTimeout = "1 second"
+        let channel = try await h.channel(options)
+        try await h.pool.execute("""
+            UPDATE channels SET follow_up_cooldown = '0', quiet_hours_hold_push = true,
+                quiet_hours_start = ((now() AT TIME ZONE 'Asia/Seoul') - interval '1 hour')::time(0),
+                quiet_hours_end = ((now() AT TIME ZONE 'Asia/Seoul') + interval '5 seconds')::time(0)
+            WHERE id = \(channel)
+            """)
+        let customer = try await h.customer(channel: channel)
+        try await h.device(customer: customer, token: FollowUpHarness.androidToken("quiet"))
+        let chat = try await h.chat(channel: channel, customer: customer)
+        try await h.message(chat: chat, "customer", "Hello?")
+        try await h.activity(customer: customer, "left")
+        try await h.message(chat: chat, "manager", "Here is the answer.")
+        #expect(try await eventually { try await h.deliveries(chat: chat).first?.reason?.hasPrefix("held for quiet hours") == true })
+        let deadline = try await h.pool.scalar("""
+            SELECT f.push_deadline >= d.held_until + interval '1 second' FROM follow_ups f JOIN deliveries d ON d.follow_up_id = f.id
+            WHERE f.chat_id = \(chat) AND d.route = 'push'
+            """, as: Bool.self)
+        #expect(deadline)
+        #expect(h.fcm.pushes.isEmpty)
+        // The window opens: the push goes; unacknowledged, text and email follow.
+        let rows = try await h.settled(chat: chat, count: 3, timeout: .seconds(15))
+        #expect(rows.map(\.route) == ["push", "sms", "email"] || rows.map(\.route) == ["push", "lms", "email"], "\(rows)")
+        #expect(rows.allSatisfy { $0.status == "sent" }, "\(rows)")
+        #expect(h.fcm.pushes.count == 1)
+    }
 }
