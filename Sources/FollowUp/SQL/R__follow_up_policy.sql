@@ -5,12 +5,25 @@
 -- function takes the moment it decides for as an argument ("now" is the caller's): the same
 -- function is called with now() by the poller and with fixed instants by the tests.
 
--- Whether `tz` is a time zone name Postgres knows (IANA names: 'Asia/Seoul', 'UTC').
+-- Whether `tz` is a time zone name Postgres knows (IANA names: 'Asia/Seoul', 'UTC'). AT TIME ZONE
+-- also accepts POSIX rules ('XYZ+3', 'Foo/Bar-2'), which always carry an offset in digits: a name
+-- with a slash and no digit is simply tried (fast: a zone loads once per session); any other
+-- ('Etc/GMT+9', 'Japan') must be listed in the tz database (slow, ~40 ms, but rare).
 CREATE OR REPLACE FUNCTION public.followup_is_time_zone(tz text) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT tz ~ '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$'
-       AND EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names n WHERE n.name = tz)
-$$;
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF tz IS NULL OR tz !~ '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$' THEN
+        RETURN false;
+    ELSIF tz IN ('UTC', 'GMT') THEN
+        RETURN true;
+    ELSIF pg_catalog.strpos(tz, '/') = 0 OR tz ~ '[0-9]' THEN
+        RETURN EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names n WHERE n.name = tz);
+    END IF;
+    PERFORM pg_catalog.now() AT TIME ZONE tz;
+    RETURN true;
+EXCEPTION WHEN data_exception THEN
+    RETURN false;
+END $$;
 
 -- The zone of a phone number's country, for the countries that have exactly one zone (the
 -- calling codes are prefix-free, so the longest match is the only match). Countries with

@@ -86,11 +86,14 @@ import TestSupport
         let customer = try await app.scalar("""
             INSERT INTO customers (channel_id, time_zone) VALUES (\(channel), 'America/New_York') RETURNING id
             """, as: Int64.self)
-        for bad in ["Asia/Seol", "Mars/Olympus_Mons", "UTC; DROP TABLE customers", "+09:00"] {
+        for bad in ["Asia/Seol", "Mars/Olympus_Mons", "UTC; DROP TABLE customers", "+09:00", "XYZ+3", "Foo/Bar+3", "KST"] {
             let error = await #expect(throws: PostgresError.self) {
                 try await app.execute("UPDATE customers SET time_zone = \(bad) WHERE id = \(customer)")
             }
             #expect(error.map { "\($0)" }?.contains("time_zone") == true, "\(String(describing: error))")
+        }
+        for good in ["Asia/Seoul", "America/Argentina/Buenos_Aires", "Etc/GMT+9", "Japan", "UTC"] {
+            try await app.execute("UPDATE customers SET time_zone = \(good) WHERE id = \(customer)")
         }
         await #expect(throws: PostgresError.self) {
             try await app.execute("UPDATE channels SET time_zone = 'Europe/Nowhere' WHERE id = \(channel)")
