@@ -82,6 +82,12 @@ let package = Package(
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Schema", "TestSupport"]),
         // Runs the built `followup` binary as a real process (signals, crashes, CLI errors).
         .testTarget(name: "CLITests", dependencies: ["Jobs", "Postgres", "Fakes", "TestSupport"]),
+        // The poller the chaos test SIGKILLs: `followup run`'s handlers with test timings.
+        .executableTarget(name: "ChaosPoller", dependencies: [
+            "FollowUp", "Jobs", "Postgres", "Providers", "Wallet", "Outbound",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Tests/ChaosPoller"),
         .testTarget(name: "FollowUpTests", dependencies: ["FollowUp", "Schema", "Providers", "Fakes", "TestSupport"]),
         .testTarget(name: "WalletTests", dependencies: ["Wallet", "Fakes", "TestSupport"]),
     ],

@@ -6,7 +6,9 @@ import Foundation
 ///
 /// One thread per connection, keep-alive, `Content-Length` or chunked request
 /// bodies, `Expect: 100-continue`. ``latency`` delays each answer without
-/// holding up other connections, like a real provider's round trip.
+/// holding up other connections, like a real provider's round trip;
+/// ``injectFault(_:times:method:path:)`` makes it hang, drop, answer garbage, 429 or
+/// vanish (`FakeFault`).
 ///
 /// ```swift
 /// let server = try LoopbackHTTPServer { request in .json(200, #"{"ok":true}"#) }
@@ -20,6 +22,7 @@ public final class LoopbackHTTPServer: Sendable {
         var latency: Duration = .zero
         var requests: [FakeHTTPRequest] = []
         var connectionsAccepted = 0
+        var faults = FaultPlan()
     }
 
     private let listener: ListeningSocket
@@ -78,6 +81,17 @@ public final class LoopbackHTTPServer: Sendable {
     /// How many TCP connections were accepted so far (keep-alive reuse keeps this low).
     public var connectionCount: Int { state.withLock { $0.connectionsAccepted } }
 
+    /// Injects `fault` into the next `times` requests with this method (nil: any) whose path
+    /// starts with `path` (nil: any). Faults queue up in the order given; the first match applies.
+    public func injectFault(_ fault: FakeFault, times: Int = Int.max, method: String? = nil, path: String? = nil) {
+        state.withLock { $0.faults.entries.append(.init(fault: fault, method: method, path: path, remaining: times)) }
+    }
+
+    /// Removes every injected fault: answers normally from now on.
+    public func clearFaults() {
+        state.withLock { $0.faults.entries = [] }
+    }
+
     /// Forgets the requests received so far.
     public func clearRequests() {
         state.withLock { $0.requests = [] }
@@ -105,12 +119,30 @@ public final class LoopbackHTTPServer: Sendable {
                 connection.write(HTTPWire.responseBytes(.text(400, "malformed request"), keepAlive: false))
                 return
             }
-            let (handler, latency) = state.withLock { state in
-                state.requests.append(received.request)
-                return (state.handler, state.latency)
+            let (handler, latency, fault) = state.withLock { state in
+                let fault = state.faults.take(received.request)
+                if fault != .unreachable { state.requests.append(received.request) }
+                return (state.handler, state.latency, fault)
             }
+            if fault == .unreachable { return }  // closed without an answer, never handled
             if latency > .zero { blockThread(for: latency) }
-            let response = handler(received.request)
+            var response: FakeHTTPResponse
+            switch fault {
+            case .status(let status, let retryAfter)?:
+                response = .json(status, #"{"error":"injected fault","status":\#(status)}"#)
+                if let retryAfter { response.headers.append(FakeHTTPHeader("Retry-After", retryAfter)) }
+            case .hangAfterHandling(let duration)?:
+                response = handler(received.request)
+                blockThread(for: duration)
+            case .dropAfterHandling?:
+                _ = handler(received.request)
+                return
+            case .garbageSuccess?:
+                _ = handler(received.request)
+                response = FakeHTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array("<html>502 Bad Gatew".utf8))
+            case .unreachable?, nil:
+                response = handler(received.request)
+            }
             let bytes = HTTPWire.responseBytes(response, keepAlive: received.keepAlive, headOnly: received.request.method == "HEAD")
             guard connection.write(bytes), received.keepAlive else { return }
         }

@@ -42,6 +42,17 @@ public final class LoopbackSMTPServer: Sendable {
     private let connections = ConnectionRegistry()
     private let received = Locked<[ReceivedMail]>([])
     private let stopped = Locked(false)
+    private let fault = Locked<SMTPFault?>(nil)
+
+    /// A fault the SMTP fake injects.
+    public enum SMTPFault: Sendable, Equatable {
+        /// Every new session is answered `421 4.3.2 Service not available` and closed (a server
+        /// that is down for maintenance); the mail is not taken.
+        case down
+        /// The mail is taken (it counts as received), then the `250` is held back this long (the
+        /// client times out and never hears that it was accepted).
+        case hangAfterData(Duration)
+    }
 
     /// Starts listening on 127.0.0.1 at a free port.
     /// - Parameters:
@@ -53,11 +64,13 @@ public final class LoopbackSMTPServer: Sendable {
         let listener = self.listener
         let connections = self.connections
         let received = self.received
+        let fault = self.fault
         startThread(named: "fakes.smtp.accept") {
             while let descriptor = listener.accept() {
                 guard connections.add(descriptor) else { break }
                 startThread(named: "fakes.smtp.connection") {
-                    var session = SMTPSession(connection: Connection(descriptor: descriptor), settings: settings, received: received)
+                    var session = SMTPSession(connection: Connection(descriptor: descriptor), settings: settings, received: received,
+                                              fault: fault.withLock { $0 })
                     session.run()
                     connections.remove(descriptor)
                 }
@@ -75,6 +88,12 @@ public final class LoopbackSMTPServer: Sendable {
 
     /// `smtp://127.0.0.1:PORT`.
     public var url: String { "smtp://127.0.0.1:\(port)" }
+
+    /// The fault injected into sessions starting from now on (nil: none).
+    public var injectedFault: SMTPFault? {
+        get { fault.withLock { $0 } }
+        set { fault.withLock { $0 = newValue } }
+    }
 
     /// Every message accepted so far, in order.
     public var messages: [ReceivedMail] { received.withLock { $0 } }
@@ -113,14 +132,20 @@ public final class LoopbackSMTPServer: Sendable {
         var authenticatedUser: String?
         var from: String?
         var recipients: [String] = []
+        let fault: SMTPFault?
 
-        init(connection: Connection, settings: Settings, received: Locked<[ReceivedMail]>) {
+        init(connection: Connection, settings: Settings, received: Locked<[ReceivedMail]>, fault: SMTPFault?) {
             self.connection = connection
             self.settings = settings
             self.received = received
+            self.fault = fault
         }
 
         mutating func run() {
+            if fault == .down {
+                reply("421 4.3.2 Service not available, closing transmission channel")
+                return
+            }
             reply("220 127.0.0.1 fake ESMTP ready")
             while let raw = connection.readLine(limit: 65_536) {
                 let line = String(decoding: raw, as: UTF8.self)
@@ -270,6 +295,7 @@ public final class LoopbackSMTPServer: Sendable {
                 return received.count
             }
             resetTransaction()
+            if case .hangAfterData(let duration) = fault { blockThread(for: duration) }
             reply("250 2.0.0 OK queued as \(number)")
             return true
         }

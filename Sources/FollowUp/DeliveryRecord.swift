@@ -8,6 +8,11 @@ enum Route: String, Sendable {
     case push, messenger, sms, lms, email
 
     var isText: Bool { self == .messenger || self == .sms || self == .lms }
+
+    /// Whether the provider can be asked what became of an attempt whose answer was never heard
+    /// (messenger, SMS/LMS). Push and email cannot: they are resent with the same collapse id /
+    /// Message-ID instead.
+    var canBeLookedUp: Bool { isText }
 }
 
 /// One row of `deliveries`.
@@ -36,6 +41,22 @@ struct DeliveryRecord: Sendable {
     var receiptToken: String?
     /// Email only: who it is from and the key that signs it, decided when marked `sending`.
     var emailSender: EmailSender? = nil
+    /// Database time since its first attempt began (nil: never attempted), as of `loadedAt`.
+    var secondsSinceFirstAttempt: Double?
+    /// Database time since its row last changed (an attempt began, or its answer was recorded), as of `loadedAt`.
+    var secondsSinceLastChange: Double = 0
+    var loadedAt = ContinuousClock.now
+
+    /// How long since its first attempt began (zero before any): the retry window runs from here.
+    var sinceFirstAttempt: Duration {
+        guard let seconds = secondsSinceFirstAttempt else { return .zero }
+        return .milliseconds(Int64(seconds * 1000)) + (ContinuousClock.now - loadedAt)
+    }
+
+    /// How long since the interrupted attempt (or its unheard answer): lookup grace and window run from here.
+    var sinceLastAttempt: Duration {
+        .milliseconds(Int64(secondsSinceLastChange * 1000)) + (ContinuousClock.now - loadedAt)
+    }
 
     /// The idempotency key providers dedupe on: one per delivery, stable across retries and crashes.
     var idempotencyKey: String { "delivery-\(id)" }
@@ -48,7 +69,8 @@ struct DeliveryRecord: Sendable {
         guard let row = try await db.first("""
             SELECT d.id, d.follow_up_id, d.channel_id, d.chat_id, d.route, d.status, d.reason, d.device_id, cd.platform,
                    d.recipient, d.subject, d.body, d.segments, d.country, d.price_micros, d.attempts, d.html,
-                   list.price_micros, d.receipt_token, \(raw: FollowUpContext.columns)
+                   list.price_micros, d.receipt_token, extract(epoch FROM now() - d.sending_at)::float8,
+                   extract(epoch FROM now() - d.updated_at)::float8, \(raw: FollowUpContext.columns)
             FROM public.deliveries d
             LEFT JOIN public.customer_devices cd ON cd.id = d.device_id
             \(raw: Wallet.priceJoin("list", route: "d.route", country: "coalesce(d.country, '*')", units: "greatest(d.segments, 1)"))
@@ -67,13 +89,20 @@ struct DeliveryRecord: Sendable {
             body: try row.decode(String?.self, at: 11), segments: try row.decode(Int.self, at: 12),
             country: try row.decode(String?.self, at: 13), priceMicros: try row.decode(Int64.self, at: 14),
             attempts: try row.decode(Int.self, at: 15), html: try row.decode(String?.self, at: 16),
-            listPriceMicros: try row.decode(Int64?.self, at: 17), receiptToken: try row.decode(String?.self, at: 18))
-        return (delivery, try FollowUpContext.decode(row, at: 19))
+            listPriceMicros: try row.decode(Int64?.self, at: 17), receiptToken: try row.decode(String?.self, at: 18),
+            secondsSinceFirstAttempt: try row.decode(Double?.self, at: 19),
+            secondsSinceLastChange: max(0, try row.decode(Double.self, at: 20)))
+        return (delivery, try FollowUpContext.decode(row, at: 21))
     }
 }
 
 /// A delivery to create for a follow-up.
 struct NewDelivery: Sendable {
+    /// The delivery job's own attempts, for errors its handler does not handle itself (the
+    /// database unreachable, a crash): provider failures are retried by snoozing, within
+    /// `FollowUpSettings.retryWindow`, and do not use these up.
+    static let jobAttempts = 25
+
     var route: Route
     var status = "queued"
     var reason: String?
@@ -113,8 +142,7 @@ struct NewDelivery: Sendable {
             )
             SELECT d.id, CASE WHEN d.status = 'queued'
                 THEN public.jobs_enqueue(\(FollowUpJobs.Deliver.kind), jsonb_build_object('delivery_id', d.id), \(settings.queue),
-                                  greatest(now(), d.held_until),
-                                  2::smallint, \(settings.deliveryAttempts + 4)) END
+                                  greatest(now(), d.held_until), 2::smallint, \(Self.jobAttempts)) END
             FROM d
             """)
     }

@@ -14,9 +14,10 @@ import Wallet
 ///    `Wallet.release`, and what follows a failure (messenger → SMS/LMS; every push failed →
 ///    text and email).
 ///
-/// A run that finds its delivery already `sending` (a crash or a lost lease between 1 and 3)
-/// never resends blindly: it asks the provider (`lookup`) and records what it says; where the
-/// provider cannot tell (push, email), the delivery is recorded as `unknown`.
+/// A run that finds its delivery already `sending` (a crash or a lost lease between 1 and 3, or
+/// an answer never heard) never resends blindly: messenger and SMS/LMS are looked up at the
+/// provider (after a grace, since listings lag); email and push, which cannot be asked, are sent
+/// again with the same Message-ID / collapse id. See `reconcile` and docs/providers.md.
 struct DeliveryRunner: Sendable {
     let providers: FollowUpProviders
     let settings: FollowUpSettings
@@ -66,40 +67,43 @@ struct DeliveryRunner: Sendable {
             }
             logger.info("delivery sent", metadata: meta(delivery))
             return .done
+        case .failure(let error as ProviderError) where error.outcomeUnknown:
+            // No answer heard, or a 2xx we could not read: the provider may have it.
+            return try await unanswered(delivery, followUp, error, context)
         case .failure(let error as ProviderError):
-            let limit = delivery.route == .messenger ? settings.messengerAttempts : settings.deliveryAttempts
-            if error.isRetryable && delivery.attempts < limit {
-                // A response with a status means the provider did not take it: back to queued.
-                // No response (timeout, connection lost) might mean it did: a text stays `sending`
-                // so the next run looks it up before sending again.
-                let ambiguous = error.status == nil && delivery.route.isText
+            if error.isRetryable, let delay = retryDelay(delivery, followUp, error, context) {
+                // The provider answered and did not take it: back to queued, tried again after `delay`.
+                // A rate-limited answer does not use up an attempt.
+                let rateLimited = error.reason == .rateLimited
                 _ = try await context.fenced { tx in
                     try await tx.execute("""
-                        UPDATE public.deliveries SET status = \(ambiguous ? "sending" : "queued"), reason = \("will retry: \(Self.describe(error))"),
-                            provider_code = \(error.providerCode), updated_at = now()
+                        UPDATE public.deliveries SET status = 'queued', reason = \("will retry: \(Self.describe(error))"),
+                            provider_code = \(error.providerCode), attempts = attempts - \(rateLimited ? 1 : 0), updated_at = now()
                         WHERE id = \(delivery.id)
                         """)
                 }
-                logger.info("delivery failed; will retry", metadata: meta(delivery, ["error": "\(error)"]))
-                if case .retryable(let after?) = error.disposition { return .snooze(after) }
-                throw error
+                logger.info("delivery failed; will retry", metadata: meta(delivery, ["error": "\(error)", "retry_in_ms": "\(Int(delay.seconds * 1000))"]))
+                return .snooze(delay)
             }
-            if error.isRetryable && delivery.route == .messenger && error.status == nil,
-               let found = try? await providers.messenger?.lookup(idempotencyKey: delivery.idempotencyKey) {
-                // Gave up on an answer we never heard, but the provider has it: it counts.
-                return try await settle(delivery, followUp, found, context)
-            }
-            let reason = error.isRetryable ? "gave up after \(delivery.attempts) attempts: \(Self.describe(error))" : Self.describe(error)
-            try await context.complete { tx in
-                finish(delivery.id, "failed", reason: reason, providerCode: error.providerCode, on: tx)
-                try await release(delivery, on: tx)
-                try await afterFailure(delivery, followUp, reason: reason, on: tx)
-            }
+            let reason = error.isRetryable
+                ? "gave up after \(delivery.attempts) attempts in \(Self.words(delivery.sinceFirstAttempt)): \(Self.describe(error))"
+                : Self.describe(error)
+            try await fail(delivery, followUp, reason: reason, providerCode: error.providerCode, context)
             logger.info("delivery failed", metadata: meta(delivery, ["error": "\(error)"]))
             return .done
         case .failure(let error):
             // Cancelled or something unexpected: it stays `sending`, and the next run reconciles.
             throw error
+        }
+    }
+
+    /// Records a final failure: the hold released, and what follows a failure (messenger → SMS/LMS).
+    func fail(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, reason: String, providerCode: String? = nil,
+                      _ context: JobContext) async throws {
+        try await context.complete { tx in
+            finish(delivery.id, "failed", reason: reason, providerCode: providerCode, on: tx)
+            try await release(delivery, on: tx)
+            try await afterFailure(delivery, followUp, reason: reason, on: tx)
         }
     }
 
@@ -195,9 +199,10 @@ struct DeliveryRunner: Sendable {
 
     /// The text's price by route, country and segments (held now, charged when sent), from the
     /// price list as read with the delivery. Push is free; email is free unless the price list
-    /// has an email price. A retry keeps its first price.
+    /// has an email price. A retry keeps its first price (and its hold), also after a
+    /// rate-limited attempt that gave its attempt back.
     private func price(_ delivery: DeliveryRecord) throws -> Int64 {
-        if delivery.attempts > 0 { return delivery.priceMicros }
+        if delivery.attempts > 0 || delivery.priceMicros > 0 { return delivery.priceMicros }
         switch delivery.route {
         case .push:
             return 0
@@ -255,78 +260,6 @@ struct DeliveryRunner: Sendable {
                     subject: delivery.route == .lms ? delivery.subject : nil, idempotencyKey: delivery.idempotencyKey)
     }
 
-    // MARK: Reconciling
-
-    /// A run found the delivery `sending`: an earlier run called (or was about to call) the
-    /// provider and never recorded the outcome. Ask the provider instead of sending again.
-    func reconcile(_ delivery: DeliveryRecord, _ context: JobContext) async throws -> JobResult {
-        guard let followUpID = delivery.followUpID,
-              let followUp = try await FollowUpContext.load(followUpID: followUpID, on: context.database) else {
-            try await context.complete { tx in
-                finish(delivery.id, "unknown", reason: "interrupted while sending, and its follow-up is gone", on: tx)
-                try await release(delivery, on: tx)
-            }
-            return .done
-        }
-        let found: ProviderLookup?
-        do {
-            switch delivery.route {
-            case .messenger:
-                guard let provider = providers.messenger else { throw ProviderError(.final, .misconfigured) }
-                found = try await provider.lookup(idempotencyKey: delivery.idempotencyKey)
-            case .sms, .lms:
-                found = try await providers.text.lookup(textMessage(delivery, followUp))
-            case .push, .email:
-                try await recordUnknown(delivery, reason: "interrupted after calling the provider, which cannot be asked; not sent again", context)
-                return .done
-            }
-        } catch let error as ProviderError where error.isRetryable && delivery.attempts < settings.deliveryAttempts {
-            logger.info("delivery lookup failed; will retry", metadata: meta(delivery, ["error": "\(error)"]))
-            throw error
-        } catch let error as ProviderError {
-            try await recordUnknown(delivery, reason: "interrupted while sending, and the provider lookup failed (\(error)); not sent again", context)
-            return .done
-        }
-        guard let found else {
-            // The provider never got it: send it now, under the same idempotency key.
-            logger.info("interrupted delivery never reached the provider; sending it", metadata: meta(delivery))
-            _ = try await context.fenced { tx in
-                try await tx.execute("UPDATE public.deliveries SET status = 'queued', updated_at = now() WHERE id = \(delivery.id) AND status = 'sending'")
-            }
-            return try await send(delivery.id, context)
-        }
-        return try await settle(delivery, followUp, found, context)
-    }
-
-    /// Records what the provider's lookup said about an interrupted attempt.
-    private func settle(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, _ found: ProviderLookup,
-                        _ context: JobContext) async throws -> JobResult {
-        logger.info("interrupted delivery reconciled by lookup", metadata: meta(delivery, ["found": "\(found.status.rawValue)"]))
-        try await context.complete { tx in
-            switch found.status {
-            case .accepted, .delivered:
-                finish(delivery.id, found.status == .delivered ? "delivered" : "sent",
-                                 reason: "confirmed by the provider after an interruption",
-                                 providerMessageID: found.providerMessageID, on: tx)
-                capture(delivery, on: tx)
-            case .failed:
-                let reason = "the provider reports it failed"
-                finish(delivery.id, "failed", reason: reason, providerMessageID: found.providerMessageID, on: tx)
-                try await release(delivery, on: tx)
-                try await afterFailure(delivery, followUp, reason: reason, on: tx)
-            }
-        }
-        return .done
-    }
-
-    private func recordUnknown(_ delivery: DeliveryRecord, reason: String, _ context: JobContext) async throws {
-        try await context.complete { tx in
-            finish(delivery.id, "unknown", reason: reason, on: tx)
-            try await release(delivery, on: tx)
-        }
-        logger.warning("delivery outcome unknown after an interruption", metadata: meta(delivery))
-    }
-
     // MARK: After a failure
 
     /// Messenger failed → the same text by SMS/LMS (exactly one of the two reaches the customer).
@@ -355,6 +288,12 @@ struct DeliveryRunner: Sendable {
 
     // MARK: Rows
 
+    /// "90 s" or "31 min", for reasons.
+    static func words(_ duration: Duration) -> String {
+        let seconds = Int(duration.components.seconds)
+        return seconds < 120 ? "\(seconds) s" : "\(seconds / 60) min"
+    }
+
     /// A provider error as the delivery log shows it: the reason and the provider's own code.
     static func describe(_ error: ProviderError) -> String {
         error.providerCode.map { "\(error.reason.rawValue) (code \($0))" } ?? error.reason.rawValue
@@ -362,11 +301,11 @@ struct DeliveryRunner: Sendable {
 
     /// The wallet moves only for priced deliveries: free ones (push, email) never touch the
     /// channel's wallet rows, so they never wait on its lock.
-    private func capture(_ delivery: DeliveryRecord, on tx: Transaction) {
+    func capture(_ delivery: DeliveryRecord, on tx: Transaction) {
         if delivery.priceMicros > 0 { Wallet.queueCapture(deliveryID: delivery.id, on: tx) }
     }
 
-    private func release(_ delivery: DeliveryRecord, on tx: Transaction) async throws {
+    func release(_ delivery: DeliveryRecord, on tx: Transaction) async throws {
         if delivery.priceMicros > 0 { try await Wallet.release(deliveryID: delivery.id, on: tx) }
     }
 
@@ -386,7 +325,7 @@ struct DeliveryRunner: Sendable {
             """)
     }
 
-    private func meta(_ delivery: DeliveryRecord, _ extra: Logger.Metadata = [:]) -> Logger.Metadata {
+    func meta(_ delivery: DeliveryRecord, _ extra: Logger.Metadata = [:]) -> Logger.Metadata {
         var metadata: Logger.Metadata = ["delivery_id": "\(delivery.id)", "route": "\(delivery.route.rawValue)",
                                          "attempt": "\(delivery.attempts)"]
         if let id = delivery.followUpID { metadata["follow_up_id"] = "\(id)" }

@@ -59,8 +59,10 @@ struct FollowUpContext: Sendable {
     /// it carries (wrote in the chat after them, or a `chat_reads` row after the last of them).
     var notWanted: String?
 
-    /// The customer's country for pricing and SMS/LMS: their own, else the channel's default.
-    var country: String { customer.country ?? channel.defaultCountry }
+    /// The route country, for pricing and SMS/LMS sizing: the phone number's own, from its E.164
+    /// calling code (`CallingCodes`); the declared one (the customer's, else the channel's
+    /// default) only for a number that has none.
+    var country: String { CallingCodes.country(ofE164: customer.phone) ?? customer.country ?? channel.defaultCountry }
 
     /// The way back into the chat: under the channel's own link base, else the product's.
     func link(chatURLBase: String) -> String {

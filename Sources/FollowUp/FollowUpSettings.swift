@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 
 /// How follow-ups behave, beyond what each channel sets in its own row. Every wait is here or in
 /// the channel row, so the demo and tests run the same code in seconds.
@@ -16,10 +17,26 @@ public struct FollowUpSettings: Sendable {
     public var snoozeSlack: Duration = .milliseconds(20)
     /// Push goes to at most this many of a customer's devices (newest first).
     public var maxPushDevices = 5
-    /// Send attempts per delivery for retryable provider failures before it is recorded as failed
-    /// (a messenger text then goes by SMS/LMS instead).
-    public var deliveryAttempts = 6
-    /// Messenger attempts before a retryable messenger failure falls back to SMS/LMS.
+    /// Retryable provider failures (5xx, 429, unreachable) are retried until this long after the
+    /// delivery's first attempt; then it is recorded as failed (a messenger text then goes by
+    /// SMS/LMS instead). Default 30 minutes: an outage shorter than that loses nothing.
+    public var retryWindow: Duration = .seconds(30 * 60)
+    /// The wait between attempts, exponential with jitter: 5 s, 10 s, 20 s, … up to 5 minutes.
+    public var retryBackoff = Backoff(base: .seconds(5), maximum: .seconds(5 * 60))
+    /// A provider's `Retry-After` is honoured up to this long (default 10 minutes); a longer ask
+    /// is cut to it, so a bogus header cannot park a delivery, and its held money, for days.
+    public var retryAfterCap: Duration = .seconds(10 * 60)
+    /// A text whose answer was never heard (timeout, crash, unreadable 2xx) is looked up at the
+    /// provider; "not found" counts as "never received" only once this long has passed since that
+    /// attempt, because a provider's listing may lag behind its accepting a message.
+    public var lookupGrace: Duration = .seconds(60)
+    /// How long after the interrupted attempt lookups keep being retried (with `retryBackoff`)
+    /// while the provider cannot be asked; after that the delivery is recorded `unknown`.
+    public var lookupWindow: Duration = .seconds(30 * 60)
+    /// A hard cap on send attempts per delivery, whatever the window (rate-limited answers do not count).
+    public var deliveryAttempts = 30
+    /// Messenger attempts before a retryable messenger failure falls back to SMS/LMS
+    /// (rate-limited answers do not count: they are waited out within `retryWindow`).
     public var messengerAttempts = 2
     // The product-wide senders and links below are required settings of `followup run`
     // (docs/configuration.md); these defaults are example values for the demo and the tests.
@@ -47,6 +64,11 @@ public struct FollowUpSettings: Sendable {
         var settings = FollowUpSettings()
         settings.gatherDelay = .zero
         settings.snoozeSlack = .milliseconds(5)
+        settings.retryWindow = .seconds(20)
+        settings.retryBackoff = Backoff(base: .milliseconds(50), maximum: .milliseconds(300))
+        settings.retryAfterCap = .seconds(2)
+        settings.lookupGrace = .milliseconds(300)
+        settings.lookupWindow = .seconds(20)
         return settings
     }
 }

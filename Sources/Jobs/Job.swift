@@ -40,6 +40,14 @@ public struct PermanentJobError: Error, Sendable, CustomStringConvertible {
     public var description: String { reason }
 }
 
+/// An error that says when trying again makes sense (e.g. an HTTP 429's `Retry-After`). A failed
+/// job whose error conforms waits at least that long — capped at
+/// `WorkerConfiguration.retryAfterCap` — and never less than its backoff.
+public protocol RetryAfterHint: Error {
+    /// nil: no hint, the backoff alone decides.
+    var retryAfter: Duration? { get }
+}
+
 /// Thrown when a fenced write finds the job no longer ours: its lease ran out and it was rescued,
 /// or an operator cancelled it. Nothing the handler wrote in that transaction is kept.
 public struct LeaseLostError: Error, Sendable, CustomStringConvertible {

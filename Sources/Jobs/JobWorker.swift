@@ -25,6 +25,7 @@ public final class JobWorker: Service, Sendable {
     private let busySlots: LockedValue<[String: Int]>
     private let maintenanceSignal = WakeSignal()
     private let drainSignal = WakeSignal()
+    private let startupSignal = WakeSignal()
     private let stopping = LockedValue(false)
     private let completions: CompletionBatcher
     private let inFlight = LockedValue<[Int64: InFlight]>([:])
@@ -69,6 +70,7 @@ public final class JobWorker: Service, Sendable {
         stopping.withLock { $0 = true }
         wakeAll()
         drainSignal.signal()
+        startupSignal.signal()
     }
 
     private var isStopping: Bool { stopping.current || Task.isCancelled }
@@ -89,9 +91,17 @@ public final class JobWorker: Service, Sendable {
             "queues": "\(configuration.queues.map { "\($0.name)×\($0.concurrency)" }.joined(separator: ","))",
             "kinds": "\(registry.kinds.joined(separator: ","))",
         ])
-        if !periodic.isEmpty { try await registerPeriodic() }
-        let listener = configuration.listen ? Listener(pool.configuration, channels: ["jobs"], logger: logger) : nil
+        // The shutdown handler is in place before anything waits on the database, so SIGTERM and
+        // SIGINT are honoured from the first instant, also while it is unreachable at start-up.
+        let startupError = LockedValue<Error?>(nil)
         await withGracefulShutdownHandler {
+            do {
+                guard try await waitForDatabase() else { return }
+            } catch {
+                startupError.withLock { $0 = error }
+                return
+            }
+            let listener = configuration.listen ? Listener(pool.configuration, channels: ["jobs"], logger: logger) : nil
             await withTaskGroup(of: Void.self) { group in
                 if let listener {
                     group.addTask { await self.pumpNotifications(listener) }
@@ -113,21 +123,47 @@ public final class JobWorker: Service, Sendable {
         } onGracefulShutdown: {
             self.shutdown()
         }
+        if let error = startupError.current { throw error }
         logger.info("worker stopped")
     }
 
-    private func registerPeriodic() async throws {
-        var delay: Duration = .milliseconds(100)
-        while true {
-            do {
-                try await PeriodicSchedules.register(periodic, on: pool)
-                return
-            } catch let error as PostgresError where error.isConnectionError && !isStopping {
-                logger.warning("database unavailable, retrying", metadata: ["error": "\(error)"])
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
+    /// Start-up: the first round trip (registering the periodic schedules, or a bare `SELECT 1`).
+    /// An unreachable database is waited for, backing off; a shutdown ends the wait at once (even
+    /// in the middle of a connection attempt): false. A configuration or authentication error
+    /// (`PostgresError.isConfigurationError`), which retrying cannot fix, is thrown.
+    private func waitForDatabase() async throws -> Bool {
+        let outcome = LockedValue<Result<Void, Error>?>(nil)
+        let probe = Task {
+            var delay: Duration = .milliseconds(100)
+            while !Task.isCancelled {
+                do {
+                    if periodic.isEmpty {
+                        _ = try await pool.execute("SELECT 1")
+                    } else {
+                        try await PeriodicSchedules.register(periodic, on: pool)
+                    }
+                    outcome.withLock { $0 = .success(()) }
+                    break
+                } catch let error as PostgresError where error.isConnectionError {
+                    logger.warning("database unavailable, retrying", metadata: ["error": "\(error)", "retry_in_ms": "\(Int(delay.seconds * 1000))"])
+                    try? await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(5))
+                } catch {
+                    outcome.withLock { $0 = .failure(error) }
+                    break
+                }
             }
+            startupSignal.signal()
         }
+        while outcome.current == nil && !isStopping {
+            await startupSignal.wait(upTo: .seconds(1))
+        }
+        if let result = outcome.current {
+            try result.get()
+            return !isStopping
+        }
+        probe.cancel()  // not awaited: a connection attempt may take its connect_timeout to give up
+        return false
     }
 
     // MARK: Claiming
@@ -251,7 +287,10 @@ public final class JobWorker: Service, Sendable {
     /// database is unreachable; if it never gets through, the lease runs out and a rescuer retries.
     private func recordFailure(_ job: Job, error: Error, logger: Logger) async {
         let permanent = error is PermanentJobError
-        let backoff = configuration.backoff.delay(afterAttempt: job.attempt)
+        var backoff = configuration.backoff.delay(afterAttempt: job.attempt)
+        if let asked = (error as? any RetryAfterHint)?.retryAfter {
+            backoff = max(backoff, min(asked, configuration.retryAfterCap))
+        }
         let text = String(String(describing: error).prefix(2000))
         for attempt in 0..<5 {
             do {

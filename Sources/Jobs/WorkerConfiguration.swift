@@ -30,6 +30,8 @@ public struct WorkerConfiguration: Sendable {
     /// How often periodic schedules are checked.
     public var periodicCheck: Duration = .seconds(1)
     public var backoff = Backoff()
+    /// A failure's `RetryAfterHint` (a provider's `Retry-After`) is honoured up to this long.
+    public var retryAfterCap: Duration = .seconds(600)
     /// Completed and cancelled jobs are deleted after this long; dead ones after `deadRetention`.
     public var retention: Duration = .seconds(86_400)
     public var deadRetention: Duration = .seconds(7 * 86_400)

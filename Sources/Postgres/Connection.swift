@@ -104,7 +104,9 @@ public final class Connection: Queryable, @unchecked Sendable {
         guard PQstatus(conn) == CONNECTION_OK else {
             let message = String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines
             PQfinish(conn)  // always, even after a failed connect
-            throw PostgresError(code: .connectionFailed, message: message.isEmpty ? "could not connect" : message)
+            // libpq messages name the user and database, never the password.
+            throw PostgresError(code: .connectionFailed, message: message.isEmpty ? "could not connect" : message,
+                                sqlState: PostgresError.configurationState(forConnectMessage: message))
         }
         // Queries wait on PostgresIOLoop, so sending must never block the calling thread. (PQexec,
         // used for scripts and by the blocking paths, behaves the same in either mode.)

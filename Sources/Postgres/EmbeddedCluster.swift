@@ -112,9 +112,10 @@ public final class EmbeddedCluster: Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// `pg_ctl restart`, for tests of reconnecting after the server went away.
-    public func restart() throws {
-        try runAsOwner("\(binDirectory)/pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "fast", "-w", "restart"])
+    /// `pg_ctl restart`, for tests of reconnecting after the server went away; `mode` is pg_ctl's
+    /// shutdown mode (`fast`, or `immediate`: a crash and recovery).
+    public func restart(mode: String = "fast") throws {
+        try runAsOwner("\(binDirectory)/pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", mode, "-w", "restart"])
     }
 
     deinit { stop() }

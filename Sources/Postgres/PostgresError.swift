@@ -63,10 +63,46 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     }
 
     /// True when the statement never took effect because the connection broke or could not be made,
-    /// so a retry on a fresh connection is the right move.
+    /// so a retry on a fresh connection is the right move. False for configuration and
+    /// authentication failures (`isConfigurationError`): retrying those cannot help.
     public var isConnectionError: Bool {
-        code == .connectionLost || code == .connectionFailed
+        guard !isConfigurationError else { return false }
+        return code == .connectionLost || code == .connectionFailed
             || (sqlState.map { $0.hasPrefix("08") || $0 == "57P01" || $0 == "57P02" || $0 == "57P03" } ?? false)
+    }
+
+    /// True when connecting failed for a reason only the operator can fix: a malformed URL or
+    /// option (an invalid `sslmode`, …), authentication (SQLSTATE 28P01 bad password, 28000 no
+    /// `pg_hba.conf` entry or unknown role), a database that does not exist (3D000), or a server
+    /// that refuses the TLS the URL demands. A process should stop with one clear line, not retry.
+    public var isConfigurationError: Bool {
+        if code == .invalidConfiguration { return true }
+        if let sqlState, ["28P01", "28000", "3D000", "42501"].contains(sqlState) { return true }
+        return code == .connectionFailed && Self.configurationState(forConnectMessage: message) != nil
+    }
+
+    /// The SQLSTATE a failed connection's message means, for the failures that are configuration
+    /// (libpq does not expose the SQLSTATE of a failed connection; its messages are stable).
+    static func configurationState(forConnectMessage message: String) -> String? {
+        let patterns: [(String, String)] = [
+            ("password authentication failed", "28P01"),
+            ("no password supplied", "28P01"),
+            ("authentication failed", "28000"),
+            ("no pg_hba.conf entry", "28000"),
+            ("role \"", "28000"),  // role "x" does not exist
+            ("database \"", "3D000"),  // database "x" does not exist
+            ("permission denied for database", "42501"),
+            ("invalid sslmode value", "22023"),
+            ("invalid gssencmode value", "22023"),
+            ("invalid channel_binding value", "22023"),
+            ("invalid target_session_attrs value", "22023"),
+            ("invalid integer value", "22023"),
+            ("invalid port number", "22023"),
+            ("invalid connection option", "22023"),
+            ("sslmode value", "22023"),
+            ("server does not support SSL, but SSL was required", "08P01"),
+        ]
+        return patterns.first { message.contains($0.0) && (!$0.0.hasSuffix("\"") || message.contains("does not exist")) }?.1
     }
 
     /// SQLSTATE 23505: a unique constraint rejected the row.

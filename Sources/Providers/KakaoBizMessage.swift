@@ -22,7 +22,7 @@ import Outbound
 /// | header -1000…-1099 | bad secret key or sender key | final `.misconfigured` |
 /// | anything else (template mismatch 3013–3016, …) | | final `.rejected` (the caller falls back to SMS) |
 ///
-/// HTTP 5xx, 429 and transport timeouts are retryable as usual.
+/// HTTP 5xx, 429 (honouring `Retry-After`) and transport timeouts are retryable, whatever the body says.
 public struct KakaoBizMessage: MessengerProvider {
     public var endpoint: ProviderEndpoint
     private let secretKey: String
@@ -42,6 +42,10 @@ public struct KakaoBizMessage: MessengerProvider {
             body: JSONBody.encode(request))
         let answer = JSONBody.decode(KakaoSendResponse.self, from: response)
         guard (200...299).contains(response.status) else {
+            // 429 and 5xx are retryable whatever result code the body carries (429 with its
+            // Retry-After): the gateway did not take the message, and a messenger text that is
+            // merely rate-limited must not turn into an SMS at 2.5× the price.
+            if let generic = ProviderError.http(response), generic.isRetryable { throw generic }
             throw answer.flatMap { Self.error(code: $0.header.resultCode, status: response.status, header: true) }
                 ?? ProviderError.http(response) ?? ProviderError.unreadable(response)
         }

@@ -30,6 +30,8 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
         public static let rejected = Reason("rejected by provider")
         public static let declined = Reason("payment declined")
         public static let badResponse = Reason("unreadable provider response")
+        /// A 2xx answer we could not read: the provider probably took it, but we cannot tell.
+        public static let unreadableSuccess = Reason("provider accepted the request but its answer was unreadable")
         public static let misconfigured = Reason("provider credentials or settings rejected")
     }
 
@@ -39,13 +41,30 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
     public var providerCode: String?
     /// HTTP status, when there was a response.
     public var status: Int?
+    /// The provider may have acted on the request although we cannot tell: no answer was heard
+    /// (a timeout, a connection lost after the request went out) or a 2xx answer was unreadable.
+    /// Such an outcome is reconciled like a crash (looked up, or resent with the same
+    /// Message-ID / collapse id), never recorded as a final failure.
+    public var outcomeUnknown: Bool
 
-    public init(_ disposition: Disposition, _ reason: Reason, providerCode: String? = nil, status: Int? = nil) {
+    /// `outcomeUnknown` defaults to "retryable and no response heard".
+    public init(_ disposition: Disposition, _ reason: Reason, providerCode: String? = nil, status: Int? = nil,
+                outcomeUnknown: Bool? = nil) {
         self.disposition = disposition
         self.reason = reason
         self.providerCode = providerCode
         self.status = status
+        if let outcomeUnknown {
+            self.outcomeUnknown = outcomeUnknown
+        } else if case .retryable = disposition {
+            self.outcomeUnknown = status == nil
+        } else {
+            self.outcomeUnknown = false
+        }
     }
+
+    /// The provider's `Retry-After`, if it sent one.
+    public var retryAfter: Duration? { if case .retryable(let after) = disposition { after } else { nil } }
 
     public var isRetryable: Bool { if case .retryable = disposition { true } else { false } }
 

@@ -24,6 +24,9 @@ extension ProviderError {
             return ProviderError(.final, .misconfigured)
         case .smtpRejected:
             return smtp(replyCode: error.responseCode)
+        case .couldNotConnect, .tls:
+            // Nothing was sent: the provider cannot have acted on it.
+            return ProviderError(.retryable(after: nil), .unavailable, outcomeUnknown: false)
         default:
             return ProviderError(.retryable(after: nil), .unavailable)
         }
@@ -33,7 +36,8 @@ extension ProviderError {
     public static func smtp(replyCode: Int?) -> ProviderError {
         let code = replyCode.map(String.init)
         guard let replyCode, (500...599).contains(replyCode) else {
-            return ProviderError(.retryable(after: nil), .unavailable, providerCode: code)
+            // A reply refused it (4xx: try later); with no reply code, we cannot tell what happened.
+            return ProviderError(.retryable(after: nil), .unavailable, providerCode: code, outcomeUnknown: replyCode == nil)
         }
         switch replyCode {
         case 530, 534, 535, 538:
@@ -75,9 +79,16 @@ extension ProviderError {
         http(status: response.status, retryAfter: RetryAfter.parse(response.header("Retry-After")), providerCode: providerCode)
     }
 
-    /// A 2xx response whose body could not be understood: final, since a retry may act twice.
+    /// A response whose body could not be understood. For a 2xx the provider most likely took the
+    /// request, but we cannot tell: the outcome is unknown (retryable, reconciled like an
+    /// interruption — looked up, or resent with the same Message-ID / collapse id), never a
+    /// final failure that would release the money or fall back to another route. Any other
+    /// status: final `.badResponse`.
     static func unreadable(_ response: HTTPResponse) -> ProviderError {
-        ProviderError(.final, .badResponse, status: response.status)
+        if (200...299).contains(response.status) {
+            return ProviderError(.retryable(after: nil), .unreadableSuccess, status: response.status, outcomeUnknown: true)
+        }
+        return ProviderError(.final, .badResponse, status: response.status)
     }
 
     /// Same error with a specific disposition, reason or code, keeping the status.
@@ -90,17 +101,26 @@ extension ProviderError {
     }
 }
 
-/// `Retry-After` values: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+/// `Retry-After` values: delay-seconds or an HTTP-date (RFC 9110 §10.2.3) in any of its three
+/// forms (IMF-fixdate, and the obsolete RFC 850 and asctime forms a recipient must still accept).
+/// The caller caps what it honours (`FollowUpSettings.retryAfterCap`, `WorkerConfiguration.retryAfterCap`).
 public enum RetryAfter {
+    private static let dateFormats = ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"]
+
     /// The delay the header asks for; nil when absent or unreadable. Dates in the past give zero.
     public static func parse(_ value: String?, now: Date = Date()) -> Duration? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-        if let seconds = Int(value) { return .seconds(max(0, seconds)) }
+        if let seconds = Int64(value) { return .seconds(max(0, seconds)) }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: value) else { return nil }
-        return .milliseconds(max(0, Int64((date.timeIntervalSince(now) * 1000).rounded())))
+        let collapsed = value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+        for format in dateFormats {
+            formatter.dateFormat = format
+            if let date = formatter.date(from: collapsed) {
+                return .milliseconds(max(0, Int64((date.timeIntervalSince(now) * 1000).rounded())))
+            }
+        }
+        return nil
     }
 }

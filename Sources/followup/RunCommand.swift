@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Jobs
 import Logging
 import Postgres
@@ -43,8 +44,30 @@ struct RunCommand: AsyncParsableCommand {
         let jobWorker = JobWorker(pool: pool, registry: runtime.registry, periodic: runtime.periodic,
                                   configuration: workerConfiguration, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [jobWorker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let error as PostgresError where error.isConfigurationError {
+            // Bad credentials, an invalid sslmode, a database that does not exist: retrying cannot
+            // help, so stop at once with one clear line (transient errors are waited out instead).
+            await pool.close()
+            FileHandle.standardError.write(Data((DatabaseConfigurationFailure(error).description + "\n").utf8))
+            throw ExitCode(DatabaseConfigurationFailure.exitStatus)
+        }
         await pool.close()
+    }
+}
+
+/// A database error only the operator can fix, at start-up: one line on stderr, exit status 78
+/// (`EX_CONFIG`). Never the password (libpq's messages do not carry it).
+struct DatabaseConfigurationFailure: Error, CustomStringConvertible {
+    var error: PostgresError
+    init(_ error: PostgresError) { self.error = error }
+    static let exitStatus: Int32 = 78
+
+    var description: String {
+        let message = error.message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.joined(separator: "; ")
+        return "followup: the database refused this configuration\(error.sqlState.map { " (SQLSTATE \($0))" } ?? ""): \(message)"
     }
 }
 

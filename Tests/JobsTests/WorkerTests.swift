@@ -184,3 +184,36 @@ struct WorkerTests {
         #expect(try await db.pool.scalar("SELECT string_agg(kind, ',' ORDER BY kind) FROM jobs", as: String.self) == "new,olddead,waiting")
     }
 }
+
+@Suite("Retry-After hints")
+struct RetryAfterHintTests {
+    struct RateLimited: RetryAfterHint {
+        var retryAfter: Duration?
+    }
+
+    @Test("a failure's Retry-After delays the retry, capped; without one, the backoff alone")
+    func hinted() async throws {
+        let db = try await TestDatabase.fresh()
+        var registry = JobRegistry()
+        registry.register(Noop.self) { noop, _ in
+            switch noop.n {
+            case 1: throw RateLimited(retryAfter: .seconds(30))
+            case 2: throw RateLimited(retryAfter: .seconds(99_999_999))
+            default: throw RateLimited(retryAfter: nil)
+            }
+        }
+        try await JobQueue.enqueueMany(kind: Noop.kind, payloads: ["{\"n\": 1}", "{\"n\": 2}", "{\"n\": 3}"], on: db.pool)
+        var configuration = fastConfiguration()
+        configuration.retryAfterCap = .seconds(60)
+        let worker = RunningWorker(JobWorker(pool: db.anotherPool(), registry: registry, configuration: configuration))
+        #expect(try await eventually { try await count(db, "SELECT count(*)::int FROM jobs WHERE jsonb_array_length(errors) >= 1") == 3 })
+        try await worker.stop()
+        let waits = try await db.pool.query("""
+            SELECT (payload->>'n')::int, extract(epoch FROM run_at - now())::float8 FROM jobs ORDER BY 1
+            """).map { try $0.decode(Double.self, at: 1) }
+        #expect(waits.count == 3)
+        #expect((25...31).contains(waits[0]), "Retry-After: 30 s honoured: \(waits)")
+        #expect((55...61).contains(waits[1]), "a huge Retry-After is capped at 60 s: \(waits)")
+        #expect(waits[2] < 1, "no hint: the 20–200 ms backoff: \(waits)")
+    }
+}

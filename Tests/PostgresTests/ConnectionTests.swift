@@ -265,3 +265,35 @@ struct PreparedStatementTests {
         #expect(try await pool.scalar("SELECT count(*)::int FROM pg_prepared_statements", as: Int.self) == 0)
     }
 }
+
+@Suite("Connection errors: transient or configuration")
+struct ConnectionErrorKindTests {
+    @Test("authentication and configuration failures are not retried; refusals and restarts are")
+    func kinds() {
+        let configuration = [
+            "connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  password authentication failed for user \"app\"",
+            "connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  no pg_hba.conf entry for host \"10.0.0.1\", user \"app\", database \"db\", no encryption",
+            "connection to server on socket \"/tmp/.s.PGSQL.5432\" failed: FATAL:  role \"nobody\" does not exist",
+            "connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  database \"nope\" does not exist",
+            "invalid sslmode value: \"bogus\"",
+            "connection to server at \"127.0.0.1\", port 5432 failed: fe_sendauth: no password supplied",
+        ]
+        for message in configuration {
+            let error = PostgresError(code: .connectionFailed, message: message)
+            #expect(error.isConfigurationError, "\(message)")
+            #expect(!error.isConnectionError, "\(message)")
+        }
+        let transient = [
+            "connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?",
+            "connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  the database system is starting up",
+            "connection to server at \"127.0.0.1\", port 5432 failed: timeout expired",
+        ]
+        for message in transient {
+            let error = PostgresError(code: .connectionFailed, message: message)
+            #expect(!error.isConfigurationError, "\(message)")
+            #expect(error.isConnectionError, "\(message)")
+        }
+        #expect(PostgresError(code: .server, message: "x", sqlState: "28P01").isConfigurationError)
+        #expect(!PostgresError(code: .connectionLost, message: "server closed the connection unexpectedly").isConfigurationError)
+    }
+}

@@ -22,6 +22,22 @@ struct KakaoBizMessageTests {
                          text: "Acme replied: 안녕하세요", idempotencyKey: key)
     }
 
+    @Test("429 is retryable with its Retry-After, whatever result code the body carries; an unreadable 200 is an unknown outcome")
+    func rateLimitedAndGarbage() async throws {
+        fake.setBehaviour(.rateLimited(retryAfter: "7", times: 1), for: "+821012345678")
+        let limited = await #expect(throws: ProviderError.self) { try await adapter().send(message()) }
+        #expect(limited?.isRetryable == true)
+        #expect(limited?.reason == .rateLimited)
+        #expect(limited?.retryAfter == .seconds(7))
+        #expect(limited?.outcomeUnknown == false)
+
+        fake.server.injectFault(.garbageSuccess, times: 1, method: "POST")
+        let garbage = await #expect(throws: ProviderError.self) { try await adapter().send(message(key: "delivery-2")) }
+        #expect(garbage?.isRetryable == true, "never final: the gateway may have taken it")
+        #expect(garbage?.outcomeUnknown == true)
+        #expect(try await adapter().lookup(idempotencyKey: "delivery-2") != nil, "and it did")
+    }
+
     @Test("a send is one JSON POST with the secret key header; the request id comes back")
     func sendShape() async throws {
         let id = try await adapter().send(message())

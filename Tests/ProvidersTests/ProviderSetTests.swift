@@ -186,6 +186,9 @@ struct ErrorClassificationTests {
         let now = Date(timeIntervalSince1970: 1_445_412_480)  // Wed, 21 Oct 2015 07:28:00 GMT
         #expect(RetryAfter.parse("Wed, 21 Oct 2015 07:28:30 GMT", now: now) == .seconds(30))
         #expect(RetryAfter.parse("Wed, 21 Oct 2015 07:27:00 GMT", now: now) == .zero)
+        #expect(RetryAfter.parse("Wednesday, 21-Oct-15 07:29:00 GMT", now: now) == .seconds(60), "RFC 850")
+        #expect(RetryAfter.parse("Wed Oct 21 07:28:10 2015", now: now) == .seconds(10), "asctime")
+        #expect(RetryAfter.parse("99999999999") == .seconds(99_999_999_999), "huge: the caller caps it")
     }
 
     @Test("a connection refused by a dead provider is retryable .unavailable")

@@ -110,6 +110,16 @@ struct TopUpTests {
         #expect(try await s.db.pool.scalar("SELECT count(*)::int FROM wallet.top_up_attempts", as: Int.self) == 1)
     }
 
+    @Test("429 from the payment provider: its Retry-After is honoured before the next try")
+    func rateLimitedHonoursRetryAfter() async throws {
+        let s = try await setup()
+        s.fake.server.injectFault(.status(429, retryAfter: "2"), times: 1, method: "POST", path: "/v1/payment_intents")
+        let started = ContinuousClock.now
+        #expect(try await runUntilSettled(s, payments: s.stripe) == "succeeded")
+        #expect(ContinuousClock.now - started >= .seconds(2), "retried before the Retry-After")
+        try await expectCreditedOnce(s)
+    }
+
     @Test("5xx after the provider charged (answer lost): reconciled by lookup, credited once, not charged again")
     func chargedButAnswerLost() async throws {
         let s = try await setup()

@@ -20,6 +20,9 @@ public final class FakeKakao: Sendable {
         case timeoutCode
         /// HTTP 500 with header result code -9999, the next `times` sends (then delivers).
         case serverError(times: Int = Int.max)
+        /// HTTP 429 with header result code -9429 ("too many requests") and, if given, a
+        /// `Retry-After` header, the next `times` sends (then delivers).
+        case rateLimited(retryAfter: String?, times: Int = Int.max)
     }
 
     /// A message the fake accepted (delivered or not).
@@ -124,6 +127,14 @@ public final class FakeKakao: Sendable {
                     if times > 0 {
                         state.behaviours[recipient.recipientNo] = times == 1 ? nil : .serverError(times: times == Int.max ? times : times - 1)
                         return headerOnly(500, code: -9999, message: "Internal server error")
+                    }
+                case .rateLimited(let retryAfter, let times):
+                    if times > 0 {
+                        state.behaviours[recipient.recipientNo] = times == 1 ? nil
+                            : .rateLimited(retryAfter: retryAfter, times: times == Int.max ? times : times - 1)
+                        var response = headerOnly(429, code: -9429, message: "Too many requests")
+                        if let retryAfter { response.headers.append(FakeHTTPHeader("Retry-After", retryAfter)) }
+                        return response
                     }
                 }
                 let id = requestId ?? dateStampedID()

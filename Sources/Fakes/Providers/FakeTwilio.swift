@@ -7,8 +7,9 @@ import Outbound
 /// `GET` on the same path lists messages filtered by `To`, `From` and `DateSent>=`, newest first.
 /// Errors are `{"code":21211,"message":…,"more_info":…,"status":400}`.
 ///
-/// Accepted messages are "delivered" at once (a list shows `status: delivered`). Failures are
-/// configured per recipient number; ``latency`` delays every answer.
+/// Accepted messages are "delivered" at once (a list shows `status: delivered`), and listed after
+/// ``listingLag``. Failures are configured per recipient number; ``latency`` delays every answer;
+/// `server.injectFault` injects hangs, garbage answers, 429s and outages.
 public final class FakeTwilio: Sendable {
     /// How the fake answers for one recipient number.
     public enum Failure: Sendable, Equatable {
@@ -38,6 +39,7 @@ public final class FakeTwilio: Sendable {
     private struct State {
         var messages: [Message] = []
         var failures: [String: Failure] = [:]
+        var listingLag: Duration = .zero
     }
 
     private let state = Locked(State())
@@ -79,6 +81,13 @@ public final class FakeTwilio: Sendable {
     /// Makes sends to `number` fail this way (nil: deliver again).
     public func setFailure(_ failure: Failure?, for number: String) {
         state.withLock { $0.failures[number] = failure }
+    }
+
+    /// How long after accepting a message it first shows in a list (default zero). Real Twilio
+    /// does not list a message by `DateSent` while it is still queued.
+    public var listingLag: Duration {
+        get { state.withLock { $0.listingLag } }
+        set { state.withLock { $0.listingLag = newValue } }
     }
 
     /// Every message accepted, in order.
@@ -134,8 +143,11 @@ public final class FakeTwilio: Sendable {
     private static func list(_ request: FakeHTTPRequest, state: Locked<State>, accountSID: String) -> FakeHTTPResponse {
         let day = FakeDates.twilioDay
         let since = request.query["DateSent>"].flatMap { day.date(from: $0) }
-        let found = state.withLock { $0.messages }.reversed().filter { message in
-            (request.query["To"].map { $0 == message.to } ?? true)
+        let (messages, lag) = state.withLock { ($0.messages, $0.listingLag) }
+        let listedBefore = Date(timeIntervalSinceNow: -(Double(lag.components.seconds) + Double(lag.components.attoseconds) / 1e18))
+        let found = messages.reversed().filter { message in
+            message.dateCreated <= listedBefore
+                && (request.query["To"].map { $0 == message.to } ?? true)
                 && (request.query["From"].map { $0 == message.from } ?? true)
                 && (since.map { message.dateCreated >= $0 } ?? true)
         }

@@ -107,6 +107,10 @@ struct OperatorConfiguration {
         }
         if let delay = seconds("FOLLOWUP_GATHER_DELAY", in: 0...3600) { followUps.gatherDelay = delay }
         if let attempts = integer("FOLLOWUP_DELIVERY_ATTEMPTS", in: 1...100) { followUps.deliveryAttempts = attempts }
+        if let window = seconds("FOLLOWUP_RETRY_WINDOW", in: 60...86_400) { followUps.retryWindow = window }
+        if let cap = seconds("FOLLOWUP_RETRY_AFTER_CAP", in: 1...86_400) { followUps.retryAfterCap = cap }
+        if let grace = seconds("FOLLOWUP_LOOKUP_GRACE", in: 0...3600) { followUps.lookupGrace = grace }
+        if let window = seconds("FOLLOWUP_LOOKUP_WINDOW", in: 60...86_400) { followUps.lookupWindow = window }
         if let base = seconds("FOLLOWUP_RETRY_BASE", in: 0.001...86_400) { backoff.base = base }
         if let maximum = seconds("FOLLOWUP_RETRY_MAX", in: 0.001...(7 * 86_400)) { backoff.maximum = maximum }
         if backoff.maximum < backoff.base {

@@ -10,36 +10,6 @@ import Wallet
 
 /// Many pollers, crashes between the provider call and the outcome: never a second text.
 @Suite("Exactly once") struct ExactlyOnceTests {
-    /// Starts a poller that runs every follow-up job as `followup run` does, except a delivery's
-    /// first attempt: `firstAttempt` runs, and then the poller "dies" — it never records an
-    /// outcome and never heartbeats, so its 1 s lease runs out and another poller rescues the job.
-    /// It has one slot, which that first attempt keeps: it cannot claim the rescued attempt itself
-    /// (and lose that one's lease too, under load).
-    func startDyingPoller(_ h: FollowUpHarness,
-                          firstAttempt: @escaping @Sendable (DeliveryRunner, FollowUpJobs.Deliver, JobContext) async throws -> Void) {
-        let logger = Logger(label: "test.crash")
-        let plan = ChannelPlan(settings: h.settings, logger: logger)
-        let runner = DeliveryRunner(providers: h.providers, settings: h.settings, plan: plan, logger: logger)
-        let check = OfflineCheck(settings: h.settings, plan: plan, logger: logger)
-        var crashing = JobRegistry()
-        crashing.register(FollowUpJobs.OfflineCheck.self) { try await check.run($0, $1) }
-        crashing.register(FollowUpJobs.Dispatch.self) { try await plan.dispatch($0, $1) }
-        crashing.register(FollowUpJobs.PushTimeout.self) { try await plan.pushTimeout($0, $1) }
-        crashing.register(FollowUpJobs.Deliver.self) { payload, context in
-            guard context.job.attempt == 1 else { return try await runner.run(payload, context) }
-            try await firstAttempt(runner, payload, context)
-            try await Task.sleep(for: .seconds(3600))
-            return .done
-        }
-        var dying = FollowUpHarness.workerConfiguration()
-        dying.queues = [.init(h.settings.queue, concurrency: 1)]
-        dying.lease = .seconds(1)
-        dying.heartbeatInterval = .seconds(3600)
-        dying.rescueInterval = .seconds(3600)
-        dying.shutdownGrace = .milliseconds(100)
-        h.startWorker(configuration: dying, registry: crashing)
-    }
-
     @Test("two pollers never send the same follow-up twice")
     func twoPollers() async throws {
         let h = try await FollowUpHarness()
@@ -81,7 +51,7 @@ import Wallet
         let called = LockedBox(false)
         // Poller A: on a delivery's first attempt, it marks it sending, holds the money, calls the
         // provider — and then "dies": it never records the outcome and never heartbeats again.
-        startDyingPoller(h) { runner, payload, context in
+        h.startDyingPoller() { runner, payload, context in
             if case .proceed(let delivery, let followUp) = try await runner.prepare(payload.deliveryID, context) {
                 _ = try? await runner.call(delivery, followUp)
                 called.withLock { $0 = true }
@@ -121,7 +91,7 @@ import Wallet
         let h = try await FollowUpHarness()
         defer { Task { await h.stop() } }
         let prepared = LockedBox(false)
-        startDyingPoller(h) { runner, payload, context in
+        h.startDyingPoller() { runner, payload, context in
             _ = try await runner.prepare(payload.deliveryID, context)
             prepared.withLock { $0 = true }
         }

@@ -1,0 +1,68 @@
+import Foundation
+import Jobs
+import Postgres
+import Providers
+
+/// When a delivery is tried again (docs/providers.md): a retryable answer waits out the backoff
+/// or the provider's `Retry-After` (capped) within the retry window; an answer never heard is
+/// reconciled like an interruption.
+extension DeliveryRunner {
+    /// The provider may have taken an attempt whose answer we never heard (or could not read).
+    /// Messenger and SMS/LMS stay `sending` and are looked up after `lookupGrace`; email and push
+    /// go again with the same Message-ID / collapse id (at-least-once, deduplicable), within the
+    /// retry window — never silently dropped.
+    func unanswered(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, _ error: ProviderError,
+                            _ context: JobContext) async throws -> JobResult {
+        if delivery.route.canBeLookedUp {
+            _ = try await context.fenced { tx in
+                try await tx.execute("""
+                    UPDATE public.deliveries SET reason = \("no answer heard (\(Self.describe(error))); looking it up at the provider"),
+                        provider_code = \(error.providerCode), updated_at = now()
+                    WHERE id = \(delivery.id) AND status = 'sending'
+                    """)
+            }
+            logger.info("delivery answer not heard; will look it up", metadata: meta(delivery, ["error": "\(error)"]))
+            return .snooze(settings.lookupGrace)
+        }
+        guard let delay = retryDelay(delivery, followUp, error, context) else {
+            try await recordUnknown(delivery, reason: "no answer heard from the provider (\(Self.describe(error))) within the retry window; it may have arrived", context)
+            return .done
+        }
+        _ = try await context.fenced { tx in
+            try await tx.execute("""
+                UPDATE public.deliveries SET status = 'queued',
+                    reason = \("no answer heard (\(Self.describe(error))); will send again with the same \(delivery.route == .email ? "Message-ID" : "collapse id")"),
+                    provider_code = \(error.providerCode), updated_at = now()
+                WHERE id = \(delivery.id)
+                """)
+        }
+        logger.info("delivery answer not heard; will send again with the same id", metadata: meta(delivery, ["error": "\(error)"]))
+        return .snooze(delay)
+    }
+
+    /// The wait before the next attempt after `error`, or nil when retrying is over: the retry
+    /// window (from the first attempt) would be passed, or the attempts are used up (messenger:
+    /// `messengerAttempts`, then SMS/LMS; rate-limited answers do not count).
+    func retryDelay(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, _ error: ProviderError, _ context: JobContext) -> Duration? {
+        let limit = delivery.route == .messenger ? settings.messengerAttempts : settings.deliveryAttempts
+        if error.reason != .rateLimited && delivery.attempts >= limit { return nil }
+        let delay = nextDelay(after: error, context)
+        guard delivery.sinceFirstAttempt + delay <= retryWindow(delivery, followUp) else { return nil }
+        return delay
+    }
+
+    /// `retryWindow`; for push, its acknowledgement deadline (after that text and email go out,
+    /// and a late push would only repeat them).
+    func retryWindow(_ delivery: DeliveryRecord, _ followUp: FollowUpContext) -> Duration {
+        guard delivery.route == .push else { return settings.retryWindow }
+        return settings.pushAckTimeout ?? .milliseconds(Int64(followUp.channel.pushAckTimeoutSeconds * 1000))
+    }
+
+    /// Backoff by the job's run count (it rises with every run, sends and lookups alike); a
+    /// provider's `Retry-After` is honoured up to `retryAfterCap`, and never shortens the backoff.
+    func nextDelay(after error: ProviderError?, _ context: JobContext) -> Duration {
+        let backoff = settings.retryBackoff.delay(afterAttempt: context.job.attempt)
+        guard let asked = error?.retryAfter else { return backoff }
+        return max(min(asked, settings.retryAfterCap), backoff)
+    }
+}
