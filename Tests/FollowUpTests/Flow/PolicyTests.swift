@@ -36,7 +36,7 @@ import TestSupport
         let h = try await FollowUpHarness()
         defer { Task { await h.stop() } }
         h.startWorker()
-        let w = try await world(h, "follow_up_cooldown = '4 seconds'")
+        let w = try await world(h, "follow_up_cooldown = '6 seconds'")
         try await h.message(chat: w.chat, "manager", "Checking now.")
         #expect(try await finished(h, chat: w.chat, count: 1).map(\.count) == [1])
         // Three answers, closer together than the cooldown (the were 10 s apart against 10 minutes).
@@ -82,7 +82,7 @@ import TestSupport
         let h = try await FollowUpHarness()
         defer { Task { await h.stop() } }
         h.startWorker()
-        let w = try await world(h, "follow_up_cooldown = '3 seconds'")
+        let w = try await world(h, "follow_up_cooldown = '6 seconds'")
         try await h.message(chat: w.chat, "manager", "Checking now.")
         _ = try await finished(h, chat: w.chat, count: 1)
         try await h.message(chat: w.chat, "manager", "Yes, two left.")
