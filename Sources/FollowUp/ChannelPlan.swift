@@ -44,6 +44,9 @@ struct ChannelPlan: Sendable {
     /// Starts the routes of a pending follow-up whose checks just passed, in the caller's
     /// transaction (which holds the chat's lock): push first, or text and email.
     func plan(_ record: FollowUpRecord, _ followUp: FollowUpContext, on tx: Transaction) async throws -> String {
+        if followUp.channel.pushIntegrated, let refused = Consent.refusal(.push, customer: followUp.customer) {
+            return try await planTextAndEmail(record, followUp, because: refused, on: tx)
+        }
         let devices = followUp.channel.pushIntegrated ? try await devicesOf(followUp.customer.id, on: tx) : []
         if devices.isEmpty {
             let reason = followUp.channel.pushIntegrated ? "no mobile device registered" : "mobile push not integrated"
@@ -111,13 +114,19 @@ struct ChannelPlan: Sendable {
     private func startPush(_ record: FollowUpRecord, _ followUp: FollowUpContext,
                            devices: [(id: Int64, platform: String, token: String)], on tx: Transaction) async throws -> String {
         let content = PushContent(followUp)
+        // Held for quiet hours only when the channel says so; the acknowledgement wait starts when it goes.
+        let limits = try await PlanningLimits.load(followUp, on: tx)
+        let held = limits.heldUntil(.push)
         for device in devices {
-            NewDelivery(route: .push, recipient: device.token, subject: content.title, body: content.body,
-                        deviceID: device.id).insert(for: followUp, settings: settings, on: tx)
+            var push = NewDelivery(route: .push, recipient: device.token, subject: content.title, body: content.body,
+                                   deviceID: device.id)
+            push.hold(until: held, limits)
+            push.insert(for: followUp, settings: settings, on: tx)
         }
         let timeout = settings.pushAckTimeout ?? .milliseconds(Int64(followUp.channel.pushAckTimeoutSeconds * 1000))
         let deadline = try await tx.scalar("""
-            UPDATE public.follow_ups SET status = 'awaiting_push_ack', push_deadline = now() + \(timeout)::interval
+            UPDATE public.follow_ups SET status = 'awaiting_push_ack',
+                push_deadline = greatest(now(), \(held)::timestamptz) + \(timeout)::interval
             WHERE id = \(record.id) RETURNING push_deadline
             """, as: Date.self)
         try await JobQueue.enqueue(FollowUpJobs.PushTimeout(followUpID: record.id),
@@ -128,59 +137,51 @@ struct ChannelPlan: Sendable {
     }
 
     /// Text and email, each its own delivery and job, so one failing never blocks the other.
-    /// Turned-off routes and missing contact data are recorded as `excluded`, with the reason.
+    /// Turned-off routes, missing contact data and the customer's preference are recorded as
+    /// `excluded`, an opted-out recipient as `suppressed`, a route over the chat's daily cap as
+    /// `capped`, each with the reason; a route
+    /// inside the customer's quiet hours is queued to go when they end.
     func planTextAndEmail(_ record: FollowUpRecord, _ followUp: FollowUpContext, because: String,
                           on tx: Transaction) async throws -> String {
-        var queued = 0
-        var emailQueued = false
-        var excluded: [String] = []
+        let limits = try await PlanningLimits.load(followUp, on: tx)
+        let suppressed = try await suppressions(followUp, on: tx)
+        var planned: [FollowUpKind] = []
+        var notes: [String] = []
         let plan = followUp.composeText(chatURLBase: settings.chatURLBase)
         let xmsRoute: Route = plan.route == .lms ? .lms : .sms
-        let suppressed = try await suppressions(followUp, on: tx)
-        if followUp.channel.phoneEnabled, let phone = followUp.customer.phone, let why = suppressed.phone {
-            NewDelivery(route: xmsRoute, status: "suppressed", reason: Suppressions.describe(why), recipient: phone)
-                .insert(for: followUp, settings: settings, on: tx)
-            excluded.append("text suppressed: \(why)")
-        } else if !followUp.channel.phoneEnabled {
-            NewDelivery(route: xmsRoute, status: "excluded", reason: "text notifications are turned off for this channel")
-                .insert(for: followUp, settings: settings, on: tx)
-            excluded.append("text off")
-        } else if followUp.customer.phone == nil {
-            NewDelivery(route: xmsRoute, status: "excluded", reason: "customer has no phone number")
-                .insert(for: followUp, settings: settings, on: tx)
-            excluded.append("no phone")
+        if let (status, reason, note) = Self.refusal(.text, followUp, limits, off: !followUp.channel.phoneEnabled,
+                                                     contact: followUp.customer.phone, suppressed: suppressed.phone) {
+            NewDelivery(route: xmsRoute, status: status, reason: reason,
+                        recipient: status == "suppressed" ? followUp.customer.phone : nil).insert(for: followUp, settings: settings, on: tx)
+            notes.append(note)
         } else {
-            textDelivery(followUp, plan: plan, messenger: followUp.channel.hasMessenger, replaces: nil)
-                .insert(for: followUp, settings: settings, on: tx)
-            queued += 1
+            var text = textDelivery(followUp, plan: plan, messenger: followUp.channel.hasMessenger, replaces: nil)
+            text.hold(until: limits.heldUntil(.text), limits)
+            text.insert(for: followUp, settings: settings, on: tx)
+            planned.append(.text)
+            if text.heldUntil != nil { notes.append("text held for quiet hours") }
         }
-        if followUp.channel.emailEnabled, let email = followUp.customer.email, let why = suppressed.email {
-            NewDelivery(route: .email, status: "suppressed", reason: Suppressions.describe(why), recipient: email)
-                .insert(for: followUp, settings: settings, on: tx)
-            excluded.append("email suppressed: \(why)")
-        } else if !followUp.channel.emailEnabled {
-            NewDelivery(route: .email, status: "excluded", reason: "email notifications are turned off for this channel")
-                .insert(for: followUp, settings: settings, on: tx)
-            excluded.append("email off")
-        } else if followUp.customer.email == nil {
-            NewDelivery(route: .email, status: "excluded", reason: "customer has no email address")
-                .insert(for: followUp, settings: settings, on: tx)
-            excluded.append("no email")
+        if let (status, reason, note) = Self.refusal(.email, followUp, limits, off: !followUp.channel.emailEnabled,
+                                                     contact: followUp.customer.email, suppressed: suppressed.email) {
+            NewDelivery(route: .email, status: status, reason: reason,
+                        recipient: status == "suppressed" ? followUp.customer.email : nil).insert(for: followUp, settings: settings, on: tx)
+            notes.append(note)
         } else {
-            emailQueued = true
             let email = EmailContent(followUp, settings: settings)
-            NewDelivery(route: .email, recipient: followUp.customer.email, subject: email.subject, body: email.text,
-                        html: email.html)
-                .insert(for: followUp, settings: settings, on: tx)
-            queued += 1
+            var delivery = NewDelivery(route: .email, recipient: followUp.customer.email, subject: email.subject, body: email.text,
+                                       html: email.html)
+            delivery.hold(until: limits.heldUntil(.email), limits)
+            delivery.insert(for: followUp, settings: settings, on: tx)
+            planned.append(.email)
+            if delivery.heldUntil != nil { notes.append("email held for quiet hours") }
         }
-        if queued == 0 {
-            record.end("cancelled", reason: "\(because); nothing to send (\(excluded.joined(separator: ", ")))",
+        if planned.isEmpty {
+            record.end("cancelled", reason: "\(because); nothing to send (\(notes.joined(separator: ", ")))",
                        recheck: false, settings: settings, on: tx)
             return "nothing to send"
         }
-        let sent = queued == 2 ? "text and email" : (emailQueued ? "email only" : "text only")
-        let note = excluded.isEmpty ? "" : " (\(excluded.joined(separator: ", ")))"
+        let sent = planned.count == 2 ? "text and email" : (planned == [.text] ? "text only" : "email only")
+        let note = notes.isEmpty ? "" : " (\(notes.joined(separator: ", ")))"
         record.end("notified", reason: "\(because); \(sent)\(note)", settings: settings, on: tx)
         return sent
     }
@@ -200,6 +201,20 @@ struct ChannelPlan: Sendable {
             else { found.email = try row.decode(String.self, at: 1) }
         }
         return found
+    }
+
+    /// Why a text or email of this follow-up is not sent at all: (delivery status, reason, short note), or nil.
+    private static func refusal(_ kind: FollowUpKind, _ followUp: FollowUpContext, _ limits: PlanningLimits,
+                                off: Bool, contact: String?, suppressed: String?) -> (String, String, String)? {
+        let name = kind == .text ? "text" : "email"
+        if off { return ("excluded", "\(name) notifications are turned off for this channel", "\(name) off") }
+        if contact == nil {
+            return ("excluded", kind == .text ? "customer has no phone number" : "customer has no email address", "no \(kind == .text ? "phone" : "email")")
+        }
+        if let why = suppressed { return ("suppressed", Suppressions.describe(why), "\(name) suppressed: \(why)") }
+        if let why = Consent.refusal(kind, customer: followUp.customer) { return ("excluded", why, "\(name): customer's preference") }
+        if let why = limits.capped(kind) { return ("capped", why, "\(name) capped") }
+        return nil
     }
 
     /// The text delivery: messenger when the channel has SNS settings (and a messenger provider

@@ -15,6 +15,10 @@ struct ChatState: Sendable {
     /// The customer's newest activity row (kind, time), if any.
     var latestActivity: (kind: String, at: Date)?
     var now: Date
+    /// One follow-up per absence: when an earlier follow-up of this chat went out and the
+    /// customer has not come back since, a new one may not go out before this (that follow-up's
+    /// end plus the channel's `follow_up_cooldown`). Nil: no such follow-up, or the cooldown is 0.
+    var cooldownUntil: Date?
 
     /// Locks the chat row (`FOR UPDATE`) and reads it. The lock orders this transaction with
     /// message inserts (their foreign key check takes a share lock on the chat) and with the
@@ -26,10 +30,21 @@ struct ChatState: Sendable {
                    extract(epoch FROM ch.offline_timeout)::float8,
                    EXISTS (SELECT 1 FROM public.messages m WHERE m.chat_id = c.id AND m.sender = 'customer'),
                    EXISTS (SELECT 1 FROM public.follow_ups f WHERE f.chat_id = c.id AND f.status IN ('pending', 'awaiting_push_ack')),
-                   now(), latest.kind, latest.at
+                   now(), latest.kind, latest.at,
+                   CASE WHEN prev.finished_at + ch.follow_up_cooldown > now()
+                         AND NOT EXISTS (SELECT 1 FROM public.activity a WHERE a.customer_id = c.customer_id
+                                           AND a.at > prev.offline_since AND a.kind IN ('heartbeat', 'page_view', 'tab_visible'))
+                         AND NOT EXISTS (SELECT 1 FROM public.messages m WHERE m.chat_id = c.id AND m.sender = 'customer'
+                                           AND m.id > prev.last_message_id)
+                         AND NOT EXISTS (SELECT 1 FROM public.chat_reads r WHERE r.chat_id = c.id AND r.read_at > prev.finished_at)
+                    THEN prev.finished_at + ch.follow_up_cooldown END
             FROM public.chats c JOIN public.channels ch ON ch.id = c.channel_id
             LEFT JOIN LATERAL (SELECT a.kind, a.at FROM public.activity a WHERE a.customer_id = c.customer_id
                                ORDER BY a.at DESC LIMIT 1) latest ON true
+            -- The chat's latest follow-up that reached the customer (text/email out, or push received).
+            LEFT JOIN LATERAL (SELECT f.finished_at, f.offline_since, f.last_message_id FROM public.follow_ups f
+                               WHERE f.chat_id = c.id AND f.status IN ('notified', 'acknowledged')
+                               ORDER BY f.id DESC LIMIT 1) prev ON true
             WHERE c.id = \(chatID)
             FOR UPDATE OF c
             """
@@ -40,6 +55,12 @@ struct ChatState: Sendable {
         if kind == "marketing" { return "marketing chats are not followed up" }
         if openedBy == "manager" && !customerEverWrote { return "a manager opened the chat and the customer never replied" }
         return nil
+    }
+
+    /// Bot messages follow a manager's answer but never start a follow-up on their own: unseen
+    /// answers that are all the bot's ("Rate our service!") wait until a manager answers too.
+    static func worthAFollowUp(_ unseen: UnseenMessages) -> Bool {
+        unseen.messages.contains { $0.sender != "bot" }
     }
 }
 
@@ -83,7 +104,7 @@ extension ChatState {
                   offlineTimeoutSeconds: try row.decode(Double.self, at: 6),
                   customerEverWrote: try row.decode(Bool.self, at: 7),
                   hasOpenFollowUp: try row.decode(Bool.self, at: 8), latestActivity: latest,
-                  now: try row.decode(Date.self, at: 9))
+                  now: try row.decode(Date.self, at: 9), cooldownUntil: try row.decode(Date?.self, at: 12))
     }
 }
 

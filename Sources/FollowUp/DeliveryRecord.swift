@@ -64,7 +64,7 @@ struct DeliveryRecord: Sendable {
     var idempotencyKey: String { "delivery-\(id)" }
 
     var isFinished: Bool {
-        ["sent", "delivered", "undelivered", "bounced", "suppressed", "failed", "excluded", "unknown"].contains(status)
+        ["sent", "delivered", "undelivered", "bounced", "suppressed", "failed", "excluded", "capped", "unknown"].contains(status)
     }
 
     /// The delivery and its follow-up's context (without messages; nil when it has no follow-up
@@ -124,6 +124,15 @@ struct NewDelivery: Sendable {
     var deviceID: Int64?
     var replaces: Int64?
     var html: String?
+    /// Queued, but its job runs only then (quiet hours); the reason says so.
+    var heldUntil: Date?
+
+    /// Holds it until `until` (nil: it goes now), saying so in its reason.
+    mutating func hold(until: Date?, _ limits: PlanningLimits) {
+        guard let until else { return }
+        heldUntil = until
+        reason = limits.heldReason
+    }
 
     /// Inserts it (once per follow-up, route and device: a repeated planning step is a no-op)
     /// and, when queued, its delivery job, in one statement queued in the transaction (it travels
@@ -133,17 +142,17 @@ struct NewDelivery: Sendable {
             WITH d AS (
                 INSERT INTO public.deliveries (follow_up_id, channel_id, chat_id, customer_id, route, status, reason, recipient,
                                         subject, body, html, segments, country, device_id, replaces, finished_at,
-                                        receipt_token)
+                                        receipt_token, held_until)
                 VALUES (\(context.followUpID), \(context.channel.id), \(context.chatID), \(context.customer.id), \(route.rawValue),
                         \(status), \(reason), \(recipient), \(subject), \(body), \(html), \(segments), \(country), \(deviceID), \(replaces),
-                        CASE WHEN \(status) IN ('excluded', 'failed', 'suppressed') THEN now() END,
-                        CASE WHEN \(route.rawValue) = 'push' THEN gen_random_uuid()::text END)
+                        CASE WHEN \(status) IN ('excluded', 'failed', 'suppressed', 'capped') THEN now() END,
+                        CASE WHEN \(route.rawValue) = 'push' THEN gen_random_uuid()::text END, \(heldUntil)::timestamptz)
                 ON CONFLICT (follow_up_id, route, coalesce(device_id, 0)) WHERE follow_up_id IS NOT NULL DO NOTHING
-                RETURNING id, status
+                RETURNING id, status, held_until
             )
             SELECT d.id, CASE WHEN d.status = 'queued'
-                THEN public.jobs_enqueue(\(FollowUpJobs.Deliver.kind), jsonb_build_object('delivery_id', d.id), \(settings.queue), now(),
-                                  2::smallint, \(Self.jobAttempts)) END
+                THEN public.jobs_enqueue(\(FollowUpJobs.Deliver.kind), jsonb_build_object('delivery_id', d.id), \(settings.queue),
+                                  greatest(now(), d.held_until), 2::smallint, \(Self.jobAttempts)) END
             FROM d
             """)
     }

@@ -16,7 +16,7 @@ public enum DeliveryReport {
         /// push, messenger, sms, lms or email.
         public var route: String
         /// queued, sending, sent (accepted, no receipt yet), delivered, undelivered, bounced,
-        /// suppressed (opted out), failed, excluded or unknown.
+        /// suppressed (opted out), failed, excluded, capped or unknown.
         public var status: String
         /// Why, in words.
         public var why: String

@@ -154,6 +154,13 @@ struct DeliveryRunner: Sendable {
                 finish(delivery.id, "suppressed", reason: Suppressions.describe(suppressed), on: tx)
                 return .stopped
             }
+            // The customer's wishes, again: a preference set since planning (or while a text was
+            // held for quiet hours) still counts.
+            let kind: FollowUpKind = delivery.route == .push ? .push : delivery.route == .email ? .email : .text
+            if let reason = Consent.refusal(kind, customer: followUp.customer) {
+                finish(delivery.id, "excluded", reason: reason, on: tx)
+                return .stopped
+            }
             if delivery.route == .push, !PushContent.isWellFormed(token: delivery.recipient ?? "", platform: delivery.platform ?? "") {
                 let reason = "malformed device token (\(delivery.platform ?? "unknown platform"))"
                 finish(delivery.id, "failed", reason: reason, on: tx)

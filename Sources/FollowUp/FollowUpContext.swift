@@ -34,6 +34,8 @@ struct FollowUpContext: Sendable {
         var email: String?
         var country: String?
         var language: String?
+        /// What the customer agreed to receive (`customers.follow_up`): all, email_only, text_only, none.
+        var followUp: String = "all"
     }
 
     struct Message: Sendable {
@@ -101,7 +103,8 @@ struct FollowUpContext: Sendable {
         EXISTS (SELECT 1 FROM public.activity a WHERE a.customer_id = f.customer_id AND a.at > f.offline_since
                   AND a.kind IN ('heartbeat', 'page_view', 'tab_visible')),
         EXISTS (SELECT 1 FROM public.messages m WHERE m.chat_id = f.chat_id AND m.sender = 'customer' AND m.id > f.last_message_id)
-        OR EXISTS (SELECT 1 FROM public.chat_reads r WHERE r.chat_id = f.chat_id AND r.read_at >= last.created_at)
+        OR EXISTS (SELECT 1 FROM public.chat_reads r WHERE r.chat_id = f.chat_id AND r.read_at >= last.created_at),
+        cu.follow_up
         """
     static let tables = tables(followUps: "public.follow_ups f")
 
@@ -133,7 +136,8 @@ struct FollowUpContext: Sendable {
         let customer = Customer(
             id: try row.decode(Int64.self, at: o + 23), name: try row.decode(String?.self, at: o + 24),
             phone: try row.decode(String?.self, at: o + 25), email: try row.decode(String?.self, at: o + 26),
-            country: try row.decode(String?.self, at: o + 27), language: try row.decode(String?.self, at: o + 28))
+            country: try row.decode(String?.self, at: o + 27), language: try row.decode(String?.self, at: o + 28),
+            followUp: try row.decode(String.self, at: o + 31))
         let notWanted: String? = try row.decode(Bool.self, at: o + 29) ? "customer came back before it was sent"
             : try row.decode(Bool.self, at: o + 30) ? "customer read the chat before it was sent" : nil
         return FollowUpContext(followUpID: id, status: try row.decode(String.self, at: o + 1),

@@ -54,6 +54,7 @@ struct OfflineCheck: Sendable {
         if let why = chat.ineligibility { return .nothing(why) }
         if chat.hasOpenFollowUp { return .nothing("a follow-up is already on its way") }
         guard let unseen = try UnseenMessages(read[2]) else { return .nothing("no unseen answers") }
+        guard ChatState.worthAFollowUp(unseen) else { return .nothing("only bot messages unseen; a bot never starts a follow-up") }
         let timeout = settings.offlineTimeout?.seconds ?? chat.offlineTimeoutSeconds
         switch Presence.decide(latest: chat.latestActivity, now: chat.now, timeoutSeconds: timeout, fallbackSince: chat.createdAt) {
         case .online(let seconds):
@@ -68,7 +69,11 @@ struct OfflineCheck: Sendable {
                                        on: tx)
             return .nothing("customer online; checking again in \(Presence.describe(seconds: seconds))")
         case .offline(let since, let reason):
-            if settings.gatherDelay <= .zero {
+            // One follow-up per absence: an earlier one reached the customer and they have not
+            // been back; this one waits for the cooldown, and answers arriving meanwhile join it
+            // (dispatch re-reads the unseen answers; a return or a read cancels it).
+            let cooldown = chat.cooldownUntil.map { max(0, $0.timeIntervalSince(chat.now)) } ?? 0
+            if settings.gatherDelay <= .zero && cooldown <= 0 {
                 // Completed first: planning may schedule this chat's next check under the same unique key.
                 context.markCompleted(on: tx)
                 // The follow-up, read back with everything planning needs, in one statement.
@@ -93,15 +98,15 @@ struct OfflineCheck: Sendable {
             let id = try await tx.scalar("""
                 WITH f AS (
                     INSERT INTO public.follow_ups (channel_id, chat_id, customer_id, first_message_id, last_message_id, message_count,
-                                            offline_since, offline_reason)
+                                            offline_since, offline_reason, not_before)
                     VALUES (\(chat.channelID), \(chatID), \(chat.customerID), \(unseen.firstID), \(unseen.lastID), \(unseen.count),
-                            \(since), \(reason))
-                    RETURNING id
+                            \(since), \(reason), \(chat.cooldownUntil)::timestamptz)
+                    RETURNING id, not_before
                 )
                 SELECT f.id FROM f, public.jobs_enqueue(\(FollowUpJobs.Dispatch.kind), jsonb_build_object('follow_up_id', f.id), \(settings.queue),
-                                                 now() + \(settings.gatherDelay)::interval) AS job
+                                                 greatest(now() + \(settings.gatherDelay)::interval, f.not_before)) AS job
                 """, as: Int64.self)
-            return .created(followUpID: id, reason: reason, plan: nil)
+            return .created(followUpID: id, reason: reason, plan: cooldown > 0 ? "after the cooldown, with any later answers" : nil)
         }
     }
 }

@@ -4,12 +4,13 @@ import Foundation
 import Logging
 import Postgres
 
-/// `followup channel domain …`: a channel's own sender domain — keys, DNS records, verification.
+/// `followup channel show|set …`: a channel's follow-up settings (ChannelSettingsCommand.swift);
+/// `followup channel domain …`: its own sender domain — keys, DNS records, verification.
 struct ChannelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "channel",
-        abstract: "A channel's settings that need the product's help (its own email domain).",
-        subcommands: [DomainCommand.self])
+        abstract: "A channel's follow-up settings, and its own email domain.",
+        subcommands: [ChannelShowCommand.self, ChannelSetCommand.self, DomainCommand.self])
 }
 
 struct DomainCommand: AsyncParsableCommand {

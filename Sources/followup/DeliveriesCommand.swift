@@ -23,7 +23,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @Option(help: "Only this channel (company).") var channel: Int64?
     @Option(help: "Only this chat.") var chat: Int64?
-    @Option(help: "Only this status: queued, sending, sent, delivered, undelivered, bounced, suppressed, failed, excluded, unknown.")
+    @Option(help: "Only this status: queued, sending, sent, delivered, undelivered, bounced, suppressed, failed, excluded, capped, unknown.")
     var status: String?
     @Option(help: "Only this kind: text, email or push.") var kind: String?
     @Option(help: "Only attempts from the last N hours.") var sinceHours: Double?
@@ -31,7 +31,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
     @Flag(help: "Counts and cost per kind and status instead of rows.") var summary = false
 
     func validate() throws {
-        let statuses = ["queued", "sending", "sent", "delivered", "undelivered", "bounced", "suppressed", "failed", "excluded", "unknown"]
+        let statuses = ["queued", "sending", "sent", "delivered", "undelivered", "bounced", "suppressed", "failed", "excluded", "capped", "unknown"]
         if let status, !statuses.contains(status) {
             throw ValidationError("--status must be one of \(statuses.joined(separator: ", "))")
         }

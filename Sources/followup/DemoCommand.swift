@@ -22,7 +22,8 @@ struct DemoCommand: AsyncParsableCommand {
             a chat a manager opened; a marketing message. Acme Shop mails from its own domain, verified on a
             local DNS server and DKIM-signed. Then prints what each customer received, and why, and the SMS
             wallet's statement. Then the conversation comes back through `followup serve`'s webhooks: a
-            delivery receipt, an email reply landing in the chat, and a STOP.
+            delivery receipt, an email reply landing in the chat, and a STOP; last, answers merged into
+            one follow-up by the cooldown, and a text held for quiet hours.
             """)
 
     @OptionGroup var database: DatabaseOptions
@@ -81,6 +82,7 @@ struct DemoCommand: AsyncParsableCommand {
             try await story.play()
             try await story.report()
             try await DemoTwoWay(pool: pool, serverPool: pollerPool, fakes: fakes, followUps: settings).play()
+            try await DemoPolicy(pool: pool, app: appPool, fakes: fakes).play()
         } catch {
             worker.shutdown()
             _ = try? await workerTask.value

@@ -50,11 +50,12 @@ CREATE TABLE deliveries (
     route               text NOT NULL CONSTRAINT deliveries_route_known
                         CHECK (route IN ('push', 'messenger', 'sms', 'lms', 'email')),
     -- queued → sending → sent (→ delivered / undelivered / bounced by a receipt), or failed /
-    -- excluded / suppressed (the recipient opted out or hard-bounced); unknown: the outcome could
+    -- excluded / suppressed (the recipient opted out or hard-bounced) / capped (over the chat's
+    -- daily cap: not sent, not charged); unknown: the outcome could
     -- not be learned within the lookup window (docs/providers.md), so it was not sent again.
     status              text NOT NULL DEFAULT 'queued' CONSTRAINT deliveries_status_known
                         CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'undelivered', 'bounced', 'suppressed',
-                                          'failed', 'excluded', 'unknown')),
+                                          'failed', 'excluded', 'capped', 'unknown')),
     reason              text,
     -- The messenger delivery this SMS/LMS replaced (messenger first, then XMS: one of the two).
     replaces            bigint REFERENCES deliveries (id),

@@ -42,7 +42,9 @@ SELECT d.id AS delivery_id,
        d.sender_note,
        d.provider_code,
        d.receipt_status,
-       d.receipt_at
+       d.receipt_at,
+       -- Quiet hours: a queued delivery waits until then (its `why` says so, in the customer's zone).
+       d.held_until
 FROM public.deliveries d
 JOIN public.channels ch ON ch.id = d.channel_id
 LEFT JOIN public.deliveries r ON r.replaces = d.id;

@@ -52,6 +52,14 @@ GRANT EXECUTE ON FUNCTION
     wallet.top_up_declined(uuid, text, text, text, interval, interval)
 TO followup_poller;
 
+-- Quiet hours and time zones (pure functions of their arguments; R__follow_up_policy.sql).
+GRANT EXECUTE ON FUNCTION
+    public.followup_is_time_zone(text),
+    public.followup_phone_time_zone(text),
+    public.followup_time_zone(text, text, text),
+    public.followup_quiet_hours_end(timestamptz, text, time, time)
+TO followup_poller, followup_app, followup_operator;
+
 -- ── The app ──────────────────────────────────────────────────────────────────────────────────
 -- (USAGE on schema public is PUBLIC's by default.)
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.channels, public.customers, public.customer_devices, public.chats
@@ -71,6 +79,10 @@ GRANT SELECT ON public.channels, public.customers, public.chats, public.follow_u
 -- Custom sender domains (followup channel domain add|verify|use|remove).
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.channel_email_domains TO followup_operator;
 GRANT UPDATE (email_domain, email_domain_verified) ON public.channels TO followup_operator;
+-- A channel's follow-up settings (followup channel set): toggles, waits, caps, quiet hours.
+GRANT UPDATE (phone_enabled, email_enabled, offline_timeout, push_ack_timeout, follow_up_cooldown,
+              max_texts_per_chat_per_day, max_emails_per_chat_per_day, quiet_hours_start, quiet_hours_end,
+              quiet_hours_hold_email, quiet_hours_hold_push, time_zone) ON public.channels TO followup_operator;
 GRANT SELECT ON public.email_domain_records TO followup_operator;
 -- Retry or cancel a job (followup jobs retry|cancel): a state change, never an insert.
 GRANT UPDATE ON public.jobs TO followup_operator;

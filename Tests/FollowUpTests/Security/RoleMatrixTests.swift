@@ -88,6 +88,16 @@ import TestSupport
                poller: .denied, app: .ok, operator: .denied, finance: .denied),
         Action(name: "read the app's customers", sql: "SELECT count(*) FROM public.customers",
                poller: .ok, app: .ok, operator: .ok, finance: .denied),
+        Action(name: "change a channel's follow-up settings (followup channel set)",
+               sql: "UPDATE public.channels SET follow_up_cooldown = '5 minutes', quiet_hours_start = '21:00', quiet_hours_end = '08:00', max_texts_per_chat_per_day = 2 WHERE id = {A}",
+               poller: .denied, app: .ok, operator: .ok, finance: .denied),
+        Action(name: "change a channel's plan", sql: "UPDATE public.channels SET plan = 'free' WHERE id = {A}",
+               poller: .denied, app: .ok, operator: .denied, finance: .denied),
+        Action(name: "set a customer's follow-up preference and time zone",
+               sql: "UPDATE public.customers SET follow_up = 'email_only', time_zone = 'Asia/Seoul'",
+               poller: .denied, app: .ok, operator: .denied, finance: .denied),
+        Action(name: "decide quiet hours", sql: "SELECT public.followup_quiet_hours_end(now(), 'Asia/Seoul', '21:00', '08:00')",
+               poller: .ok, app: .ok, operator: .ok, finance: .denied),
     ]
 
     struct Rollback: Error {}
