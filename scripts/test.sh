@@ -11,6 +11,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
+# In CI (CI=true), or when asked: the release binary, proven to run `migrate` and `demo` alone in an
+# empty directory with the toolchain and this folder out of reach (scripts/check-release.sh; root).
+if [ $# -eq 0 ] && { [ "${CI:-}" = true ] || [ "${FOLLOWUP_RELEASE_CHECK:-}" = 1 ]; }; then
+    ./scripts/release.sh
+fi
 swift build --build-tests
 if [ $# -gt 0 ]; then
     exec swift test --skip-build "$@"

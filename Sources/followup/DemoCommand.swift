@@ -191,18 +191,21 @@ struct DemoStory: Sendable {
     func setUp() async throws {
         let offline = "\(offlineSeconds) seconds"
         let ack = "\(pushAckSeconds) seconds"
+        // No cooldown for these two shops (each scene shows one thing; Cedar Books, last, shows the
+        // cooldown that merges answers).
         try await app.execute("""
             INSERT INTO public.channels (name, plan, phone_enabled, email_enabled, push_integrated, default_country,
                                   offline_timeout, push_ack_timeout, email_from_address, email_domain, email_domain_verified,
-                                  link_base_url)
+                                  link_base_url, follow_up_cooldown)
             VALUES (\(Self.acme), 'paid', true, true, true, 'KR', \(offline)::interval, \(ack)::interval,
-                    'help@acme-shop.example', 'acme-shop.example', false, 'https://chat.acme-shop.example')
+                    'help@acme-shop.example', 'acme-shop.example', false, 'https://chat.acme-shop.example', '0')
             """)
         try await app.execute("""
             INSERT INTO public.channels (name, plan, phone_enabled, email_enabled, push_integrated, default_country,
-                                  messenger_sender_key, messenger_template_code, offline_timeout, push_ack_timeout)
+                                  messenger_sender_key, messenger_template_code, offline_timeout, push_ack_timeout,
+                                  follow_up_cooldown)
             VALUES (\(Self.bloom), 'paid', true, true, false, 'KR', 'bloom-sender-key', 'FOLLOWUP_KO_01',
-                    \(offline)::interval, \(ack)::interval)
+                    \(offline)::interval, \(ack)::interval, '0')
             """)
         // Paid plans get their monthly SMS credit the moment they are created paid (a trigger enqueues
         // the wallet job for the channel); wait for it.
