@@ -1,10 +1,10 @@
 // swift-tools-version:6.1
 // followup: support conversations that follow the customer — Postgres is the store and the queue.
+// Linux only: the Postgres client waits on epoll (Sources/CLibPQ/shim.h), so no Apple platform is claimed.
 import PackageDescription
 
 let package = Package(
     name: "followup",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "followup", targets: ["followup"]),
         .library(name: "Postgres", targets: ["Postgres"]),
