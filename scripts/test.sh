@@ -2,9 +2,10 @@
 # Sets up what is missing, builds, and runs the whole test suite against a real Postgres that the
 # test run starts itself (or the server DATABASE_URL names).
 #
-# Three runs of one build, so the tests that measure time are not measured on a machine the rest
+# Four runs of one build, so the tests that measure time are not measured on a machine the rest
 # of the suite is loading: first the HTTP/SMTP client and provider tests (they check that calls
-# overlap and time out promptly; a second each), then everything else in parallel, then the chaos
+# overlap and time out promptly; a second each), then the follow-up flows (each runs pollers and
+# provider fakes against deadlines of seconds), then everything else in parallel, then the chaos
 # test (three pollers SIGKILLed, Postgres restarted) on its own. With arguments (e.g.
 # `--filter Wallet`), one run with them instead.
 set -euo pipefail
@@ -21,7 +22,9 @@ if [ $# -gt 0 ]; then
     exec swift test --skip-build "$@"
 fi
 timed="OutboundTests|ProvidersTests"
+flows="FollowUpTests"
 chaos="ChaosTests"
 swift test --skip-build --filter "$timed"
-swift test --skip-build --skip "$timed" --skip "$chaos"
+swift test --skip-build --filter "$flows"
+swift test --skip-build --skip "$timed" --skip "$flows" --skip "$chaos"
 swift test --skip-build --filter "$chaos"

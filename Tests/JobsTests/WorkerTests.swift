@@ -93,7 +93,7 @@ struct WorkerTests {
         var configuration = fastConfiguration()
         configuration.backoff = Backoff(base: .milliseconds(100), maximum: .seconds(2))
         let worker = RunningWorker(JobWorker(pool: db.anotherPool(), registry: registry, configuration: configuration))
-        #expect(try await eventually { try await count(db, "SELECT count(*)::int FROM jobs WHERE state = 'dead'") == 1 })
+        #expect(try await eventually(timeout: .seconds(30)) { try await count(db, "SELECT count(*)::int FROM jobs WHERE state = 'dead'") == 1 })
         try await worker.stop()
         let errors = try await db.pool.query("""
             SELECT (e->>'attempt')::int, e->>'error', (e->>'at')::timestamptz FROM jobs, jsonb_array_elements(errors) e WHERE id = \(id) ORDER BY 1
