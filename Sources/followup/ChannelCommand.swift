@@ -82,18 +82,23 @@ struct DomainCommand: AsyncParsableCommand {
     }
 
     struct Verify: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Look the channel's DKIM and SPF records up in DNS now and record the result.")
+        static let configuration = CommandConfiguration(
+            abstract: "Look the channel's DKIM and SPF records up in DNS now and record the result.",
+            discussion: "Exits 0 when the channel's active key is verified (mail goes out signed from its domain), 1 otherwise, so a deploy script can wait for it.")
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "The channel id.") var channel: Int64
         func run() async throws {
             let settings = try DomainCommand.settings()
             var logger = Logger(label: "followup.domains")
             logger.logLevel = .error
+            var signing = false
             try await DomainCommand.run(database) { pool in
                 let keys = try await DomainVerification.verify(channelID: channel, settings: settings, logger: logger, on: pool)
+                signing = keys.contains { $0.active && $0.status == "verified" }
                 if keys.isEmpty { return "Channel \(channel) has no domain keys; add one with `followup channel domain add \(channel) DOMAIN`." }
                 return keys.map(DomainCommand.describe).joined(separator: "\n")
             }
+            if !signing { throw ExitCode.failure }
         }
     }
 

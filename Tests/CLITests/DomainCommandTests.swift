@@ -34,13 +34,13 @@ struct DomainCommandTests {
         #expect(!output.contains("PRIVATE KEY") && !output.contains(Self.secrets))
 
         var (verifyCode, verified) = try await followup(["channel", "domain", "verify", "\(channel)", "--database-url", url], environment)
-        #expect(verifyCode == 0, "\(verified)")
+        #expect(verifyCode == 1, "not verified yet: \(verified)")
         #expect(verified.contains("followup1._domainkey.acme.example: pending, active (signs once verified) — DKIM record missing"))
 
         dns.setTXT("followup1._domainkey.acme.example", [record])
         dns.setTXT("acme.example", ["v=spf1 include:_spf.mailer.example -all"])
         (verifyCode, verified) = try await followup(["channel", "domain", "verify", "\(channel)", "--database-url", url], environment)
-        #expect(verified.contains("followup1._domainkey.acme.example: verified, signing"), "\(verified)")
+        #expect(verifyCode == 0 && verified.contains("followup1._domainkey.acme.example: verified, signing"), "\(verified)")
 
         let (_, shown) = try await followup(["channel", "domain", "show", "\(channel)", "--database-url", url], environment)
         #expect(shown.contains("verified") && shown.contains(record)); print(shown)
