@@ -347,6 +347,20 @@ public final class Connection: Queryable, @unchecked Sendable {
     /// Enters pipeline mode and sends `steps` and a sync. Statements with parameters are the
     /// repeated ones (the queue's claim, the ledger's calls): each is prepared once per session,
     /// in the pipeline that first runs it, so the server plans it once rather than on every call.
+    /// A prepared statement's name carries a hash of its SQL, so one name never means two
+    /// statements: behind a transaction-mode pooler (PgBouncer before 1.21) that hands this
+    /// session another client's server connection, a name prepared there by someone else fails
+    /// ("already exists" / "does not exist") instead of running that someone's statement.
+    /// The serial keeps re-preparations (after a cached plan was invalidated) distinct.
+    static func statementName(_ sql: String, serial: Int) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a, 64-bit
+        for byte in sql.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        return "followup_\(String(hash, radix: 16))_\(serial)"
+    }
+
     private func sendPipeline(_ steps: [Query], conn: OpaquePointer) throws -> [SentStep] {
         var sent: [SentStep] = []
         var preparing: [String: String] = [:]
@@ -357,7 +371,7 @@ public final class Connection: Queryable, @unchecked Sendable {
                     step.name = name
                 } else if prepared.count + preparing.count < Self.maxPrepared, PQtransactionStatus(conn) != PQTRANS_INERROR {
                     preparedCount += 1
-                    step.name = "followup_\(preparedCount)"
+                    step.name = Self.statementName(query.sql, serial: preparedCount)
                     step.phases = [.prepare, .execute]
                     preparing[query.sql] = step.name
                 }

@@ -237,6 +237,18 @@ struct ConnectionTests {
 
 @Suite("Prepared statements")
 struct PreparedStatementTests {
+    @Test("a statement's name carries a hash of its SQL, so one name never means two statements behind a pooler")
+    func namesHashTheSQL() async throws {
+        let db = try await TestDatabase.fresh(maxConnections: 1)
+        #expect(try await db.pool.scalar("SELECT \(1)::int", as: Int.self) == 1)
+        #expect(try await db.pool.scalar("SELECT \(1)::int + 1", as: Int.self) == 2)
+        let names = try await db.pool.query("SELECT name FROM pg_prepared_statements WHERE statement LIKE 'SELECT $1::int%'")
+            .map { try $0.decode(String.self, at: 0) }
+        #expect(names.count == 2)
+        let hashes = Set(names.compactMap { $0.wholeMatch(of: #/followup_([0-9a-f]+)_[0-9]+/#).map { String($0.1) } })
+        #expect(hashes.count == 2, "\(names)")
+    }
+
     @Test("a parameterized statement is prepared once per session and reused")
     func reused() async throws {
         let db = try await TestDatabase.fresh(maxConnections: 1)
