@@ -6,7 +6,7 @@ import PackageDescription
 let package = Package(
     name: "followup",
     products: [
-        .executable(name: "followup", targets: ["followup"]),
+        .executable(name: "followup", targets: ["FollowupCLI"]),
         .library(name: "Postgres", targets: ["Postgres"]),
         .library(name: "Jobs", targets: ["Jobs"]),
     ],
@@ -77,7 +77,9 @@ let package = Package(
         ], exclude: ["SQL"], plugins: ["EmbedSQL"]),
         // Loopback servers shaped like the real providers (HTTP APIs, SMTP), for the demo and tests.
         .target(name: "Fakes", dependencies: ["Outbound"]),
-        .executableTarget(name: "followup", dependencies: [
+        // The CLI: the `followup` binary (its folder is not a case-variant of FollowUp/: macOS and Windows
+        // checkouts are case-insensitive).
+        .executableTarget(name: "FollowupCLI", dependencies: [
             "Postgres", "Jobs", "Schema", "FollowUp", "Wallet", "Providers", "Fakes", "Server",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
