@@ -34,6 +34,11 @@ let package = Package(
         .target(name: "Postgres", dependencies: [
             "CLibPQ", .product(name: "Logging", package: "swift-log"),
         ]),
+        // A throwaway Postgres (initdb + pg_ctl in a temporary directory) for the demo, the
+        // benchmarks and the tests. Not part of the client: it runs server binaries.
+        .target(name: "EmbeddedPostgres", dependencies: [
+            "Postgres", .product(name: "Logging", package: "swift-log"),
+        ]),
         // HTTP(S) and SMTP over libcurl's multi interface.
         .target(name: "Outbound", dependencies: ["CCurl"]),
         // Compiles a target's SQL/ folder into it (the binary carries its schema; no resource bundle).
@@ -80,6 +85,7 @@ let package = Package(
         // The CLI: the `followup` binary (its folder is not a case-variant of FollowUp/: macOS and Windows
         // checkouts are case-insensitive).
         .executableTarget(name: "FollowupCLI", dependencies: [
+            "EmbeddedPostgres",
             "Postgres", "Jobs", "Schema", "FollowUp", "Wallet", "Providers", "Fakes", "Server",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -87,24 +93,24 @@ let package = Package(
         ]),
 
         // Shared by the tests: one embedded cluster per test run, a fresh database per test.
-        .target(name: "TestSupport", dependencies: ["Postgres", "Schema"], path: "Tests/TestSupport"),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .target(name: "TestSupport", dependencies: ["Postgres", "EmbeddedPostgres", "Schema"], path: "Tests/TestSupport"),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "EmbeddedPostgres", "TestSupport"]),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "Fakes"]),
         .testTarget(name: "ProvidersTests", dependencies: [
             "Providers", "Fakes", "Outbound", "TestSupport",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
-        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Schema", "TestSupport"]),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Schema", "EmbeddedPostgres", "TestSupport"]),
         // Runs the built `followup` binary as a real process (signals, crashes, CLI errors).
-        .testTarget(name: "CLITests", dependencies: ["Jobs", "Postgres", "Fakes", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Jobs", "Postgres", "EmbeddedPostgres", "Fakes", "TestSupport"]),
         // The poller the chaos test SIGKILLs: `followup run`'s handlers with test timings.
         .executableTarget(name: "ChaosPoller", dependencies: [
             "FollowUp", "Jobs", "Postgres", "Providers", "Wallet", "Outbound",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Tests/ChaosPoller"),
-        .testTarget(name: "FollowUpTests", dependencies: ["FollowUp", "Schema", "Providers", "Fakes", "TestSupport"]),
+        .testTarget(name: "FollowUpTests", dependencies: ["FollowUp", "Schema", "EmbeddedPostgres", "Providers", "Fakes", "TestSupport"]),
         // `followup serve` on real sockets, `followup mail-in` as a process; mail fixtures from real clients.
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "FollowUp", "Providers", "Fakes", "Outbound", "Postgres", "TestSupport",

@@ -4,6 +4,7 @@ import FollowUp
 import Foundation
 import Jobs
 import Logging
+import EmbeddedPostgres
 import Postgres
 import Providers
 import Schema

@@ -1,5 +1,6 @@
 import Fakes
 import Foundation
+import EmbeddedPostgres
 import Postgres
 import Testing
 import TestSupport

@@ -1,5 +1,6 @@
 import Foundation
 import Jobs
+import EmbeddedPostgres
 import Postgres
 import Schema
 import Testing

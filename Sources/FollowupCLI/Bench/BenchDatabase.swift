@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import EmbeddedPostgres
 import Postgres
 import Schema
 

@@ -1,4 +1,5 @@
 import Foundation
+import EmbeddedPostgres
 import Postgres
 import Schema
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Postgres
 
 /// A throwaway Postgres cluster for the demo and the tests: the system's `initdb` and `pg_ctl`,
 /// a temporary directory, a free port on 127.0.0.1 and a Unix socket in that directory.
