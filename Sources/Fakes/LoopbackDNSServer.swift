@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Outbound
 
 /// An authoritative-looking DNS server on 127.0.0.1 (UDP and TCP on the same port) that answers
 /// TXT questions from a table the test fills — for domain verification tests and `followup demo`

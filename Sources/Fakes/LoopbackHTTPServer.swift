@@ -1,4 +1,5 @@
 import Foundation
+import Outbound
 
 /// An HTTP/1.1 server on 127.0.0.1 that answers every request with `handler`:
 /// the base of the provider fakes (push, messenger, SMS, payments) in tests and

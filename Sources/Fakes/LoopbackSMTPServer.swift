@@ -1,4 +1,5 @@
 import Foundation
+import Outbound
 
 /// One message a ``LoopbackSMTPServer`` accepted.
 public struct ReceivedMail: Sendable {

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Outbound
 
 /// Why a fake server could not start.
 public struct FakeServerError: Error, Sendable, CustomStringConvertible {

@@ -11,10 +11,10 @@ import TestSupport
 /// left: "timeout before the provider charged").
 final class TimeoutBeforeSending: PaymentProvider, Sendable {
     let inner: PaymentProvider
-    let left: Locked<Int>
+    let left: LockedValue<Int>
     init(_ inner: PaymentProvider, count: Int) {
         self.inner = inner
-        left = Locked(count)
+        left = LockedValue(count)
     }
     func charge(_ request: PaymentRequest) async throws -> PaymentOutcome {
         let fail = left.withLock { value -> Bool in
@@ -29,17 +29,6 @@ final class TimeoutBeforeSending: PaymentProvider, Sendable {
     }
 }
 
-final class Locked<Value: Sendable>: @unchecked Sendable {
-    // @unchecked: every access to `value` goes through `lock`.
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<T>(_ body: (inout Value) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
-}
 
 @Suite("Auto-charge top-ups against a Stripe-style fake")
 struct TopUpTests {

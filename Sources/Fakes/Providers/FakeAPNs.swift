@@ -1,4 +1,5 @@
 import Foundation
+import Outbound
 
 /// A loopback stand-in for the APNs provider API: `POST /3/device/{token}` with `apns-topic`,
 /// `apns-push-type`, `apns-collapse-id` and `authorization: bearer <JWT>` (an ES256-shaped JWT

@@ -1,4 +1,5 @@
 import Foundation
+import Outbound
 
 /// A loopback stand-in for FCM HTTP v1 (`POST /v1/projects/{project}/messages:send`) and for
 /// Google's OAuth2 token endpoint (`POST /token`, the service-account JWT-bearer grant).

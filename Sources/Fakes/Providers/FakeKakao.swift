@@ -1,4 +1,5 @@
 import Foundation
+import Outbound
 
 /// A loopback stand-in for a Kakao AlimTalk-style bizmessage gateway:
 /// `POST /v2/sender/send` (header `X-Secret-Key`, JSON `senderKey`, `templateCode`,

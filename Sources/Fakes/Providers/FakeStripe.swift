@@ -1,4 +1,5 @@
 import Foundation
+import Outbound
 
 /// A loopback stand-in for Stripe's PaymentIntents API, shaped like the real one:
 /// `POST /v1/payment_intents` (form-encoded, `Authorization: Bearer sk_…`, `Idempotency-Key`),

@@ -17,7 +17,7 @@ import Wallet
     func crashAfterTheCall(route: FaultRoute) async throws {
         let h = try await FollowUpHarness()
         defer { Task { await h.stop() } }
-        let called = LockedBox(false)
+        let called = LockedValue(false)
         // Poller A marks the delivery sending, holds the money, calls the provider — and dies.
         h.startDyingPoller { runner, payload, context in
             if case .proceed(let delivery, let followUp) = try await runner.prepare(payload.deliveryID, context) {
@@ -55,7 +55,7 @@ import Wallet
         settings.lookupWindow = .seconds(2)
         let h = try await FollowUpHarness(settings: settings, providerTimeoutSeconds: 0.5)
         defer { Task { await h.stop() } }
-        let called = LockedBox(false)
+        let called = LockedValue(false)
         h.startDyingPoller { runner, payload, context in
             if case .proceed(let delivery, let followUp) = try await runner.prepare(payload.deliveryID, context) {
                 _ = try? await runner.call(delivery, followUp)

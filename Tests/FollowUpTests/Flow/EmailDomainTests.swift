@@ -304,7 +304,7 @@ struct EmailDomainTests {
 
 /// Every log line (message and metadata) a logger wrote, for checking what logs may never hold.
 final class CapturedLogs: Sendable {
-    private let box = LockedBox<[String]>([])
+    private let box = LockedValue<[String]>([])
     var lines: [String] { box.withLock { $0 } }
 
     var logger: Logger {
@@ -315,7 +315,7 @@ final class CapturedLogs: Sendable {
     }
 
     struct Handler: LogHandler {
-        let box: LockedBox<[String]>
+        let box: LockedValue<[String]>
         var metadata: Logger.Metadata = [:]
         var logLevel: Logger.Level = .trace
         subscript(metadataKey key: String) -> Logger.Metadata.Value? {

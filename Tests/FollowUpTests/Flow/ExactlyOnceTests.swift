@@ -48,7 +48,7 @@ import Wallet
     func crashBetweenCallAndOutcome() async throws {
         let h = try await FollowUpHarness()
         defer { Task { await h.stop() } }
-        let called = LockedBox(false)
+        let called = LockedValue(false)
         // Poller A: on a delivery's first attempt, it marks it sending, holds the money, calls the
         // provider — and then "dies": it never records the outcome and never heartbeats again.
         h.startDyingPoller() { runner, payload, context in
@@ -90,7 +90,7 @@ import Wallet
     func crashBeforeTheCall() async throws {
         let h = try await FollowUpHarness()
         defer { Task { await h.stop() } }
-        let prepared = LockedBox(false)
+        let prepared = LockedValue(false)
         h.startDyingPoller() { runner, payload, context in
             _ = try await runner.prepare(payload.deliveryID, context)
             prepared.withLock { $0 = true }

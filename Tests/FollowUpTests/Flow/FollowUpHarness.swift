@@ -24,7 +24,7 @@ final class FollowUpHarness: Sendable {
     let client: OutboundClient
     let providers: FollowUpProviders
     let settings: FollowUpSettings
-    private let workers: LockedBox<[(JobWorker, Task<Void, Error>)]>
+    private let workers: LockedValue<[(JobWorker, Task<Void, Error>)]>
 
     var pool: ConnectionPool { db.pool }
     var twilio: FakeTwilio { fakes.twilio }
@@ -43,7 +43,7 @@ final class FollowUpHarness: Sendable {
         environment["FOLLOWUP_PROVIDER_TIMEOUT"] = String(providerTimeoutSeconds)
         providers = FollowUpProviders(try ProviderSet(settings: try ProviderSettings(environment: environment), client: client))
         self.settings = settings
-        workers = LockedBox([])
+        workers = LockedValue([])
     }
 
     /// Worker settings for tests: quick wake-ups and retries.
@@ -188,18 +188,5 @@ final class FollowUpHarness: Sendable {
                 WHERE state = 'running' OR (state = 'available' AND run_at <= now() + interval '1 second')
                 """, as: Int.self) == 0
         }
-    }
-}
-
-/// A lock around a value, for the harness's list of workers.
-final class LockedBox<Value: Sendable>: @unchecked Sendable {
-    // @unchecked: every access to `value` goes through `lock`.
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<T>(_ body: (inout Value) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
     }
 }
