@@ -20,6 +20,10 @@ let package = Package(
         // maintained server that runs as a swift-service-lifecycle Service.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        // Metrics (docs/operations.md): the Jobs and FollowUp modules emit through swift-metrics'
+        // API; `serve` and `run --metrics-port` export them with the maintained Prometheus backend.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
     ],
     targets: [
         // C boundaries: headers plus a shim.h of static inline wrappers.
@@ -44,6 +48,7 @@ let package = Package(
         .target(name: "Jobs", dependencies: [
             "Postgres",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], exclude: ["SQL"], plugins: ["EmbedSQL"]),
         // Push, messenger, SMS, email and payment adapters, each behind a protocol.
@@ -60,12 +65,15 @@ let package = Package(
         .target(name: "FollowUp", dependencies: [
             "Postgres", "Jobs", "Outbound", "Providers", "Wallet",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], exclude: ["SQL"], plugins: ["EmbedSQL"]),
         // `followup serve`: provider webhooks, inbound mail, unsubscribe (docs/webhooks.md).
         // Routes are grouped per concern, one file each (see ServerApp.swift).
         .target(name: "Server", dependencies: [
-            "Postgres", "FollowUp", "Providers",
+            "Postgres", "FollowUp", "Providers", "Jobs", "Schema", "Wallet",
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
@@ -102,10 +110,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Tests/ChaosPoller"),
-        .testTarget(name: "FollowUpTests", dependencies: ["FollowUp", "Schema", "Providers", "Fakes", "TestSupport"]),
+        .testTarget(name: "FollowUpTests", dependencies: ["FollowUp", "Schema", "Providers", "Fakes", "TestSupport", "Server"]),
         // `followup serve` on real sockets, `followup mail-in` as a process; mail fixtures from real clients.
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "FollowUp", "Providers", "Fakes", "Outbound", "Postgres", "TestSupport",
+            "Server", "FollowUp", "Providers", "Fakes", "Outbound", "Postgres", "TestSupport", "Jobs", "Schema",
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "WalletTests", dependencies: ["Wallet", "Fakes", "TestSupport"]),
     ],

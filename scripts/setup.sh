@@ -23,6 +23,12 @@ if ! python3 -c "import dkim" >/dev/null 2>&1; then
     python3 -m pip install --quiet dkimpy 2>/dev/null \
         || python3 -m pip install --quiet --break-system-packages dkimpy
 fi
+# The tests parse /metrics with the Prometheus project's own text-format parser (PyPI).
+if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
+    echo "installing: prometheus-client (PyPI; the tests' Prometheus text-format parser)"
+    python3 -m pip install --quiet prometheus-client 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages prometheus-client
+fi
 if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
     echo "note: add /opt/swift/usr/bin to PATH" >&2
 fi
