@@ -103,7 +103,7 @@ let package = Package(
         ]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Schema", "TestSupport"]),
         // Runs the built `followup` binary as a real process (signals, crashes, CLI errors).
-        .testTarget(name: "CLITests", dependencies: ["Jobs", "Postgres", "Fakes", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Jobs", "Postgres", "Fakes", "TestSupport", "Outbound"]),
         // The poller the chaos test SIGKILLs: `followup run`'s handlers with test timings.
         .executableTarget(name: "ChaosPoller", dependencies: [
             "FollowUp", "Jobs", "Postgres", "Providers", "Wallet", "Outbound",

@@ -146,9 +146,18 @@ public struct Migrator: Sendable {
 
     /// What this build would apply that the database has not recorded: numbered migrations not in
     /// `schema_migrations`, repeatables whose text differs from `schema_repeatables` — as
-    /// `line/name` strings, empty when the schema is current. Read-only, two round trips, no lock
-    /// (a readiness probe; `migrate` is what changes anything).
+    /// `line/name` strings, empty when the schema is current. Read-only, three round trips, no
+    /// lock (a readiness probe; `migrate` is what changes anything).
     public func pending(_ db: some Queryable) async throws -> [String] {
+        let tracked = try await db.scalar("""
+            SELECT to_regclass('public.schema_migrations') IS NOT NULL AND to_regclass('public.schema_repeatables') IS NOT NULL
+            """, as: Bool.self)
+        guard tracked else {
+            // Never migrated: everything is pending.
+            return lines.flatMap { line in
+                line.migrations.map { "\(line.name)/\($0.version)_\($0.name)" } + line.repeatables.map { "\(line.name)/\($0.name)" }
+            }
+        }
         let applied = Set(try await db.query("SELECT line || '/' || version FROM public.schema_migrations")
             .map { try $0.decode(String.self, at: 0) })
         var missing: [String] = []

@@ -52,7 +52,7 @@ public enum PrometheusParser {
 extension Array where Element == PrometheusParser.Sample {
     /// The sum of the samples named `name` whose labels include `labels`.
     public func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
-        let matching = filter { $0.name == name && labels.allSatisfy { key, value in $0.labels[key] == value } }
+        let matching = filter { sample in sample.name == name && labels.allSatisfy { key, value in sample.labels[key] == value } }
         return matching.isEmpty ? nil : matching.reduce(0) { $0 + $1.value }
     }
 

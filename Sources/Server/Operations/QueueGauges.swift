@@ -27,15 +27,17 @@ actor QueueGauges {
         "followup_deliveries_last_hour": ("Deliveries created in the last hour, by route and status now", ["route", "status"]),
     ]
 
-    /// One statement, every family: (family, label values..., value). The jobs rows are one pass
-    /// over `jobs` (pruned by retention); holds use the partial index on open holds' kind; the
+    /// One statement, every family: (family, label values..., value). The jobs rows (counts per
+    /// state, and the lag per queue and kind: 0 when nothing is waiting) are one pass over `jobs`
+    /// (pruned by retention); holds use the partial index on holds (`transfers_holds_idx`); the
     /// last-hour rows use the created_at indexes.
     static let statement: Query = """
-        SELECT 'followup_jobs', j.queue, j.kind, j.state::text, count(*)::float8 FROM public.jobs j GROUP BY 2, 3, 4
-        UNION ALL
-        SELECT 'followup_jobs_claim_lag_seconds', j.queue, j.kind, '',
-               coalesce(extract(epoch FROM now() - min(j.run_at)) FILTER (WHERE j.state = 'available' AND j.run_at <= now()), 0)::float8
-        FROM public.jobs j WHERE j.state IN ('available', 'running') GROUP BY 2, 3
+        SELECT CASE WHEN GROUPING(j.state) = 0 THEN 'followup_jobs' ELSE 'followup_jobs_claim_lag_seconds' END,
+               j.queue, j.kind, coalesce(j.state::text, ''),
+               CASE WHEN GROUPING(j.state) = 0 THEN count(*)::float8
+                    ELSE coalesce(extract(epoch FROM now() - min(j.run_at) FILTER (WHERE j.state = 'available' AND j.run_at <= now())), 0)::float8
+               END
+        FROM public.jobs j GROUP BY GROUPING SETS ((j.queue, j.kind, j.state), (j.queue, j.kind))
         UNION ALL
         SELECT 'followup_wallet_holds_open', '', '', '', count(*)::float8 FROM wallet.transfers h
         WHERE h.kind = 'hold' AND NOT EXISTS (SELECT 1 FROM wallet.transfers s WHERE s.settles = h.id)

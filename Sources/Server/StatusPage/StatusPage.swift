@@ -169,7 +169,7 @@ struct StatusPage: Sendable {
                 let status = ["failed", "unknown", "undelivered", "bounced"].contains(delivery.status)
                     ? "<span class=\"bad\">\(HTML.escape(delivery.status))</span>" : HTML.escape(delivery.status)
                 return "<li>\(HTML.escape(delivery.route)) · \(status)\(delivery.reason.map { " — " + HTML.escape($0) } ?? "")"
-                    + (delivery.costMicros > 0 ? " · $\(HTML.escape(Money.format(delivery.costMicros)))" : "") + "</li>"
+                    + (delivery.costMicros > 0 ? " · \(HTML.escape(Money.format(delivery.costMicros)))" : "") + "</li>"
             }.joined()
             return ["\(followUp.id)", "\(followUp.channelID)", "\(followUp.chatID)", HTML.escape(Self.time(followUp.createdAt)),
                     HTML.escape(followUp.status) + (followUp.reason.map { "<br><span class=\"muted\">\(HTML.escape($0))</span>" } ?? ""),

@@ -80,10 +80,12 @@ import TestSupport
         try await JobQueue.enqueue(kind: "ops.no-such-kind", on: h.pool)
         let dead = await eventually(timeout: .seconds(10), every: .milliseconds(100)) {
             after = (try? await scrape()) ?? []
+            // The counter moves when the poller records it, the gauge when the next scrape reads SQL.
             return after.value("jobs_finished_total", ["kind": "ops.no-such-kind", "outcome": "dead"]) == 1
+                && after.value("followup_jobs", ["kind": "ops.no-such-kind", "state": "dead"]) == 1
         }
         #expect(dead)
-        #expect(after.value("followup_jobs", ["kind": "ops.no-such-kind", "state": "dead"]) == 1)
+        #expect(after.value("followup_jobs_claim_lag_seconds", ["kind": "ops.no-such-kind"]) == 0)
         let sampled = await eventually(timeout: .seconds(10), every: .milliseconds(200)) {
             after = (try? await scrape()) ?? []
             return after.families.contains("jobs_in_flight") && after.families.contains("worker_database_connections")
