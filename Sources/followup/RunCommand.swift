@@ -60,22 +60,18 @@ struct RunCommand: AsyncParsableCommand {
             logger.info("serving metrics", metadata: ["address": "\(metricsHost):\(server.port)"])
             metricsServer = server
         }
-        let report = await readiness.waitUntilReady(pool, bound: settings.readyTimeout)
-        if !report.ready {
-            await metricsServer?.stop()
-            await pool.close()
-            if let error = report.configurationError {
-                FileHandle.standardError.write(Data((DatabaseConfigurationFailure(error).description + "\n").utf8))
-                throw ExitCode(DatabaseConfigurationFailure.exitStatus)
-            }
-            FileHandle.standardError.write(Data("followup: not ready after \(Int(settings.readyTimeout.seconds)) s (FOLLOWUP_READY_TIMEOUT): \(report.failures)\n".utf8))
-            throw ExitCode(69)  // EX_UNAVAILABLE
-        }
         let jobWorker = JobWorker(pool: pool, registry: runtime.registry, periodic: runtime.periodic,
                                   configuration: workerConfiguration, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [jobWorker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let poller = ReadyThenPoll(worker: jobWorker, pool: pool, readiness: readiness, bound: settings.readyTimeout, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [poller], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
+        } catch let notReady as ReadyThenPoll.NotReady {
+            await metricsServer?.stop()
+            await pool.close()
+            FileHandle.standardError.write(Data(
+                "followup: not ready after \(Int(notReady.bound.seconds)) s (FOLLOWUP_READY_TIMEOUT): \(notReady.report.failures)\n".utf8))
+            throw ExitCode(69)  // EX_UNAVAILABLE
         } catch let error as PostgresError where error.isConfigurationError {
             // Bad credentials, an invalid sslmode, a database that does not exist: retrying cannot
             // help, so stop at once with one clear line (transient errors are waited out instead).

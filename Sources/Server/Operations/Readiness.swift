@@ -76,12 +76,16 @@ public struct Readiness: Sendable {
         return Report(ready: checks.values.allSatisfy(\.ok), checks: checks)
     }
 
-    /// Checks until ready or `bound` has passed, every `interval`; the last report either way.
-    public func waitUntilReady(_ pool: ConnectionPool, bound: Duration, interval: Duration = .milliseconds(500)) async -> Report {
+    /// Checks until ready, a configuration error, cancellation, or `bound` has passed, every
+    /// `interval`; the last report either way. `onNotReady` hears each failed check (for a log line).
+    public func waitUntilReady(_ pool: ConnectionPool, bound: Duration, interval: Duration = .milliseconds(500),
+                               onNotReady: @Sendable (Report) -> Void = { _ in }) async -> Report {
         let deadline = ContinuousClock.now + bound
         while true {
             let report = await check(pool)
-            if report.ready || report.configurationError != nil || ContinuousClock.now + interval > deadline || Task.isCancelled { return report }
+            if report.ready || report.configurationError != nil || Task.isCancelled { return report }
+            onNotReady(report)
+            if ContinuousClock.now + interval > deadline { return report }
             try? await Task.sleep(for: interval)
         }
     }
@@ -95,17 +99,31 @@ struct TimedOut: Error, CustomStringConvertible {
 /// interrupted (a connect blocked in libpq): it is cancelled and left to finish on its own.
 func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async -> Result<T, Error> {
     let resumed = LockedValue(false)
-    return await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, Error>, Never>) in
-        let finish: @Sendable (Result<T, Error>) -> Void = { result in
-            if resumed.withLock({ done in defer { done = true }; return !done }) { continuation.resume(returning: result) }
+    let cancel = LockedValue<(@Sendable () -> Void)?>(nil)
+    return await withTaskCancellationHandler {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, Error>, Never>) in
+            let finish: @Sendable (Result<T, Error>) -> Void = { result in
+                if resumed.withLock({ done in defer { done = true }; return !done }) { continuation.resume(returning: result) }
+            }
+            let work = Task {
+                do { finish(.success(try await body())) } catch { finish(.failure(error)) }
+            }
+            let timer = Task {
+                try? await Task.sleep(for: limit)
+                finish(.failure(TimedOut()))
+                work.cancel()
+            }
+            cancel.withLock {
+                $0 = {
+                    finish(.failure(CancellationError()))
+                    work.cancel()
+                    timer.cancel()
+                }
+            }
+            // Cancelled before the handler above was in place.
+            if Task.isCancelled { cancel.current?() }
         }
-        let work = Task {
-            do { finish(.success(try await body())) } catch { finish(.failure(error)) }
-        }
-        Task {
-            try? await Task.sleep(for: limit)
-            finish(.failure(TimedOut()))
-            work.cancel()
-        }
+    } onCancel: {
+        cancel.current?()
     }
 }
