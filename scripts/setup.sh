@@ -3,7 +3,8 @@
 # and a Postgres server (initdb/pg_ctl for the embedded cluster, pgbench for benchmarks).
 set -euo pipefail
 need=()
-for pkg in libpq-dev libcurl4-openssl-dev pkg-config postgresql postgresql-contrib; do
+# chromium and chromium-driver: the status page's real-browser test (Tests/ServerTests/BrowserTests.swift).
+for pkg in libpq-dev libcurl4-openssl-dev pkg-config postgresql postgresql-contrib chromium chromium-driver; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

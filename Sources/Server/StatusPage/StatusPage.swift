@@ -120,7 +120,7 @@ struct StatusPage: Sendable {
     func page(_ request: Request) async throws -> Response {
         let (token, setCookie) = csrfToken(request)
         let query = request.uri.queryParameters
-        var sections: [String] = ["<h1>followup status</h1>"]
+        var sections: [String] = ["<h1>followup status</h1><p class=\"muted\">Times in UTC.</p>"]
         if let id = query.get("retried").flatMap(Int64.init) {
             sections.append("<p class=\"flash\">Job \(id) is due again.</p>")
         } else if let id = query.get("not_retried").flatMap(Int64.init) {
@@ -151,7 +151,7 @@ struct StatusPage: Sendable {
         let jobs = try await StatusQueries.deadJobs(on: readPool)
         let rows = jobs.map { job -> [String] in
             let errors = "<ol class=\"errors\">" + job.errors.map { attempt, at, error in
-                "<li>attempt \(attempt), \(HTML.escape(at)): \(HTML.escape(error))</li>"
+                "<li>attempt \(attempt), \(HTML.escape(Self.shortTime(at))): \(HTML.escape(error))</li>"
             }.joined() + "</ol>"
             let action = operatorPool == nil ? "<span class=\"muted\">read-only</span>" : """
                 <form method="post" action="/jobs/\(job.id)/retry"><input type="hidden" name="csrf" value="\(HTML.escape(token))">\
@@ -201,6 +201,11 @@ struct StatusPage: Sendable {
 
     static func seconds(_ value: Double) -> String {
         value < 1 ? "0s" : value < 120 ? "\(Int(value))s" : value < 7200 ? "\(Int(value / 60))m" : "\(Int(value / 3600))h"
+    }
+
+    /// `2026-11-29T13:02:00.18521+00:00` (a job error's `at`) as `2026-11-29 13:02:00`.
+    static func shortTime(_ text: String) -> String {
+        text.count >= 19 ? String(text.prefix(19)).replacingOccurrences(of: "T", with: " ") : text
     }
 
     static func time(_ date: Date) -> String {
