@@ -22,7 +22,12 @@ enum HTML {
     static func table(_ headers: [String], _ rows: [[String]], empty: String) -> String {
         guard !rows.isEmpty else { return "<p class=\"muted\">\(escape(empty))</p>" }
         let head = headers.map { "<th>\(escape($0))</th>" }.joined()
-        let body = rows.map { "<tr>" + $0.map { "<td>\($0)</td>" }.joined() + "</tr>" }.joined(separator: "\n")
+        // data-label: the column's name, shown beside each cell when a phone stacks the rows.
+        let body = rows.map { row in
+            "<tr>" + row.enumerated().map { index, cell in
+                "<td data-label=\"\(escape(index < headers.count ? headers[index] : ""))\">\(cell)</td>"
+            }.joined() + "</tr>"
+        }.joined(separator: "\n")
         return "<div class=\"scroll\"><table><thead><tr>\(head)</tr></thead><tbody>\n\(body)\n</tbody></table></div>"
     }
 
@@ -43,6 +48,12 @@ enum HTML {
         ol.errors { margin: 0; padding-left: 1.2em; font-size: .9em; } code { font-size: .9em; }
         button { padding: 6px 14px; font-size: 1em; } input { padding: 5px; font-size: 1em; }
         .flash { background: #eef7ee; border: 1px solid #b8dcb8; padding: 8px; }
+        @media (max-width: 640px) {
+          table, tbody, tr, td { display: block; width: auto; } thead { display: none; }
+          tr { border: 1px solid #ddd; border-radius: 6px; margin: 8px 0; padding: 4px 0; }
+          td { border: none; padding: 2px 8px; }
+          td[data-label]:not([data-label=""])::before { content: attr(data-label) ": "; font-weight: 600; color: #555; }
+        }
         </style></head>
         <body>
         \(body)
