@@ -94,7 +94,7 @@ let package = Package(
 
         // Shared by the tests: one embedded cluster per test run, a fresh database per test.
         .target(name: "TestSupport", dependencies: ["Postgres", "Schema"], path: "Tests/TestSupport"),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "Fakes"]),
         .testTarget(name: "ProvidersTests", dependencies: [
             "Providers", "Fakes", "Outbound", "TestSupport",

@@ -39,7 +39,10 @@ class WebDriver:
         value = self.call("POST", "/session", {"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": CHROMIUM, "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1100,1400"]},
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1100,1400",
+                # Light on a shared machine: one renderer, no extensions, no background work.
+                "--renderer-process-limit=1", "--disable-extensions", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run"]},
         }}})
         self.session = value["sessionId"]
 
