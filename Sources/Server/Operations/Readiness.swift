@@ -13,7 +13,7 @@ public struct Readiness: Sendable {
     /// How long the database checks may take before they count as failed.
     public var timeout: Duration
 
-    public init(lines: [MigrationLine] = ProductSchema.lines, configured: [String: Bool] = [:], timeout: Duration = .seconds(3)) {
+    public init(lines: [MigrationLine] = ProductSchema.lines, configured: [String: Bool] = [:], timeout: Duration = .seconds(5)) {
         self.lines = lines
         self.configured = configured
         self.timeout = timeout
