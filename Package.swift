@@ -20,6 +20,10 @@ let package = Package(
         // maintained server that runs as a swift-service-lifecycle Service.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        // Metrics (docs/operations.md): the Jobs and FollowUp modules emit through swift-metrics'
+        // API; `serve` and `run --metrics-port` export them with the maintained Prometheus backend.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
     ],
     targets: [
         // C boundaries: headers plus a shim.h of static inline wrappers.
@@ -49,6 +53,7 @@ let package = Package(
         .target(name: "Jobs", dependencies: [
             "Postgres",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], exclude: ["SQL"], plugins: ["EmbedSQL"]),
         // Push, messenger, SMS, email and payment adapters, each behind a protocol.
@@ -65,12 +70,15 @@ let package = Package(
         .target(name: "FollowUp", dependencies: [
             "Postgres", "Jobs", "Outbound", "Providers", "Wallet",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], exclude: ["SQL"], plugins: ["EmbedSQL"]),
         // `followup serve`: provider webhooks, inbound mail, unsubscribe (docs/webhooks.md).
         // Routes are grouped per concern, one file each (see ServerApp.swift).
         .target(name: "Server", dependencies: [
-            "Postgres", "FollowUp", "Providers",
+            "Postgres", "FollowUp", "Providers", "Jobs", "Schema", "Wallet",
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
@@ -94,7 +102,7 @@ let package = Package(
 
         // Shared by the tests: one embedded cluster per test run, a fresh database per test.
         .target(name: "TestSupport", dependencies: ["Postgres", "EmbeddedPostgres", "Schema"], path: "Tests/TestSupport"),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "EmbeddedPostgres", "TestSupport"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "EmbeddedPostgres", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "Fakes"]),
         .testTarget(name: "ProvidersTests", dependencies: [
             "Providers", "Fakes", "Outbound", "TestSupport",
@@ -103,17 +111,17 @@ let package = Package(
         ]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Schema", "EmbeddedPostgres", "TestSupport"]),
         // Runs the built `followup` binary as a real process (signals, crashes, CLI errors).
-        .testTarget(name: "CLITests", dependencies: ["Jobs", "Postgres", "EmbeddedPostgres", "Fakes", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Jobs", "Postgres", "EmbeddedPostgres", "Fakes", "TestSupport", "Outbound"]),
         // The poller the chaos test SIGKILLs: `followup run`'s handlers with test timings.
         .executableTarget(name: "ChaosPoller", dependencies: [
             "FollowUp", "Jobs", "Postgres", "Providers", "Wallet", "Outbound",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Tests/ChaosPoller"),
-        .testTarget(name: "FollowUpTests", dependencies: ["FollowUp", "Schema", "EmbeddedPostgres", "Providers", "Fakes", "TestSupport"]),
+        .testTarget(name: "FollowUpTests", dependencies: ["FollowUp", "Schema", "EmbeddedPostgres", "Providers", "Fakes", "TestSupport", "Server"]),
         // `followup serve` on real sockets, `followup mail-in` as a process; mail fixtures from real clients.
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "FollowUp", "Providers", "Fakes", "Outbound", "Postgres", "TestSupport",
+            "Server", "EmbeddedPostgres", "FollowUp", "Providers", "Fakes", "Outbound", "Postgres", "TestSupport", "Jobs", "Schema",
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "WalletTests", dependencies: ["Wallet", "Fakes", "TestSupport"]),
     ],

@@ -3,7 +3,8 @@
 # and a Postgres server (initdb/pg_ctl for the embedded cluster, pgbench for benchmarks).
 set -euo pipefail
 need=()
-for pkg in libpq-dev libcurl4-openssl-dev pkg-config postgresql postgresql-contrib; do
+# chromium and chromium-driver: the status page's real-browser test (Tests/ServerTests/BrowserTests.swift).
+for pkg in libpq-dev libcurl4-openssl-dev pkg-config postgresql postgresql-contrib chromium chromium-driver; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -22,6 +23,12 @@ if ! python3 -c "import dkim" >/dev/null 2>&1; then
     fi
     python3 -m pip install --quiet dkimpy 2>/dev/null \
         || python3 -m pip install --quiet --break-system-packages dkimpy
+fi
+# The tests parse /metrics with the Prometheus project's own text-format parser (PyPI).
+if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
+    echo "installing: prometheus-client (PyPI; the tests' Prometheus text-format parser)"
+    python3 -m pip install --quiet prometheus-client 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages prometheus-client
 fi
 if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
     echo "note: add /opt/swift/usr/bin to PATH" >&2

@@ -119,6 +119,18 @@ public final class EmbeddedCluster: Sendable {
         try runAsOwner("\(binDirectory)/pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", mode, "-w", "restart"])
     }
 
+    /// Stops the server but keeps its data, for tests of what a process does while the database
+    /// is down; ``resume()`` starts it again on the same port.
+    public func pause() throws {
+        try runAsOwner("\(binDirectory)/pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "fast", "-w", "stop"])
+    }
+
+    /// Starts a server ``pause()`` stopped.
+    public func resume() throws {
+        try runAsOwner("\(binDirectory)/pg_ctl", ["-D", directory.appendingPathComponent("data").path,
+                                                 "-l", "\(directory.path)/server.log", "-w", "-t", "60", "start"])
+    }
+
     deinit { stop() }
 
     private func runAsOwner(_ executable: String, _ arguments: [String]) throws {

@@ -113,5 +113,6 @@ extension DeliveryRunner {
             try await release(delivery, on: tx)
         }
         logger.error("delivery outcome unknown", metadata: meta(delivery, ["alert": "delivery_outcome_unknown", "reason": "\(reason)"]))
+        FollowUpMetrics.delivery(delivery.route, "unknown")
     }
 }

@@ -48,10 +48,13 @@ struct DeliveryRunner: Sendable {
         }
         guard case .proceed(let delivery, let followUp) = prepared else { return .done }
         let result: Result<String, Error>
+        let started = ContinuousClock.now
         do {
             result = .success(try await call(delivery, followUp))
+            FollowUpMetrics.providerCall(delivery.route, ContinuousClock.now - started, error: nil)
         } catch {
             result = .failure(error)
+            FollowUpMetrics.providerCall(delivery.route, ContinuousClock.now - started, error: error)
         }
         return try await record(result, delivery, followUp, context)
     }
@@ -67,6 +70,7 @@ struct DeliveryRunner: Sendable {
                 try await MessengerResults.follow(delivery, settings: settings, on: tx)
             }
             logger.info("delivery sent", metadata: meta(delivery))
+            FollowUpMetrics.delivery(delivery.route, "sent")
             return .done
         case .failure(let error as ProviderError) where error.outcomeUnknown:
             // No answer heard, or a 2xx we could not read: the provider may have it.
@@ -84,6 +88,7 @@ struct DeliveryRunner: Sendable {
                         """)
                 }
                 logger.info("delivery failed; will retry", metadata: meta(delivery, ["error": "\(error)", "retry_in_ms": "\(Int(delay.seconds * 1000))"]))
+                FollowUpMetrics.delivery(delivery.route, "retry")
                 return .snooze(delay)
             }
             let reason = error.isRetryable
@@ -91,6 +96,7 @@ struct DeliveryRunner: Sendable {
                 : Self.describe(error)
             try await fail(delivery, followUp, reason: reason, providerCode: error.providerCode, context)
             logger.info("delivery failed", metadata: meta(delivery, ["error": "\(error)"]))
+            FollowUpMetrics.delivery(delivery.route, "failed")
             return .done
         case .failure(let error):
             // Cancelled or something unexpected: it stays `sending`, and the next run reconciles.

@@ -8,6 +8,7 @@ import EmbeddedPostgres
 import Postgres
 import Providers
 import Schema
+import Server
 import Wallet
 
 /// `followup demo`: the seed's scenarios, end to end, in seconds — on a Postgres it starts itself,
@@ -33,12 +34,19 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Seconds a push has to be acknowledged in the demo (production default: 30).")
     var pushAckSeconds: Double = 2
     @Flag(help: "Show the poller's log (info level).") var verbose = false
+    @Option(help: "After the story, serve the status page, /metrics and /readyz on this port until Ctrl-C (docs/operations.md).")
+    var statusPort: Int?
+
+    /// The status page's password in the demo (any user name).
+    static let statusPassword = "demo-status-page"
 
     func validate() throws {
         guard offlineSeconds > 0, pushAckSeconds > 0 else { throw ValidationError("the timeouts must be positive") }
     }
 
     func run() async throws {
+        // Before the worker makes its first counter (swift-metrics binds each to the factory of its time).
+        if statusPort != nil { ProcessMetrics.bootstrap() }
         var logger = Logger(label: "demo")
         logger.logLevel = verbose ? .info : .error
         let started = ContinuousClock.now
@@ -84,6 +92,7 @@ struct DemoCommand: AsyncParsableCommand {
             try await story.report()
             try await DemoTwoWay(pool: pool, serverPool: pollerPool, fakes: fakes, followUps: settings).play()
             try await DemoPolicy(pool: pool, app: appPool, fakes: fakes).play()
+            if let statusPort { try await serveStatus(port: statusPort, pollerPool: pollerPool, logins: logins, settings: settings, logger: logger) }
         } catch {
             worker.shutdown()
             _ = try? await workerTask.value
@@ -100,6 +109,25 @@ struct DemoCommand: AsyncParsableCommand {
         runtime.client.shutdown()
         let elapsed = ContinuousClock.now - started
         print(String(format: "\nDone in %.1f s. Ask the delivery log yourself: followup deliveries --database-url URL --channel 1", elapsed.seconds))
+    }
+}
+
+extension DemoCommand {
+    /// `--status-port`: `serve`'s status page (on the poller's login, acting through the operator's),
+    /// with the worker still running, until Ctrl-C (which stops the embedded Postgres too).
+    func serveStatus(port: Int, pollerPool: ConnectionPool, logins: DemoLogins, settings: FollowUpSettings, logger: Logger) async throws {
+        let operatorPool = ConnectionPool(logins.operator, maxConnections: 2, logger: logger)
+        let server = try await RunningServer.start(.init(
+            pool: pollerPool, settings: ServerSettings(followUps: settings, publicURL: nil, twilioAuthToken: nil, inboundMailSecret: nil),
+            logger: logger, statusPage: StatusPageSettings(password: Self.statusPassword, operatorPool: operatorPool)),
+            address: .init(host: "127.0.0.1", port: port))
+        print("""
+
+            Status page: http://127.0.0.1:\(server.port)/  (HTTP basic auth: any user, password \(Self.statusPassword))
+            Metrics:     http://127.0.0.1:\(server.port)/metrics    Readiness: http://127.0.0.1:\(server.port)/readyz
+            Ctrl-C to stop.
+            """)
+        while true { try await Task.sleep(for: .seconds(3600)) }
     }
 }
 

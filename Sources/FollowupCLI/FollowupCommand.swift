@@ -26,19 +26,22 @@ struct FollowupCommand: AsyncParsableCommand {
     )
 }
 
-/// `--log-level`, shared by the long-running commands.
+/// `--log-level` and `--log-format`, shared by the long-running commands.
 struct LoggingOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(help: "Log format: text (one line per record) or json (one object per line, the same metadata keys).")
+    var logFormat: LineLogHandler.Format = .text
+
     func bootstrap() {
         let level = logLevel
+        let format = logFormat
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            LineLogHandler(label: label, format: format, level: level)
         }
     }
 }
 
+extension LineLogHandler.Format: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -3,6 +3,7 @@ import Foundation
 import Jobs
 import Logging
 import Postgres
+import Server
 import ServiceLifecycle
 
 struct RunCommand: AsyncParsableCommand {
@@ -20,6 +21,13 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var worker: WorkerOptions
+    @Option(help: "Serve /metrics (this poller's counters), /healthz and /readyz on this port (docs/operations.md).")
+    var metricsPort: Int?
+    @Option(help: "Address for --metrics-port.") var metricsHost: String = "127.0.0.1"
+
+    func validate() throws {
+        if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be between 0 and 65535") }
+    }
 
     func run() async throws {
         var settings = OperatorConfiguration(database)
@@ -38,21 +46,41 @@ struct RunCommand: AsyncParsableCommand {
         workerConfiguration.deadRetention = settings.deadRetention
 
         logging.bootstrap()
+        // Before anything makes a counter: swift-metrics binds each to the factory of its time.
+        if metricsPort != nil { ProcessMetrics.bootstrap() }
         let logger = Logger(label: "followup")
         let runtime = try ProductRuntime(providers: providers, followUps: settings.followUps, logger: logger)
         let pool = ConnectionPool(databaseConfiguration, maxConnections: database.maxConnections)
+        // Providers were checked above (exit 78 otherwise); what is left is the database.
+        let readiness = Readiness(configured: ["providers": true])
+        var metricsServer: RunningServer?
+        if let metricsPort {
+            let server = try await RunningServer.start(router: ServerApp.operationsRouter(pool: pool, readiness: readiness, logger: logger),
+                                                       address: .init(host: metricsHost, port: metricsPort), logger: logger)
+            logger.info("serving metrics", metadata: ["address": "\(metricsHost):\(server.port)"])
+            metricsServer = server
+        }
         let jobWorker = JobWorker(pool: pool, registry: runtime.registry, periodic: runtime.periodic,
                                   configuration: workerConfiguration, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [jobWorker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let poller = ReadyThenPoll(worker: jobWorker, pool: pool, readiness: readiness, bound: settings.readyTimeout, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [poller], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
+        } catch let notReady as ReadyThenPoll.NotReady {
+            await metricsServer?.stop()
+            await pool.close()
+            FileHandle.standardError.write(Data(
+                "followup: not ready after \(Int(notReady.bound.seconds)) s (FOLLOWUP_READY_TIMEOUT): \(notReady.report.failures)\n".utf8))
+            throw ExitCode(69)  // EX_UNAVAILABLE
         } catch let error as PostgresError where error.isConfigurationError {
             // Bad credentials, an invalid sslmode, a database that does not exist: retrying cannot
             // help, so stop at once with one clear line (transient errors are waited out instead).
+            await metricsServer?.stop()
             await pool.close()
             FileHandle.standardError.write(Data((DatabaseConfigurationFailure(error).description + "\n").utf8))
             throw ExitCode(DatabaseConfigurationFailure.exitStatus)
         }
+        await metricsServer?.stop()
         await pool.close()
     }
 }

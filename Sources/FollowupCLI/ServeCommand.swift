@@ -20,6 +20,10 @@ struct ServeCommand: AsyncParsableCommand {
             (reply addresses, unsubscribe links), FOLLOWUP_INBOUND_MAIL_SECRET (the inbound mail webhook). \
             See docs/webhooks.md for what to configure at Twilio and at your mail provider.
 
+            Operations (docs/operations.md): GET /metrics (Prometheus, with the queue-wide gauges read from the \
+            database once per scrape), GET /healthz, GET /readyz; the status page at / when \
+            FOLLOWUP_STATUS_PASSWORD is set (HTTP basic auth; actions through FOLLOWUP_OPERATOR_DATABASE_URL).
+
             Example:
               followup serve --host 0.0.0.0 --port 8080 --database-url URL
             """)
@@ -36,6 +40,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         logging.bootstrap()
+        ProcessMetrics.bootstrap()
         let logger = Logger(label: "followup.serve")
         let settings: ServerSettings
         do {
@@ -43,26 +48,55 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as FollowUpSettingsError {
             throw ValidationError("serve settings: \(error)")
         }
-        let groups = settings.enabledGroups
+        var groups = settings.enabledGroups
+        let environment = ProcessInfo.processInfo.environment
+        func value(_ name: String) -> String? {
+            environment[name].map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        let statusPassword = value("FOLLOWUP_STATUS_PASSWORD")
+        if let statusPassword, statusPassword.count < 12 {
+            throw ValidationError("FOLLOWUP_STATUS_PASSWORD must be at least 12 characters")
+        }
+        if statusPassword != nil { groups.append("status") }
         if groups.isEmpty {
             throw ValidationError("""
                 nothing to serve: set FOLLOWUP_PUBLIC_URL and FOLLOWUP_TWILIO_AUTH_TOKEN (Twilio webhooks) and/or \
                 FOLLOWUP_REPLY_SECRET (unsubscribe links; with FOLLOWUP_INBOUND_MAIL_SECRET, inbound mail)
                 """)
         }
+        let routes = groups
         let pool = try await database.pool()
+        var operatorPool: ConnectionPool?
+        if statusPassword != nil, let url = value("FOLLOWUP_OPERATOR_DATABASE_URL") {
+            do {
+                var configuration = try PostgresConfiguration(url)
+                configuration.searchPath = DatabaseOptions.productSearchPath
+                configuration.applicationName = "followup-status"
+                operatorPool = ConnectionPool(configuration, maxConnections: 2)
+            } catch let error as PostgresError {
+                throw ValidationError("FOLLOWUP_OPERATOR_DATABASE_URL: \(error.message)")
+            }
+        }
+        let statusPage = statusPassword.map {
+            StatusPageSettings(password: $0, operatorPool: operatorPool,
+                               secureCookie: settings.publicURL?.lowercased().hasPrefix("https://") ?? false)
+        }
+        let readiness = Readiness(configured: ["routes": true])
         let app = ServerApp.application(
-            .init(pool: pool, settings: settings, logger: logger), address: .init(host: host, port: port),
+            .init(pool: pool, settings: settings, logger: logger, readiness: readiness, statusPage: statusPage),
+            address: .init(host: host, port: port),
             onRunning: { port in
-                logger.info("listening", metadata: ["address": "\(host):\(port)", "routes": "\(groups.joined(separator: ","))"])
+                logger.info("listening", metadata: ["address": "\(host):\(port)", "routes": "\(routes.joined(separator: ","))"])
             })
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {
+            await operatorPool?.close()
             await pool.close()
             throw error
         }
+        await operatorPool?.close()
         await pool.close()
         logger.info("stopped")
     }

@@ -214,6 +214,7 @@ public final class JobWorker: Service, Sendable {
                 failures = 0
                 if !jobs.isEmpty {
                     metrics.recordClaims(jobs)
+                    jobs.forEach(JobMetrics.claimed)
                     for job in jobs { start(job, signal: signal) }
                 }
                 if jobs.count == batch { continue }
@@ -260,9 +261,12 @@ public final class JobWorker: Service, Sendable {
             return
         }
         let context = JobContext(job: job, database: pool)
+        let started = ContinuousClock.now
+        defer { JobMetrics.duration(job, ContinuousClock.now - started) }
         do {
             switch try await handler(context) {
             case .done:
+                JobMetrics.finished(job, outcome: "done")
                 if context.completed {
                     metrics.record { $0.completed += 1 }
                 } else {
@@ -273,9 +277,11 @@ public final class JobWorker: Service, Sendable {
                     throw LeaseLostError(jobID: job.id, attempt: job.attempt)
                 }
                 metrics.record { $0.snoozed += 1 }
+                JobMetrics.finished(job, outcome: "snoozed")
             }
         } catch let error as LeaseLostError {
             metrics.record { $0.leaseLost += 1 }
+            JobMetrics.finished(job, outcome: "lease_lost")
             logger(for: job).warning("job finished after losing its lease; its writes were discarded", metadata: ["error": "\(error)"])
         } catch {
             if Task.isCancelled && stopping.current { return }  // handed back by drainInFlight
@@ -299,13 +305,16 @@ public final class JobWorker: Service, Sendable {
                 switch state {
                 case "dead":
                     metrics.record { $0.dead += 1 }
+                    JobMetrics.finished(job, outcome: "dead")
                     logger.error("job is dead", metadata: ["error": "\(text)"])
                 case "available":
                     metrics.record { $0.retried += 1 }
+                    JobMetrics.finished(job, outcome: "retry")
                     logger.info("job failed; will retry", metadata: ["error": "\(text)", "backoff_s": "\(backoff.seconds)"])
                     wake(job.queue)
                 default:
                     metrics.record { $0.leaseLost += 1 }
+                    JobMetrics.finished(job, outcome: "lease_lost")
                 }
                 return
             } catch {
@@ -368,6 +377,7 @@ public final class JobWorker: Service, Sendable {
                     let rescued = try await pool.query(QueueSQL.rescue(limit: 1000))
                     if !rescued.isEmpty {
                         metrics.record { $0.rescued += rescued.count }
+                        JobMetrics.rescued(rescued.count)
                         logger.warning("rescued jobs whose lease expired", metadata: ["count": "\(rescued.count)"])
                         wakeAll()
                     }
@@ -376,6 +386,9 @@ public final class JobWorker: Service, Sendable {
                     try await PeriodicSchedules.fireDue(on: pool)
                 }
                 if due("metrics", every: configuration.metricsInterval) { logMetrics() }
+                let running = inFlight.current.values.reduce(into: [String: Int]()) { $0[$1.queue, default: 0] += 1 }
+                JobMetrics.worker(inFlight: running, connections: await pool.openConnections,
+                                  queues: configuration.queues.map(\.name))
                 if due("prune", every: configuration.pruneInterval) {
                     try await pool.execute(QueueSQL.prune(completedBefore: configuration.retention, deadBefore: configuration.deadRetention, limit: 10_000))
                 }

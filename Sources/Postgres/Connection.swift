@@ -66,6 +66,30 @@ public final class Connection: Queryable, @unchecked Sendable {
         self.logger = logger
         self.queue = DispatchQueue(label: "followup.postgres.connection")
         self.cancelHandle = PQgetCancel(conn)
+        // NOTICEs and WARNINGs go through the logger, not libpq's default (a line on stderr).
+        // Unretained: libpq calls the receiver only inside calls on `conn`, which `self` owns.
+        PQsetNoticeReceiver(conn, { context, result in
+            guard let context, let result else { return }
+            Unmanaged<Connection>.fromOpaque(context).takeUnretainedValue().logNotice(result)
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// One server notice as one log record: its severity mapped to a level, its SQLSTATE, and the
+    /// primary message on one line (details and hints, which may quote data, stay out).
+    private func logNotice(_ result: OpaquePointer) {
+        func field(_ code: UInt8) -> String? {
+            PQresultErrorField(result, Int32(code)).map { String(cString: $0) }
+        }
+        let severity = field(UInt8(ascii: "V")) ?? field(UInt8(ascii: "S")) ?? "NOTICE"
+        let level: Logger.Level = switch severity {
+        case "WARNING": .warning
+        case "NOTICE", "INFO": .notice
+        default: .debug  // DEBUG, LOG
+        }
+        let message = (field(UInt8(ascii: "M")) ?? "").split(whereSeparator: \.isNewline).joined(separator: " ")
+        logger.log(level: level, "database notice", metadata: [
+            "severity": "\(severity)", "sqlstate": "\(field(UInt8(ascii: "C")) ?? "")", "message": "\(message)",
+        ])
     }
 
     deinit {

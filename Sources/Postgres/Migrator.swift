@@ -144,6 +144,41 @@ public struct Migrator: Sendable {
         try await db.query("SELECT version FROM public.schema_migrations WHERE line = \(line) ORDER BY version").map { try $0.decode(Int.self, at: 0) }
     }
 
+    /// What this build would apply that the database has not recorded: numbered migrations not in
+    /// `schema_migrations`, repeatables whose text differs from `schema_repeatables` — as
+    /// `line/name` strings, empty when the schema is current. Read-only, three round trips, no
+    /// lock (a readiness probe; `migrate` is what changes anything).
+    public func pending(_ db: some Queryable) async throws -> [String] {
+        let tracked = try await db.scalar("""
+            SELECT to_regclass('public.schema_migrations') IS NOT NULL AND to_regclass('public.schema_repeatables') IS NOT NULL
+            """, as: Bool.self)
+        guard tracked else {
+            // Never migrated: everything is pending.
+            return lines.flatMap { line in
+                line.migrations.map { "\(line.name)/\($0.version)_\($0.name)" } + line.repeatables.map { "\(line.name)/\($0.name)" }
+            }
+        }
+        let applied = Set(try await db.query("SELECT line || '/' || version FROM public.schema_migrations")
+            .map { try $0.decode(String.self, at: 0) })
+        var missing: [String] = []
+        for line in lines {
+            for migration in line.migrations where !applied.contains("\(line.name)/\(migration.version)") {
+                missing.append("\(line.name)/\(migration.version)_\(migration.name)")
+            }
+        }
+        let scripts = lines.flatMap { line in line.repeatables.map { (name: "\(line.name)/\($0.name)", sql: $0.sql) } }
+        guard !scripts.isEmpty else { return missing }
+        // One statement: each embedded script's md5 beside the recorded checksum.
+        let values = scripts.indices.map { "($\($0 * 2 + 1)::text, md5($\($0 * 2 + 2)::text))" }.joined(separator: ", ")
+        let binds: [any PostgresEncodable] = scripts.flatMap { [$0.name, $0.sql] as [any PostgresEncodable] }
+        let stale = try await db.query(Query(sql: """
+            SELECT s.name FROM (VALUES \(values)) AS s(name, checksum)
+            LEFT JOIN public.schema_repeatables r ON r.line || '/' || r.name = s.name
+            WHERE r.checksum IS DISTINCT FROM s.checksum ORDER BY s.name
+            """, binds)).map { try $0.decode(String.self, at: 0) }
+        return missing + stale
+    }
+
     private func createTrackingTables(_ tx: Transaction) async throws {
         let legacy = try await tx.scalar("""
             SELECT to_regclass('schema_migrations') IS NOT NULL AND NOT EXISTS (

@@ -12,9 +12,15 @@ public final class RunningServer: Sendable {
 
     /// Starts the application and returns once it listens.
     public static func start(_ dependencies: ServerApp.Dependencies, address: ServerApp.Address = .init(port: 0)) async throws -> RunningServer {
+        try await start(router: ServerApp.router(dependencies), address: address, logger: dependencies.logger)
+    }
+
+    /// Any router (`ServerApp.operationsRouter` for `run --metrics-port`).
+    public static func start(router: Router<ServerApp.ServerContext>, address: ServerApp.Address = .init(port: 0),
+                             logger: Logger) async throws -> RunningServer {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = ServerApp.application(dependencies, address: address, onRunning: { continuation.yield($0) })
-        let group = ServiceGroup(configuration: .init(services: [app], logger: dependencies.logger))
+        let app = ServerApp.application(router: router, address: address, logger: logger, onRunning: { continuation.yield($0) })
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let task = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else {

@@ -36,6 +36,8 @@ CREATE TABLE follow_ups (
 CREATE UNIQUE INDEX follow_ups_one_open_per_chat ON follow_ups (chat_id) WHERE status IN ('pending', 'awaiting_push_ack');
 CREATE INDEX follow_ups_chat_idx ON follow_ups (chat_id, id);
 CREATE INDEX follow_ups_channel_created_idx ON follow_ups (channel_id, created_at DESC);
+-- The last hour's follow-ups and deliveries, for `/metrics` (docs/operations.md).
+CREATE INDEX follow_ups_created_idx ON follow_ups (created_at);
 
 -- Every attempt on every route: the answer to "were my texts sent, and if not, why?".
 -- A text is a `messenger` row, or an `sms`/`lms` row, or a messenger row that failed plus the
@@ -102,6 +104,7 @@ CREATE TABLE deliveries (
 CREATE UNIQUE INDEX deliveries_one_per_route ON deliveries (follow_up_id, route, coalesce(device_id, 0))
     WHERE follow_up_id IS NOT NULL;
 CREATE INDEX deliveries_channel_created_idx ON deliveries (channel_id, created_at DESC);
+CREATE INDEX deliveries_created_idx ON deliveries (created_at);
 -- The SMS/LMS that replaced a messenger text is found by `replaces` (delivery_report, and the
 -- foreign key's check); without this index both scan every delivery.
 CREATE INDEX deliveries_replaces_idx ON deliveries (replaces) WHERE replaces IS NOT NULL;

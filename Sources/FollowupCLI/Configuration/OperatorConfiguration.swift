@@ -21,6 +21,9 @@ struct OperatorConfiguration {
     var backoff = WorkerConfiguration().backoff
     var retention = WorkerConfiguration().retention
     var deadRetention = WorkerConfiguration().deadRetention
+    /// How long `run` waits to become ready (database reachable, schema current) before exiting 69.
+    var readyTimeout = OperatorConfiguration.defaultReadyTimeout
+    static let defaultReadyTimeout = Duration.seconds(60)
 
     /// - Parameters:
     ///   - environment: the process environment; its variables win over the file's.
@@ -118,6 +121,7 @@ struct OperatorConfiguration {
         }
         if let keep = seconds("FOLLOWUP_JOB_RETENTION", in: 60...(366 * 86_400)) { retention = keep }
         if let keep = seconds("FOLLOWUP_DEAD_JOB_RETENTION", in: 60...(366 * 86_400)) { deadRetention = keep }
+        if let bound = seconds("FOLLOWUP_READY_TIMEOUT", in: 0...3600) { readyTimeout = bound }
         do {
             // FOLLOWUP_REPLY_DOMAIN was read (and any problem with it reported) above.
             try followUps.readTwoWay(from: values.filter { $0.key != "FOLLOWUP_REPLY_DOMAIN" })

@@ -58,6 +58,16 @@ enum SettingsCatalog {
                 meaning: "seconds dead jobs are kept for `followup jobs` to list and retry"),
     ]
 
+    /// Operating it: readiness, the status page (docs/operations.md).
+    static let operations: [Setting] = [
+        Setting(name: "FOLLOWUP_READY_TIMEOUT", need: .optional(seconds(OperatorConfiguration.defaultReadyTimeout)),
+                meaning: "seconds `run` waits at start for the database to answer with a current schema before it exits 69 (0 to 3600)"),
+        Setting(name: "FOLLOWUP_STATUS_PASSWORD", need: .optional("the status page off"),
+                meaning: "`serve`'s status page at `/`: the HTTP basic auth password (any user name; 12+ characters)", secret: true),
+        Setting(name: "FOLLOWUP_OPERATOR_DATABASE_URL", need: .optional("the status page read-only"),
+                meaning: "`serve`'s status page reads and acts (retry) through this login, a member of `followup_operator`", secret: true),
+    ]
+
     static let providers: [Setting] = [
         Setting(name: "FOLLOWUP_PROVIDER_TIMEOUT", need: .optional("15"), meaning: "seconds one provider call may take (up to 600)"),
         Setting(name: "FOLLOWUP_TWILIO_ACCOUNT_SID", need: .required, meaning: "Twilio account (`AC…`)"),
@@ -110,7 +120,7 @@ enum SettingsCatalog {
         return value == value.rounded() ? String(Int64(value)) : String(value)
     }
 
-    static let all: [Setting] = database + product + providers + twoWay + emailDomains
+    static let all: [Setting] = database + product + providers + twoWay + emailDomains + operations
     static let names: Set<String> = Set(all.map(\.name))
     static let secrets: Set<String> = Set(all.filter(\.secret).map(\.name))
 
@@ -145,6 +155,9 @@ enum SettingsCatalog {
 
             Custom sender domains:
             \(lines(emailDomains))
+
+            Operations (readiness, serve's status page):
+            \(lines(operations))
             """
     }
 }

@@ -3,6 +3,7 @@ import Jobs
 import Foundation
 @testable import FollowUp
 import Postgres
+import Server
 import Testing
 import TestSupport
 import Wallet
@@ -51,6 +52,11 @@ import Wallet
 
     @Test("the provider unreachable through the whole reconciliation window: unknown, hold released, job not dead")
     func unreachableThroughReconciliation() async throws {
+        ProcessMetrics.bootstrap()
+        func unknownCount() throws -> Double {
+            try PrometheusParser.parse(ProcessMetrics.registry.emitToString()).value("delivery_outcome_unknown_total", ["route": "sms"]) ?? 0
+        }
+        let unknownBefore = try unknownCount()
         var settings = FollowUpSettings.fast()
         settings.lookupWindow = .seconds(2)
         let h = try await FollowUpHarness(settings: settings, providerTimeoutSeconds: 0.5)
@@ -69,6 +75,7 @@ import Wallet
         h.startWorker()
         let row = try await h.requireFinished(chat: chat, route: .sms, timeout: .seconds(30))
         #expect(row.status == "unknown", "\(row)")
+        #expect(try unknownCount() >= unknownBefore + 1, "the counter to alert on (docs/operations.md) moved")
         #expect(row.reason?.contains("could not be asked") == true, "\(row)")
         #expect(h.twilio.messages.count == 1, "never resent while the provider cannot be asked")
         let report = try await h.pool.first("SELECT status, why FROM delivery_report WHERE chat_id = \(chat) AND route = 'sms'")
