@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Postgres
+import Schema
 
 /// The database options every command shares.
 struct DatabaseOptions: ParsableArguments {
@@ -14,10 +15,8 @@ struct DatabaseOptions: ParsableArguments {
     @Flag(help: "Do not prepare statements (for transaction-mode PgBouncer older than 1.21).")
     var noPreparedStatements = false
 
-    /// The product's sessions resolve no function or operator through `public`, where a role
-    /// with CREATE there could plant one; every object of ours is written with its schema
-    /// (docs/security.md). `migrate` creates objects in `public`, so it keeps the default.
-    static let productSearchPath = "pg_catalog, pg_temp"
+    /// `ProductSchema.sessionSearchPath`, for every command but `migrate` and the benchmarks.
+    static let productSearchPath = ProductSchema.sessionSearchPath
 
     @Option(name: .customLong("config"),
             help: ArgumentHelp("A settings file: NAME=value lines named like the variables, which win over it (docs/configuration.md).", valueName: "file"))

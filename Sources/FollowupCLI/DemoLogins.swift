@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import Schema
 
 /// The demo's database logins, as a deployment has them (docs/security.md): the poller logs in
 /// as a member of `followup_poller` only and the app as a member of `followup_app` only. Made
@@ -22,11 +23,7 @@ struct DemoLogins {
         let password = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         for (login, group) in [("followup_demo_poller", "followup_poller"), ("followup_demo_app", "followup_app"),
                                ("followup_demo_operator", "followup_operator")] {
-            try await pool.execute(Query(sql: """
-                DO $$ BEGIN CREATE ROLE \(login) LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
-                """))
-            try await pool.execute(Query(sql: "ALTER ROLE \(login) LOGIN PASSWORD '\(password)'"))
-            try await pool.execute(Query(sql: "GRANT \(group) TO \(login)"))
+            try await ProductSchema.createLogin(login, in: group, password: password, on: pool)
         }
         var poller = try admin.login("followup_demo_poller", password: password)
         poller.searchPath = DatabaseOptions.productSearchPath

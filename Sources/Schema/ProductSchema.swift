@@ -16,6 +16,22 @@ public enum ProductSchema {
 
     public static let privileges = MigrationLine.embedded(name: "privileges", files: EmbeddedSQL.files)
 
+    /// The product's sessions resolve no function or operator through `public`, where a role
+    /// with CREATE there could plant one; every object of ours is written with its schema
+    /// (docs/security.md). `migrate` creates objects in `public`, so it keeps the default.
+    public static let sessionSearchPath = "pg_catalog, pg_temp"
+
+    /// Creates (or updates) a login that is a member of `group` only, with `password`: the demo's
+    /// and the tests' logins for each role. Identifiers and the password cannot be bound, so
+    /// both must be built by the caller from fixed names and hex digits only.
+    public static func createLogin(_ login: String, in group: String, password: String, on db: some Queryable) async throws {
+        _ = try await db.query(Query(sql: """
+            DO $$ BEGIN CREATE ROLE \(login) LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
+            """))
+        _ = try await db.query(Query(sql: "ALTER ROLE \(login) LOGIN PASSWORD '\(password)'"))
+        _ = try await db.query(Query(sql: "GRANT \(group) TO \(login)"))
+    }
+
     /// Jobs first (the follow-up triggers enqueue jobs), then the app contract and follow-ups, the
     /// wallet (wallets belong to channels, holds to deliveries), and the grants over all of them.
     public static var lines: [MigrationLine] {

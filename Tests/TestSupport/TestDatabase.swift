@@ -39,7 +39,7 @@ public struct TestDatabase: Sendable {
     /// `followup run` does (docs/security.md); the others keep the server's default, as an app would.
     public func configuration(as login: TestLogin) async throws -> PostgresConfiguration {
         var configuration = try configuration.login(login.user, password: try await SharedServer.shared.ready().loginPassword)
-        if login == .poller { configuration.searchPath = "pg_catalog, pg_temp" }
+        if login == .poller { configuration.searchPath = ProductSchema.sessionSearchPath }
         return configuration
     }
 
@@ -111,11 +111,7 @@ actor SharedServer {
         // built here from fixed names and hex digits only.
         let password = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         for login in TestLogin.allCases {
-            _ = try await connection.query(Query(sql: """
-                DO $$ BEGIN CREATE ROLE \(login.user) LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
-                """))
-            _ = try await connection.query(Query(sql: "ALTER ROLE \(login.user) LOGIN PASSWORD '\(password)'"))
-            _ = try await connection.query(Query(sql: "GRANT \(login.group) TO \(login.user)"))
+            try await ProductSchema.createLogin(login.user, in: login.group, password: password, on: connection)
         }
         return Ready(admin: admin, urlFor: urlFor, loginPassword: password)
     }
