@@ -228,50 +228,10 @@ struct DeliveryRunner: Sendable {
         }
     }
 
-    /// Step 2: the provider call, with the delivery id as idempotency key.
+    /// Step 2: the provider call, with the delivery id as idempotency key. What each provider is
+    /// sent is built in `ProviderMessages.swift`.
     func call(_ delivery: DeliveryRecord, _ followUp: FollowUpContext) async throws -> String {
-        switch delivery.route {
-        case .push:
-            guard let platform = delivery.platform.flatMap(PushPlatform.init(rawValue:)),
-                  let provider = providers.push else {
-                throw ProviderError(.final, ProviderError.Reason("push is not configured for \(delivery.platform ?? "this platform")"))
-            }
-            return try await provider.send(PushNotification(
-                platform: platform, deviceToken: delivery.recipient ?? "", title: delivery.subject ?? followUp.channel.name,
-                body: delivery.body ?? "",
-                data: ["follow_up_id": String(followUp.followUpID), "chat_id": String(followUp.chatID),
-                       "delivery_id": String(delivery.id), "device_id": delivery.deviceID.map(String.init) ?? "",
-                       "receipt_token": delivery.receiptToken ?? ""],
-                collapseKey: "followup-\(followUp.followUpID)"))
-        case .messenger:
-            guard let provider = providers.messenger, let senderKey = followUp.channel.messengerSenderKey,
-                  let templateCode = followUp.channel.messengerTemplateCode else {
-                throw ProviderError(.final, ProviderError.Reason("messenger is not configured"))
-            }
-            return try await provider.send(MessengerMessage(
-                phone: delivery.recipient ?? "", senderKey: senderKey, templateCode: templateCode,
-                text: delivery.body ?? "", idempotencyKey: delivery.idempotencyKey))
-        case .sms, .lms:
-            return try await providers.text.send(textMessage(delivery, followUp))
-        case .email:
-            let sender = delivery.emailSender
-            let envelope = EmailContent.Envelope(followUp, settings: settings, signedDomain: sender?.signedDomain)
-            let composed = delivery.html == nil || delivery.subject == nil || delivery.body == nil
-                ? EmailContent(followUp, settings: settings) : nil
-            return try await providers.email.send(EmailMessage(
-                fromName: envelope.fromName, fromAddress: envelope.fromAddress, to: delivery.recipient ?? "",
-                toName: followUp.customer.name, replyTo: envelope.replyTo, subject: delivery.subject ?? composed?.subject ?? "",
-                text: delivery.body ?? composed?.text ?? "", html: delivery.html ?? composed?.html ?? "",
-                messageID: EmailContent.messageID(deliveryID: delivery.id, settings: settings), dkim: sender?.key,
-                listUnsubscribe: EmailContent.listUnsubscribe(deliveryID: delivery.id, settings: settings),
-                returnPath: settings.replyTokens?.bounceAddress(deliveryID: delivery.id)))
-        }
-    }
-
-    func textMessage(_ delivery: DeliveryRecord, _ followUp: FollowUpContext) -> TextMessage {
-        TextMessage(to: delivery.recipient ?? "", from: followUp.channel.smsFrom ?? settings.defaultSMSFrom,
-                    body: delivery.body ?? "", route: delivery.route == .lms ? .lms : .sms,
-                    subject: delivery.route == .lms ? delivery.subject : nil, idempotencyKey: delivery.idempotencyKey)
+        try await providers.send(delivery, followUp, settings: settings)
     }
 
     // MARK: After a failure
