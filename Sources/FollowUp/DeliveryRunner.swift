@@ -76,28 +76,28 @@ struct DeliveryRunner: Sendable {
             // No answer heard, or a 2xx we could not read: the provider may have it.
             return try await unanswered(delivery, followUp, error, context)
         case .failure(let error as ProviderError):
-            if error.isRetryable, let delay = retryDelay(delivery, followUp, error, context) {
+            let delay = error.isRetryable ? retryDelay(delivery, followUp, error, context) : nil
+            switch DeliveryDecisions.afterRefusal(error, retryDelay: delay, attempts: delivery.attempts,
+                                                  sinceFirstAttempt: delivery.sinceFirstAttempt) {
+            case .retry(let delay, let givesAttemptBack):
                 // The provider answered and did not take it: back to queued, tried again after `delay`.
                 // A rate-limited answer does not use up an attempt.
-                let rateLimited = error.reason == .rateLimited
                 _ = try await context.fenced { tx in
                     try await tx.execute("""
                         UPDATE public.deliveries SET status = 'queued', reason = \("will retry: \(Self.describe(error))"),
-                            provider_code = \(error.providerCode), attempts = attempts - \(rateLimited ? 1 : 0), updated_at = now()
+                            provider_code = \(error.providerCode), attempts = attempts - \(givesAttemptBack ? 1 : 0), updated_at = now()
                         WHERE id = \(delivery.id)
                         """)
                 }
                 logger.info("delivery failed; will retry", metadata: meta(delivery, ["error": "\(error)", "retry_in_ms": "\(Int(delay.seconds * 1000))"]))
                 FollowUpMetrics.delivery(delivery.route, "retry")
                 return .snooze(delay)
+            case .fail(let reason):
+                try await fail(delivery, followUp, reason: reason, providerCode: error.providerCode, context)
+                logger.info("delivery failed", metadata: meta(delivery, ["error": "\(error)"]))
+                FollowUpMetrics.delivery(delivery.route, "failed")
+                return .done
             }
-            let reason = error.isRetryable
-                ? "gave up after \(delivery.attempts) attempts in \(Self.words(delivery.sinceFirstAttempt)): \(Self.describe(error))"
-                : Self.describe(error)
-            try await fail(delivery, followUp, reason: reason, providerCode: error.providerCode, context)
-            logger.info("delivery failed", metadata: meta(delivery, ["error": "\(error)"]))
-            FollowUpMetrics.delivery(delivery.route, "failed")
-            return .done
         case .failure(let error):
             // Cancelled or something unexpected: it stays `sending`, and the next run reconciles.
             throw error
@@ -209,23 +209,10 @@ struct DeliveryRunner: Sendable {
         }
     }
 
-    /// The text's price by route, country and segments (held now, charged when sent), from the
-    /// price list as read with the delivery. Push is free; email is free unless the price list
-    /// has an email price. A retry keeps its first price (and its hold), also after a
-    /// rate-limited attempt that gave its attempt back.
+    /// The price to hold (`DeliveryDecisions.price`).
     private func price(_ delivery: DeliveryRecord) throws -> Int64 {
-        if delivery.attempts > 0 || delivery.priceMicros > 0 { return delivery.priceMicros }
-        switch delivery.route {
-        case .push:
-            return 0
-        case .email:
-            return delivery.listPriceMicros ?? 0
-        case .messenger, .sms, .lms:
-            guard let price = delivery.listPriceMicros else {
-                throw WalletError.noPrice(route: delivery.route.rawValue, country: delivery.country ?? "*")
-            }
-            return price
-        }
+        try DeliveryDecisions.price(route: delivery.route, attempts: delivery.attempts, heldMicros: delivery.priceMicros,
+                                    listPriceMicros: delivery.listPriceMicros, country: delivery.country)
     }
 
     /// Step 2: the provider call, with the delivery id as idempotency key. What each provider is
