@@ -112,7 +112,7 @@ public final class LoopbackHTTPServer: Sendable {
             switch fault {
             case .status(let status, let retryAfter)?:
                 response = .json(status, #"{"error":"injected fault","status":\#(status)}"#)
-                if let retryAfter { response.headers.append(FakeHTTPHeader("Retry-After", retryAfter)) }
+                if let retryAfter { response.headers.append(HTTPHeader("Retry-After", retryAfter)) }
             case .hangAfterHandling(let duration)?:
                 response = handler(received.request)
                 blockThread(for: duration)
