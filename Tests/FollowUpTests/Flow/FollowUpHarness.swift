@@ -9,6 +9,29 @@ import Providers
 import TestSupport
 import Wallet
 
+/// Runs `body` in a fresh harness and stops it afterwards — pollers drained, fakes and pools
+/// closed — whether `body` returned or threw (awaited, unlike a `defer { Task { … } }`).
+///
+/// ```swift
+/// try await withFollowUpHarness { h in
+///     h.startWorker()
+///     let channel = try await h.channel()
+///     …
+/// }
+/// ```
+func withFollowUpHarness<T>(settings: FollowUpSettings = .fast(), providerTimeoutSeconds: Double = 5,
+                            _ body: (FollowUpHarness) async throws -> T) async throws -> T {
+    let h = try await FollowUpHarness(settings: settings, providerTimeoutSeconds: providerTimeoutSeconds)
+    do {
+        let result = try await body(h)
+        await h.stop()
+        return result
+    } catch {
+        await h.stop()
+        throw error
+    }
+}
+
 /// One test's world: a fresh database, loopback provider fakes (Twilio, Kakao, FCM, SMTP), the
 /// real provider adapters pointed at them, and one or more pollers running the follow-up jobs.
 /// The app's side is written the way an app writes it: plain SQL INSERTs, logged in as a member
@@ -80,6 +103,7 @@ final class FollowUpHarness: Sendable {
         return worker
     }
 
+    /// Drains the pollers and closes the fakes and pools (`withFollowUpHarness` calls it).
     func stop() async {
         for (worker, task) in workers.withLock({ $0 }) {
             worker.shutdown()
