@@ -22,12 +22,7 @@ import TestSupport
             #expect(states.map(\.1) == ["completed", "completed", "dead", "completed"], "\(states)")
             #expect(states[2].2.contains("missing field follow_up_id"))
 
-            let channel = try await h.channel()
-            let customer = try await h.customer(channel: channel)
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Hello")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Answer")
+            let (_, _, chat) = try await h.offlineChat()
             let rows = try await h.settled(chat: chat, count: 2)
             #expect(rows.allSatisfy { $0.status == "sent" }, "\(rows)")
         }

@@ -49,12 +49,7 @@ import TestSupport
         settings.gatherDelay = .seconds(2)  // the three answers land within it even on a loaded machine
         try await withFollowUpHarness(settings: settings) { h in
             h.startWorker()
-            let channel = try await h.channel()
-            let customer = try await h.customer(channel: channel)
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Three questions: a, b, c?")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "a: yes")
+            let (_, _, chat) = try await h.offlineChat(asks: "Three questions: a, b, c?", answer: "a: yes")
             try await h.message(chat: chat, "bot", "b: no")
             try await h.message(chat: chat, "manager", "c: maybe")
             let rows = try await h.settled(chat: chat, count: 2)
@@ -72,12 +67,7 @@ import TestSupport
         settings.gatherDelay = .seconds(3)  // room for a loaded machine to insert the read first
         try await withFollowUpHarness(settings: settings) { h in
             h.startWorker()
-            let channel = try await h.channel()
-            let customer = try await h.customer(channel: channel)
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Question")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Answer")
+            let (_, customer, chat) = try await h.offlineChat(asks: "Question")
             #expect(try await eventually { try await h.followUps(chat: chat).first?.status == "pending" })
             try await h.pool.execute("INSERT INTO chat_reads (chat_id) VALUES (\(chat))")
             #expect(try await eventually { try await h.followUps(chat: chat).first?.status == "cancelled" })
@@ -94,12 +84,7 @@ import TestSupport
         settings.gatherDelay = .seconds(3)
         try await withFollowUpHarness(settings: settings) { h in
             h.startWorker()
-            let channel = try await h.channel()
-            let customer = try await h.customer(channel: channel)
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Question")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Answer")
+            let (_, customer, chat) = try await h.offlineChat(asks: "Question")
             #expect(try await eventually { try await h.followUps(chat: chat).first?.status == "pending" })
             try await h.activity(customer: customer, "page_view")
             #expect(try await eventually { try await h.followUps(chat: chat).first?.status == "cancelled" })

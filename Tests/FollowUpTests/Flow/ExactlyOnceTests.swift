@@ -59,12 +59,7 @@ import Wallet
 
             var options = FollowUpHarness.ChannelOptions()
             options.email = false
-            let channel = try await h.channel(options)
-            let customer = try await h.customer(channel: channel)
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Hello")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Answer")
+            let (channel, _, chat) = try await h.offlineChat(options)
 
             #expect(await eventually { called.withLock { $0 } })
             #expect(h.twilio.messages.count == 1)
@@ -98,12 +93,7 @@ import Wallet
             var options = FollowUpHarness.ChannelOptions()
             options.email = false
             options.messenger = true
-            let channel = try await h.channel(options)
-            let customer = try await h.customer(channel: channel)
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Hello")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Answer")
+            let (_, _, chat) = try await h.offlineChat(options)
             #expect(await eventually { prepared.withLock { $0 } })
             h.startWorker()
             let rows = try await h.settled(chat: chat, count: 2, timeout: .seconds(10))

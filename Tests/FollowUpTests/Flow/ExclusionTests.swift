@@ -8,17 +8,6 @@ import TestSupport
 /// Turned-off routes, missing contact data, no money, failing providers: recorded with a reason;
 /// one route failing never blocks the other.
 @Suite("Exclusions and failures") struct ExclusionTests {
-    func offlineChat(_ h: FollowUpHarness, _ options: FollowUpHarness.ChannelOptions = .init(),
-                     phone: String? = "+821012345678", email: String? = "kim@example.com") async throws -> Int64 {
-        let channel = try await h.channel(options)
-        let customer = try await h.customer(channel: channel, phone: phone, email: email)
-        let chat = try await h.chat(channel: channel, customer: customer)
-        try await h.message(chat: chat, "customer", "Hello")
-        try await h.activity(customer: customer, "left")
-        try await h.message(chat: chat, "manager", "Answer")
-        return chat
-    }
-
     @Test("toggles off: both routes excluded with the reason, nothing sent")
     func togglesOff() async throws {
         try await withFollowUpHarness { h in
@@ -26,7 +15,7 @@ import TestSupport
             var options = FollowUpHarness.ChannelOptions()
             options.phone = false
             options.email = false
-            let chat = try await offlineChat(h, options)
+            let chat = try await h.offlineChat(options).chat
             let rows = try await h.settled(chat: chat, count: 2)
             #expect(rows == [.init(route: "sms", status: "excluded", reason: "text notifications are turned off for this channel"),
                              .init(route: "email", status: "excluded", reason: "email notifications are turned off for this channel")])
@@ -42,14 +31,14 @@ import TestSupport
     func missingContactData() async throws {
         try await withFollowUpHarness { h in
             h.startWorker()
-            let bare = try await offlineChat(h, phone: nil, email: nil)
+            let bare = try await h.offlineChat(phone: nil, email: nil).chat
             let rows = try await h.settled(chat: bare, count: 2)
             #expect(rows == [.init(route: "sms", status: "excluded", reason: "customer has no phone number"),
                              .init(route: "email", status: "excluded", reason: "customer has no email address")])
             try await Task.sleep(for: .milliseconds(500))
             #expect(try await h.followUps(chat: bare).count == 1, "nothing could be sent: not followed up again and again")
             // Only an email address: the email still goes.
-            let emailOnly = try await offlineChat(h, phone: nil)
+            let emailOnly = try await h.offlineChat(phone: nil).chat
             let emailRows = try await h.settled(chat: emailOnly, count: 2)
             #expect(emailRows.first { $0.route == "email" }?.status == "sent", "\(emailRows)")
         }
@@ -61,7 +50,7 @@ import TestSupport
             h.startWorker()
             var options = FollowUpHarness.ChannelOptions()
             options.credit = 0
-            let chat = try await offlineChat(h, options)
+            let chat = try await h.offlineChat(options).chat
             let rows = try await h.settled(chat: chat, count: 2)
             #expect(rows.contains(.init(route: "sms", status: "failed", reason: "insufficient SMS balance")), "\(rows)")
             #expect(rows.contains(.init(route: "email", status: "sent", reason: nil)), "\(rows)")
@@ -74,7 +63,7 @@ import TestSupport
         try await withFollowUpHarness { h in
             h.startWorker()
             h.twilio.setFailure(.serverError(status: 503, times: 2), for: "+821012345678")
-            let chat = try await offlineChat(h)
+            let chat = try await h.offlineChat().chat
             let rows = try await h.settled(chat: chat, count: 2)
             #expect(rows.allSatisfy { $0.status == "sent" }, "\(rows)")
             let row = try await h.pool.first("SELECT attempts, cost_micros FROM deliveries WHERE chat_id = \(chat) AND route = 'sms'")
@@ -93,7 +82,7 @@ import TestSupport
         try await withFollowUpHarness { h in
             h.startWorker()
             h.twilio.setFailure(.invalidNumber, for: "+821012345678")
-            let chat = try await offlineChat(h)
+            let chat = try await h.offlineChat().chat
             let rows = try await h.settled(chat: chat, count: 2)
             let sms = try #require(rows.first { $0.route == "sms" })
             #expect(sms.status == "failed")
@@ -110,7 +99,7 @@ import TestSupport
         try await withFollowUpHarness(providerTimeoutSeconds: 0.4) { h in
             h.startWorker()
             h.twilio.latency = .milliseconds(900)
-            let chat = try await offlineChat(h)
+            let chat = try await h.offlineChat().chat
             // The first send times out on our side, but Twilio accepts it a little later.
             #expect(await eventually { h.twilio.messages.count == 1 })
             h.twilio.latency = .zero
@@ -128,7 +117,7 @@ import TestSupport
         try await withFollowUpHarness { h in
             h.startWorker()
             h.twilio.setFailure(.rateLimited(retryAfterSeconds: 1), for: "+821012345678")
-            let chat = try await offlineChat(h)
+            let chat = try await h.offlineChat().chat
             try await Task.sleep(for: .milliseconds(300))
             h.twilio.setFailure(nil, for: "+821012345678")
             let rows = try await h.settled(chat: chat, count: 2, timeout: .seconds(8))

@@ -173,6 +173,20 @@ final class FollowUpHarness: Sendable {
         try await app.execute("INSERT INTO activity (customer_id, kind) VALUES (\(customer), \(kind))")
     }
 
+    /// The common start of a flow test: a channel, a customer who asks, leaves, and is answered —
+    /// so a follow-up is on its way.
+    func offlineChat(_ options: ChannelOptions = ChannelOptions(), phone: String? = "+821012345678",
+                     email: String? = "kim@example.com", asks: String = "Hello",
+                     answer: String = "Answer") async throws -> (channel: Int64, customer: Int64, chat: Int64) {
+        let channel = try await self.channel(options)
+        let customer = try await self.customer(channel: channel, phone: phone, email: email)
+        let chat = try await self.chat(channel: channel, customer: customer)
+        try await message(chat: chat, "customer", asks)
+        try await activity(customer: customer, "left")
+        try await message(chat: chat, "manager", answer)
+        return (channel, customer, chat)
+    }
+
     // MARK: Looking
 
     struct DeliveryRow: Equatable, CustomStringConvertible {

@@ -72,12 +72,7 @@ import TestSupport
         settings.chatURLBase = "https://help.product.example/"
         try await withFollowUpHarness(settings: settings) { h in
             h.startWorker()
-            let channel = try await h.channel()
-            let customer = try await h.customer(channel: channel)
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Hello?")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Hi, how can we help?")
+            let (channel, customer, chat) = try await h.offlineChat(asks: "Hello?", answer: "Hi, how can we help?")
             let rows = try await h.settled(chat: chat, count: 2)
             #expect(rows.allSatisfy { $0.status == "sent" }, "\(rows)")
             let text = try #require(h.twilio.messages(to: "+821012345678").first)

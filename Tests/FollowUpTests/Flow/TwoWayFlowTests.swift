@@ -68,12 +68,7 @@ import TestSupport
             var options = FollowUpHarness.ChannelOptions()
             options.email = false
             options.messenger = true
-            let channel = try await h.channel(options)
-            let customer = try await h.customer(channel: channel)
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Hello?")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Answer")
+            let (channel, _, chat) = try await h.offlineChat(options, asks: "Hello?")
             #expect(try await eventually(timeout: .seconds(10)) {
                 try await h.pool.scalar("""
                     SELECT count(*)::int FROM deliveries WHERE chat_id = \(chat) AND route = 'messenger' AND status = 'sending'
@@ -95,12 +90,7 @@ import TestSupport
             h.startWorker()
             var options = FollowUpHarness.ChannelOptions()
             options.email = false
-            let channel = try await h.channel(options)
-            let customer = try await h.customer(channel: channel)
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Hello?")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Answer")
+            let (_, _, chat) = try await h.offlineChat(options, asks: "Hello?")
             // The provider is answering slowly; meanwhile its status callback arrives (as `serve` applies it).
             let sending = try await eventually(timeout: .seconds(10)) {
                 try await h.pool.scalar("SELECT count(*)::int FROM deliveries WHERE chat_id = \(chat) AND status = 'sending'", as: Int.self) == 1
@@ -128,12 +118,7 @@ import TestSupport
             var options = FollowUpHarness.ChannelOptions()
             options.email = false
             options.messenger = true
-            let channel = try await h.channel(options)
-            let customer = try await h.customer(channel: channel)
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Hello?")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Your parcel arrives tomorrow.")
+            let (_, _, chat) = try await h.offlineChat(options, asks: "Hello?", answer: "Your parcel arrives tomorrow.")
 
             let done = try await eventually(timeout: .seconds(15)) {
                 try await h.pool.scalar("""
@@ -164,12 +149,7 @@ import TestSupport
             var options = FollowUpHarness.ChannelOptions()
             options.email = false
             options.messenger = true
-            let channel = try await h.channel(options)
-            let customer = try await h.customer(channel: channel)
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Hello?")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Answer")
+            let (_, _, chat) = try await h.offlineChat(options, asks: "Hello?")
             #expect(try await eventually(timeout: .seconds(15)) {
                 try await h.pool.scalar("""
                     SELECT count(*)::int FROM deliveries WHERE chat_id = \(chat) AND route = 'messenger' AND status = 'delivered'

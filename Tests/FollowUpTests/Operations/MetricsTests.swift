@@ -41,12 +41,7 @@ import TestSupport
 
             // A follow-up: an SMS and an email go out through the loopback providers.
             h.startWorker()
-            let channel = try await h.channel()
-            let customer = try await h.customer(channel: channel)
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Where is my order?")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "It ships today.")
+            let (_, _, chat) = try await h.offlineChat(asks: "Where is my order?", answer: "It ships today.")
             let rows = try await h.settled(chat: chat, count: 2)
             #expect(rows.allSatisfy { $0.status == "sent" }, "\(rows)")
 

@@ -20,13 +20,13 @@ import Wallet
               (.push, 99_999, 0),
               (.email, nil, 0),
               (.email, 1_000, 1_000),
-          ])
+          ] as [(Route, Int64?, Int64)])
     func firstAttemptPrice(route: Route, listPrice: Int64?, held: Int64) throws {
         #expect(try DeliveryDecisions.price(route: route, attempts: 0, heldMicros: 0, listPriceMicros: listPrice, country: "KR") == held)
     }
 
     @Test("a retry keeps its first price, even when the price list changed or an attempt was given back",
-          arguments: [(attempts: 2, held: Int64(15_000)), (attempts: 0, held: 15_000)])
+          arguments: [(2, 15_000), (0, 15_000)] as [(Int, Int64)])
     func retryKeepsPrice(attempts: Int, held: Int64) throws {
         #expect(try DeliveryDecisions.price(route: .sms, attempts: attempts, heldMicros: held, listPriceMicros: 99_000, country: "KR") == held)
     }
@@ -42,11 +42,11 @@ import Wallet
 
     @Test("the backoff, or the provider's Retry-After when longer, capped at retryAfterCap",
           arguments: [
-              (asked: Duration?.none, expected: Duration.seconds(5)),
-              (asked: .seconds(2), expected: .seconds(5)),     // never shorter than the backoff
-              (asked: .seconds(30), expected: .seconds(30)),   // honoured
-              (asked: .seconds(3600), expected: .seconds(600)), // capped
-          ])
+              (nil, .seconds(5)),
+              (.seconds(2), .seconds(5)),     // never shorter than the backoff
+              (.seconds(30), .seconds(30)),   // honoured
+              (.seconds(3600), .seconds(600)), // capped
+          ] as [(Duration?, Duration)])
     func nextDelay(asked: Duration?, expected: Duration) {
         let error = ProviderError(.retryable(after: asked), .rateLimited, status: 429)
         #expect(DeliveryDecisions.nextDelay(after: error, backoff: .seconds(5), retryAfterCap: .seconds(600)) == expected)
@@ -67,7 +67,7 @@ import Wallet
     }
 
     @Test("retrying stops when the next attempt would start after the retry window (from the first attempt)",
-          arguments: [(since: Duration.seconds(0), retried: true), (.seconds(55), true), (.seconds(56), false), (.seconds(300), false)])
+          arguments: [(.seconds(0), true), (.seconds(55), true), (.seconds(56), false), (.seconds(300), false)] as [(Duration, Bool)])
     func retryWindow(since: Duration, retried: Bool) {
         let error = ProviderError(.retryable(after: nil), .timeout, status: 504)
         let delay = DeliveryDecisions.retryDelay(after: error, attempts: 1, limit: 30, sinceFirstAttempt: since,
@@ -102,7 +102,7 @@ import Wallet
     }
 
     @Test("a retryable refusal past the limits fails, saying how long it tried",
-          arguments: [(since: Duration.seconds(90), words: "90 s"), (.seconds(31 * 60), "31 min")])
+          arguments: [(.seconds(90), "90 s"), (.seconds(31 * 60), "31 min")] as [(Duration, String)])
     func gaveUp(since: Duration, words: String) {
         let error = ProviderError(.retryable(after: nil), .unavailable, status: 503)
         #expect(DeliveryDecisions.afterRefusal(error, retryDelay: nil, attempts: 30, sinceFirstAttempt: since)
