@@ -67,7 +67,7 @@ import TestSupport
         settings.gatherDelay = .seconds(3)  // room for a loaded machine to insert the read first
         try await withFollowUpHarness(settings: settings) { h in
             h.startWorker()
-            let (_, customer, chat) = try await h.offlineChat(asks: "Question")
+            let (_, _, chat) = try await h.offlineChat(asks: "Question")
             #expect(try await eventually { try await h.followUps(chat: chat).first?.status == "pending" })
             try await h.pool.execute("INSERT INTO chat_reads (chat_id) VALUES (\(chat))")
             #expect(try await eventually { try await h.followUps(chat: chat).first?.status == "cancelled" })

@@ -72,7 +72,7 @@ import TestSupport
         settings.chatURLBase = "https://help.product.example/"
         try await withFollowUpHarness(settings: settings) { h in
             h.startWorker()
-            let (channel, customer, chat) = try await h.offlineChat(asks: "Hello?", answer: "Hi, how can we help?")
+            let (_, _, chat) = try await h.offlineChat(asks: "Hello?", answer: "Hi, how can we help?")
             let rows = try await h.settled(chat: chat, count: 2)
             #expect(rows.allSatisfy { $0.status == "sent" }, "\(rows)")
             let text = try #require(h.twilio.messages(to: "+821012345678").first)
