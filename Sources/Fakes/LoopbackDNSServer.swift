@@ -31,7 +31,8 @@ public final class LoopbackDNSServer: Sendable {
     public init() throws {
         // TCP first (the kernel picks a free port), then UDP on the same number (its own port space).
         let (records, state) = (Locked<[String: [[String]]]>([:]), Locked(State()))
-        (self.records, self.state) = (records, state)
+        self.records = records
+        self.state = state
         tcp = try LoopbackListener(name: "dns.tcp") { connection in
             while let prefix = connection.read(count: 2),
                   let query = connection.read(count: Int(prefix[0]) << 8 | Int(prefix[1])) {

@@ -60,7 +60,8 @@ public final class LoopbackSMTPServer: Sendable {
     public init(requireAuth: (user: String, password: String)? = nil, rejectRecipients: Set<String> = []) throws {
         let settings = Settings(credentials: requireAuth, rejected: Set(rejectRecipients.map { $0.lowercased() }))
         let (received, fault) = (Locked<[ReceivedMail]>([]), Locked<SMTPFault?>(nil))
-        (self.received, self.fault) = (received, fault)
+        self.received = received
+        self.fault = fault
         listener = try LoopbackListener(name: "smtp") { connection in
             var session = SMTPSession(connection: connection, settings: settings, received: received, fault: fault.withLock { $0 })
             session.run()

@@ -14,12 +14,12 @@ extension FollowUpProviders {
     func send(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, settings: FollowUpSettings) async throws -> String {
         switch delivery.route {
         case .push:
-            guard let platform = delivery.platform.flatMap(PushPlatform.init(rawValue:)), let push else {
+            guard let platform = delivery.platform.flatMap(PushPlatform.init(rawValue:)), let push = self.push else {
                 throw ProviderError(.final, ProviderError.Reason("push is not configured for \(delivery.platform ?? "this platform")"))
             }
             return try await push.send(PushNotification(delivery, followUp, platform: platform))
         case .messenger:
-            guard let messenger, let message = MessengerMessage(delivery, followUp) else {
+            guard let messenger = self.messenger, let message = MessengerMessage(delivery, followUp) else {
                 throw ProviderError(.final, ProviderError.Reason("messenger is not configured"))
             }
             return try await messenger.send(message)
