@@ -24,8 +24,7 @@ public struct FakeHTTPRequest: Sendable {
 
     /// The first header field named `name` (case-insensitive).
     public func header(_ name: String) -> String? {
-        let wanted = name.lowercased()
-        return headers.first { $0.name.lowercased() == wanted }?.value
+        headers.value(of: name)
     }
 
     /// The body as UTF-8 text.
@@ -141,9 +140,7 @@ enum HTTPWire {
             headers.append(HTTPHeader(
                 String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
         }
-        func header(_ name: String) -> String? {
-            headers.first { $0.name.lowercased() == name }?.value
-        }
+        func header(_ name: String) -> String? { headers.value(of: name) }
 
         if header("expect")?.lowercased() == "100-continue" {
             connection.write("HTTP/1.1 100 Continue\r\n\r\n")
