@@ -296,6 +296,7 @@ public final class LoopbackSMTPServer: Sendable {
     }
 }
 
+/// Base64 text (AUTH answers, MIME parts, B-encoded words): Outbound's decoder.
 func decodeBase64(_ text: String) -> [UInt8] {
-    Data(base64Encoded: text.trimmingCharacters(in: .whitespaces), options: .ignoreUnknownCharacters).map { Array($0) } ?? []
+    MIMEDecoding.base64(Array(text.utf8))
 }
