@@ -1,15 +1,5 @@
 import Foundation
-
-/// One header field of a fake request or response.
-public struct FakeHTTPHeader: Sendable, Hashable {
-    public var name: String
-    public var value: String
-
-    public init(_ name: String, _ value: String) {
-        self.name = name
-        self.value = value
-    }
-}
+import Outbound
 
 /// A request as a loopback fake received it.
 public struct FakeHTTPRequest: Sendable {
@@ -20,11 +10,11 @@ public struct FakeHTTPRequest: Sendable {
     /// The query parameters, decoded (`+` as space); the last of repeated names wins.
     public var query: [String: String]
     /// The header fields in the order received.
-    public var headers: [FakeHTTPHeader]
+    public var headers: [HTTPHeader]
     /// The body (de-chunked when it was sent chunked).
     public var body: [UInt8]
 
-    public init(method: String, path: String, query: [String: String] = [:], headers: [FakeHTTPHeader] = [], body: [UInt8] = []) {
+    public init(method: String, path: String, query: [String: String] = [:], headers: [HTTPHeader] = [], body: [UInt8] = []) {
         self.method = method
         self.path = path
         self.query = query
@@ -34,8 +24,7 @@ public struct FakeHTTPRequest: Sendable {
 
     /// The first header field named `name` (case-insensitive).
     public func header(_ name: String) -> String? {
-        let wanted = name.lowercased()
-        return headers.first { $0.name.lowercased() == wanted }?.value
+        headers.value(of: name)
     }
 
     /// The body as UTF-8 text.
@@ -49,31 +38,24 @@ public struct FakeHTTPRequest: Sendable {
     }
 }
 
-/// What a loopback fake answers. `Content-Length` is added by the server.
-public struct FakeHTTPResponse: Sendable {
-    public var status: Int
-    public var headers: [FakeHTTPHeader]
-    public var body: [UInt8]
+/// What a loopback fake answers: Outbound's `HTTPResponse` (the fakes and the client speak the
+/// same types). `Content-Length` is added by the server.
+public typealias FakeHTTPResponse = HTTPResponse
 
-    public init(status: Int, headers: [FakeHTTPHeader] = [], body: [UInt8] = []) {
-        self.status = status
-        self.headers = headers
-        self.body = body
-    }
-
+extension HTTPResponse {
     /// A response with the given header pairs, e.g. `[("Content-Type", "text/plain")]`.
     public init(status: Int, headers: [(String, String)], body: [UInt8] = []) {
-        self.init(status: status, headers: headers.map { FakeHTTPHeader($0.0, $0.1) }, body: body)
+        self.init(status: status, headers: headers.map { HTTPHeader($0.0, $0.1) }, body: body)
     }
 
     /// An `application/json` response with `text` as the body.
     public static func json(_ status: Int, _ text: String) -> FakeHTTPResponse {
-        FakeHTTPResponse(status: status, headers: [FakeHTTPHeader("Content-Type", "application/json")], body: Array(text.utf8))
+        FakeHTTPResponse(status: status, headers: [HTTPHeader("Content-Type", "application/json")], body: Array(text.utf8))
     }
 
     /// A `text/plain; charset=utf-8` response.
     public static func text(_ status: Int, _ text: String) -> FakeHTTPResponse {
-        FakeHTTPResponse(status: status, headers: [FakeHTTPHeader("Content-Type", "text/plain; charset=utf-8")], body: Array(text.utf8))
+        FakeHTTPResponse(status: status, headers: [HTTPHeader("Content-Type", "text/plain; charset=utf-8")], body: Array(text.utf8))
     }
 }
 
@@ -145,7 +127,7 @@ enum HTTPWire {
         let target = String(parts[1])
         let version = String(parts[2])
 
-        var headers: [FakeHTTPHeader] = []
+        var headers: [HTTPHeader] = []
         while true {
             guard let raw = connection.readLine(limit: 65_536) else { throw .malformed }
             if raw.isEmpty { break }
@@ -155,12 +137,10 @@ enum HTTPWire {
                 continue
             }
             guard let colon = line.firstIndex(of: ":") else { throw .malformed }
-            headers.append(FakeHTTPHeader(
+            headers.append(HTTPHeader(
                 String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
         }
-        func header(_ name: String) -> String? {
-            headers.first { $0.name.lowercased() == name }?.value
-        }
+        func header(_ name: String) -> String? { headers.value(of: name) }
 
         if header("expect")?.lowercased() == "100-continue" {
             connection.write("HTTP/1.1 100 Continue\r\n\r\n")

@@ -14,11 +14,10 @@ import Outbound
 /// `truncateUDP` every UDP reply is empty with the TC bit set, so the client must ask over TCP.
 /// Written independently of the product's client (`DNSClient`): its own parsing and encoding.
 public final class LoopbackDNSServer: Sendable {
-    private let tcp: ListeningSocket
+    private let tcp: LoopbackListener
     private let udp: Int32
-    private let connections = ConnectionRegistry()
-    private let records = Locked<[String: [[String]]]>([:])
-    private let state = Locked(State())
+    private let records: Locked<[String: [[String]]]>
+    private let state: Locked<State>
 
     private struct State {
         var stopped = false
@@ -31,7 +30,17 @@ public final class LoopbackDNSServer: Sendable {
 
     public init() throws {
         // TCP first (the kernel picks a free port), then UDP on the same number (its own port space).
-        tcp = try ListeningSocket()
+        let (records, state) = (Locked<[String: [[String]]]>([:]), Locked(State()))
+        self.records = records
+        self.state = state
+        tcp = try LoopbackListener(name: "dns.tcp") { connection in
+            while let prefix = connection.read(count: 2),
+                  let query = connection.read(count: Int(prefix[0]) << 8 | Int(prefix[1])) {
+                state.withLock { $0.tcpQueries += 1 }
+                guard let reply = Self.answer(query, records: records, truncate: false) else { break }
+                connection.write([UInt8(reply.count >> 8), UInt8(reply.count & 0xFF)] + reply)
+            }
+        }
         #if canImport(Glibc)
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         #else
@@ -48,12 +57,10 @@ public final class LoopbackDNSServer: Sendable {
         guard bound == 0 else {
             let error = errno
             _ = close(fd)
-            tcp.shutDown()
-            tcp.release()
+            tcp.stop()
             throw FakeServerError(message: "bind udp 127.0.0.1:\(tcp.port): errno \(error)")
         }
         udp = fd
-        let (listener, connections, records, state) = (tcp, connections, records, state)
         startThread(named: "fakes.dns.udp") {
             var buffer = [UInt8](repeating: 0, count: 4096)
             while !state.withLock({ $0.stopped }) {
@@ -91,22 +98,6 @@ public final class LoopbackDNSServer: Sendable {
                 }
             }
             _ = close(fd)
-        }
-        startThread(named: "fakes.dns.tcp") {
-            while let descriptor = listener.accept() {
-                guard connections.add(descriptor) else { break }
-                startThread(named: "fakes.dns.tcp.connection") {
-                    let connection = Connection(descriptor: descriptor)
-                    while let prefix = connection.read(count: 2),
-                          let query = connection.read(count: Int(prefix[0]) << 8 | Int(prefix[1])) {
-                        state.withLock { $0.tcpQueries += 1 }
-                        guard let reply = Self.answer(query, records: records, truncate: false) else { break }
-                        connection.write([UInt8(reply.count >> 8), UInt8(reply.count & 0xFF)] + reply)
-                    }
-                    connections.remove(descriptor)
-                }
-            }
-            listener.release()
         }
     }
 
@@ -151,8 +142,7 @@ public final class LoopbackDNSServer: Sendable {
             return !s.stopped
         }
         guard first else { return }
-        tcp.shutDown()
-        connections.stopAll()
+        tcp.stop()
     }
 
     private static func key(_ name: String) -> String {

@@ -26,28 +26,15 @@ public final class LoopbackHTTPServer: Sendable {
         var faults = FaultPlan()
     }
 
-    private let listener: ListeningSocket
-    private let connections = ConnectionRegistry()
+    private let listener: LoopbackListener
     private let state: Locked<State>
-    private let stopped = Locked(false)
 
     /// Starts listening on 127.0.0.1 at a free port.
     public init(handler: @escaping Handler) throws {
-        listener = try ListeningSocket()
-        state = Locked(State(handler: handler))
-        let listener = self.listener
-        let connections = self.connections
-        let state = self.state
-        startThread(named: "fakes.http.accept") {
-            while let descriptor = listener.accept() {
-                guard connections.add(descriptor) else { break }
-                state.withLock { $0.connectionsAccepted += 1 }
-                startThread(named: "fakes.http.connection") {
-                    Self.serve(Connection(descriptor: descriptor), state: state)
-                    connections.remove(descriptor)
-                }
-            }
-            listener.release()
+        let state = Locked(State(handler: handler))
+        self.state = state
+        listener = try LoopbackListener(name: "http", accepted: { state.withLock { $0.connectionsAccepted += 1 } }) { connection in
+            Self.serve(connection, state: state)
         }
     }
 
@@ -100,13 +87,7 @@ public final class LoopbackHTTPServer: Sendable {
 
     /// Closes the listening socket and every connection. Idempotent.
     public func stop() {
-        let first = stopped.withLock { stopped in
-            defer { stopped = true }
-            return !stopped
-        }
-        guard first else { return }
-        listener.shutDown()
-        connections.stopAll()
+        listener.stop()
     }
 
     private static func serve(_ connection: Connection, state: Locked<State>) {
@@ -131,7 +112,7 @@ public final class LoopbackHTTPServer: Sendable {
             switch fault {
             case .status(let status, let retryAfter)?:
                 response = .json(status, #"{"error":"injected fault","status":\#(status)}"#)
-                if let retryAfter { response.headers.append(FakeHTTPHeader("Retry-After", retryAfter)) }
+                if let retryAfter { response.headers.append(HTTPHeader("Retry-After", retryAfter)) }
             case .hangAfterHandling(let duration)?:
                 response = handler(received.request)
                 blockThread(for: duration)

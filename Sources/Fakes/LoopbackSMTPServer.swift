@@ -39,11 +39,9 @@ public final class LoopbackSMTPServer: Sendable {
         var rejected: Set<String>
     }
 
-    private let listener: ListeningSocket
-    private let connections = ConnectionRegistry()
-    private let received = Locked<[ReceivedMail]>([])
-    private let stopped = Locked(false)
-    private let fault = Locked<SMTPFault?>(nil)
+    private let listener: LoopbackListener
+    private let received: Locked<[ReceivedMail]>
+    private let fault: Locked<SMTPFault?>
 
     /// A fault the SMTP fake injects.
     public enum SMTPFault: Sendable, Equatable {
@@ -60,23 +58,13 @@ public final class LoopbackSMTPServer: Sendable {
     ///   - requireAuth: when set, AUTH PLAIN/LOGIN is advertised and required before MAIL.
     ///   - rejectRecipients: addresses (case-insensitive) answered with 550 at RCPT.
     public init(requireAuth: (user: String, password: String)? = nil, rejectRecipients: Set<String> = []) throws {
-        listener = try ListeningSocket()
         let settings = Settings(credentials: requireAuth, rejected: Set(rejectRecipients.map { $0.lowercased() }))
-        let listener = self.listener
-        let connections = self.connections
-        let received = self.received
-        let fault = self.fault
-        startThread(named: "fakes.smtp.accept") {
-            while let descriptor = listener.accept() {
-                guard connections.add(descriptor) else { break }
-                startThread(named: "fakes.smtp.connection") {
-                    var session = SMTPSession(connection: Connection(descriptor: descriptor), settings: settings, received: received,
-                                              fault: fault.withLock { $0 })
-                    session.run()
-                    connections.remove(descriptor)
-                }
-            }
-            listener.release()
+        let (received, fault) = (Locked<[ReceivedMail]>([]), Locked<SMTPFault?>(nil))
+        self.received = received
+        self.fault = fault
+        listener = try LoopbackListener(name: "smtp") { connection in
+            var session = SMTPSession(connection: connection, settings: settings, received: received, fault: fault.withLock { $0 })
+            session.run()
         }
     }
 
@@ -116,13 +104,7 @@ public final class LoopbackSMTPServer: Sendable {
 
     /// Closes the listening socket and every connection. Idempotent.
     public func stop() {
-        let first = stopped.withLock { stopped in
-            defer { stopped = true }
-            return !stopped
-        }
-        guard first else { return }
-        listener.shutDown()
-        connections.stopAll()
+        listener.stop()
     }
 
     /// One SMTP conversation.
@@ -314,6 +296,7 @@ public final class LoopbackSMTPServer: Sendable {
     }
 }
 
+/// Base64 text (AUTH answers, MIME parts, B-encoded words): Outbound's decoder.
 func decodeBase64(_ text: String) -> [UInt8] {
-    Data(base64Encoded: text.trimmingCharacters(in: .whitespaces), options: .ignoreUnknownCharacters).map { Array($0) } ?? []
+    MIMEDecoding.base64(Array(text.utf8))
 }

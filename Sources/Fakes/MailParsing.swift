@@ -1,4 +1,5 @@
 import Foundation
+import Outbound
 
 /// One header field of a received mail, unfolded.
 public struct MailHeader: Sendable, Hashable {
@@ -142,39 +143,7 @@ enum MailParsing {
         return sections
     }
 
-    static func decodeQuotedPrintable(_ body: [UInt8]) -> [UInt8] {
-        var output: [UInt8] = []
-        var index = 0
-        func hex(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case 0x30...0x39: byte - 0x30
-            case 0x41...0x46: byte - 0x41 + 10
-            case 0x61...0x66: byte - 0x61 + 10
-            default: nil
-            }
-        }
-        while index < body.count {
-            let byte = body[index]
-            if byte == UInt8(ascii: "=") {
-                if index + 2 < body.count, body[index + 1] == 0x0D, body[index + 2] == 0x0A {
-                    index += 3  // soft line break
-                    continue
-                }
-                if index + 1 < body.count, body[index + 1] == 0x0A {
-                    index += 2
-                    continue
-                }
-                if index + 2 < body.count, let high = hex(body[index + 1]), let low = hex(body[index + 2]) {
-                    output.append(high << 4 | low)
-                    index += 3
-                    continue
-                }
-            }
-            output.append(byte)
-            index += 1
-        }
-        return output
-    }
+    static func decodeQuotedPrintable(_ body: [UInt8]) -> [UInt8] { MIMEDecoding.quotedPrintable(body) }
 
     /// Decodes `=?charset?B|Q?…?=` words (UTF-8 and ASCII charsets); whitespace between words is dropped.
     static func decodeEncodedWords(_ value: String) -> String {

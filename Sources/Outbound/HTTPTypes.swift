@@ -15,6 +15,15 @@ public struct HTTPHeader: Sendable, Hashable {
     }
 }
 
+extension Array where Element == HTTPHeader {
+    /// The value of the first field named `name` (case-insensitive), if any: how requests and
+    /// responses (ours and the fakes') look a header up.
+    public func value(of name: String) -> String? {
+        let wanted = name.lowercased()
+        return first { $0.name.lowercased() == wanted }?.value
+    }
+}
+
 /// An HTTP(S) request to send with ``OutboundClient/send(_:)``.
 public struct HTTPRequest: Sendable {
     /// The method, e.g. `GET`, `POST`, `PUT`, `DELETE`. Any token is sent as-is.
@@ -64,8 +73,7 @@ public struct HTTPResponse: Sendable {
 
     /// The value of the first header field named `name` (case-insensitive), if any.
     public func header(_ name: String) -> String? {
-        let wanted = name.lowercased()
-        return headers.first { $0.name.lowercased() == wanted }?.value
+        headers.value(of: name)
     }
 
     /// The body decoded as UTF-8 (invalid sequences replaced).

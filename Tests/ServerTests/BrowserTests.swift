@@ -22,34 +22,34 @@ import TestSupport
 
     @Test("headless Chromium: log in, retry a dead job, see it run", .enabled(if: available, "needs chromium and chromium-driver"))
     func retryInBrowser() async throws {
-        let w = try await StatusPageTests.world()
-        defer { Task { await w.stop() } }
-        let job = try await w.db.pool.scalar("""
-            INSERT INTO public.jobs (kind, state, attempt, max_attempts, finished_at, errors)
-            VALUES ('ops.browser', 'dead', 1, 1, now(), '[{"attempt": 1, "at": "2026-11-29T12:00:00Z", "error": "provider timeout"}]')
-            RETURNING id
-            """, as: Int64.self)
-        var registry = JobRegistry()
-        registry.register(kind: "ops.browser") { _ in .done }
-        var configuration = WorkerConfiguration()
-        configuration.safetyPoll = .milliseconds(200)
-        let worker = JobWorker(pool: w.db.anotherPool(maxConnections: 4), registry: registry, configuration: configuration,
-                               logger: Logger(label: "test.browser-worker"))
-        let running = Task { try await worker.run() }
-        defer {
-            worker.shutdown()
-            running.cancel()
-        }
+        try await StatusPageTests.withWorld { w in
+            let job = try await w.db.pool.scalar("""
+                INSERT INTO public.jobs (kind, state, attempt, max_attempts, finished_at, errors)
+                VALUES ('ops.browser', 'dead', 1, 1, now(), '[{"attempt": 1, "at": "2026-11-29T12:00:00Z", "error": "provider timeout"}]')
+                RETURNING id
+                """, as: Int64.self)
+            var registry = JobRegistry()
+            registry.register(kind: "ops.browser") { _ in .done }
+            var configuration = WorkerConfiguration()
+            configuration.safetyPoll = .milliseconds(200)
+            let worker = JobWorker(pool: w.db.anotherPool(maxConnections: 4), registry: registry, configuration: configuration,
+                                   logger: Logger(label: "test.browser-worker"))
+            let running = Task { try await worker.run() }
+            defer {
+                worker.shutdown()
+                running.cancel()
+            }
 
-        let artifacts = Self.root.appendingPathComponent(".build/test-artifacts")
-        try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
-        let screenshot = artifacts.appendingPathComponent("status-page.png").path
-        try? FileManager.default.removeItem(atPath: screenshot)
-        let script = Self.root.appendingPathComponent("scripts/browser/status_page_check.py").path
-        let child = try ChildProcess("/usr/bin/env", ["python3", script, w.base, StatusPageTests.password, "\(job)", screenshot])
-        let code = await child.wait(timeout: .seconds(90))
-        #expect(code == 0, "\(child.output)")
-        #expect(try await w.db.pool.scalar("SELECT state::text FROM public.jobs WHERE id = \(job)", as: String.self) == "completed")
-        #expect(FileManager.default.fileExists(atPath: screenshot), "the screenshot is kept")
+            let artifacts = Self.root.appendingPathComponent(".build/test-artifacts")
+            try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
+            let screenshot = artifacts.appendingPathComponent("status-page.png").path
+            try? FileManager.default.removeItem(atPath: screenshot)
+            let script = Self.root.appendingPathComponent("scripts/browser/status_page_check.py").path
+            let child = try ChildProcess("/usr/bin/env", ["python3", script, w.base, StatusPageTests.password, "\(job)", screenshot])
+            let code = await child.wait(timeout: .seconds(90))
+            #expect(code == 0, "\(child.output)")
+            #expect(try await w.db.pool.scalar("SELECT state::text FROM public.jobs WHERE id = \(job)", as: String.self) == "completed")
+            #expect(FileManager.default.fileExists(atPath: screenshot), "the screenshot is kept")
+        }
     }
 }

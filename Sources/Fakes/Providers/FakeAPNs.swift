@@ -123,14 +123,14 @@ public final class FakeAPNs: Sendable {
                     apnsID: id, deviceToken: token, topic: request.header("apns-topic"),
                     pushType: request.header("apns-push-type"), collapseID: request.header("apns-collapse-id"),
                     title: alert?["title"] as? String ?? "", body: alert?["body"] as? String ?? "", data: data))
-                return FakeHTTPResponse(status: 200, headers: [FakeHTTPHeader("apns-id", id)])
+                return FakeHTTPResponse(status: 200, headers: [HTTPHeader("apns-id", id)])
             }
         }
     }
 
     private static func reason(_ status: Int, _ reason: String) -> FakeHTTPResponse {
         var response = FakeHTTPResponse.json(status, FakeJSON.text(["reason": reason]))
-        response.headers.append(FakeHTTPHeader("apns-id", UUID().uuidString))
+        response.headers.append(HTTPHeader("apns-id", UUID().uuidString))
         return response
     }
 }

@@ -118,7 +118,7 @@ public final class FakeFCM: Sendable {
                              message: "The registration token is not a valid FCM registration token")
             case .quotaExceeded(let seconds):
                 var response = error(429, status: "RESOURCE_EXHAUSTED", errorCode: "QUOTA_EXCEEDED", message: "Quota exceeded.")
-                response.headers.append(FakeHTTPHeader("Retry-After", String(seconds)))
+                response.headers.append(HTTPHeader("Retry-After", String(seconds)))
                 return response
             case .unavailable:
                 return error(503, status: "UNAVAILABLE", errorCode: "UNAVAILABLE", message: "The service is currently unavailable.")

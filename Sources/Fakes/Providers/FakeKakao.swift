@@ -144,7 +144,7 @@ public final class FakeKakao: Sendable {
                         state.behaviours[recipient.recipientNo] = times == 1 ? nil
                             : .rateLimited(retryAfter: retryAfter, times: times == Int.max ? times : times - 1)
                         var response = headerOnly(429, code: -9429, message: "Too many requests")
-                        if let retryAfter { response.headers.append(FakeHTTPHeader("Retry-After", retryAfter)) }
+                        if let retryAfter { response.headers.append(HTTPHeader("Retry-After", retryAfter)) }
                         return response
                     }
                 }

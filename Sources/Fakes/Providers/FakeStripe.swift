@@ -157,7 +157,7 @@ public final class FakeStripe: Sendable {
                                  message: "Keys for idempotent requests can only be used with the same parameters they were first used with.")
                 }
                 var replay = stored.response
-                replay.headers.append(FakeHTTPHeader("Idempotent-Replayed", "true"))
+                replay.headers.append(HTTPHeader("Idempotent-Replayed", "true"))
                 return replay
             }
             guard let amountText = fields["amount"], let amount = Int64(amountText), amount > 0,
@@ -240,7 +240,7 @@ public final class FakeStripe: Sendable {
             detail["payment_intent"] = object
         }
         var response = FakeHTTPResponse.json(status, FakeJSON.text(["error": detail]))
-        response.headers.append(FakeHTTPHeader("Request-Id", "req_" + FakeIDs.alphanumeric()))
+        response.headers.append(HTTPHeader("Request-Id", "req_" + FakeIDs.alphanumeric()))
         return response
     }
 }

@@ -119,7 +119,7 @@ public final class FakeTwilio: Sendable {
                 return error(400, code: 21610, message: "Attempt to send to unsubscribed recipient")
             case .rateLimited(let seconds):
                 var response = error(429, code: 20429, message: "Too Many Requests")
-                response.headers.append(FakeHTTPHeader("Retry-After", String(seconds)))
+                response.headers.append(HTTPHeader("Retry-After", String(seconds)))
                 return response
             case .serverError(let status, let times):
                 if times > 0 {
@@ -135,7 +135,7 @@ public final class FakeTwilio: Sendable {
             state.messages.append(message)
             var response = FakeHTTPResponse.json(201, json(message, accountSID: accountSID))
             state.messages[state.messages.count - 1].status = "delivered"
-            response.headers.append(FakeHTTPHeader("Twilio-Request-Id", "RQ" + FakeIDs.hex()))
+            response.headers.append(HTTPHeader("Twilio-Request-Id", "RQ" + FakeIDs.hex()))
             return response
         }
     }

@@ -9,27 +9,22 @@ import TestSupport
 @Suite("Bad input") struct BadInputTests {
     @Test("jobs for unknown chats or deliveries finish quietly; a malformed payload is dead with a reason; real work continues")
     func unknownIDsAndGarbage() async throws {
-        let h = try await FollowUpHarness()
-        defer { Task { await h.stop() } }
-        h.startWorker()
-        try await h.pool.execute("SELECT jobs_enqueue('followup.offline_check', '{\"chat_id\": 987654}')")
-        try await h.pool.execute("SELECT jobs_enqueue('followup.deliver', '{\"delivery_id\": 987654}')")
-        try await h.pool.execute("SELECT jobs_enqueue('followup.dispatch', '{\"oops\": 1}')")
-        try await h.pool.execute("SELECT jobs_enqueue('followup.push_timeout', '{\"follow_up_id\": 987654}')")
-        #expect(try await h.idle())
-        let states = try await h.pool.query("SELECT kind, state::text, errors::text FROM jobs ORDER BY id").map {
-            (try $0.decode(String.self, at: 0), try $0.decode(String.self, at: 1), try $0.decode(String.self, at: 2))
-        }
-        #expect(states.map(\.1) == ["completed", "completed", "dead", "completed"], "\(states)")
-        #expect(states[2].2.contains("missing field follow_up_id"))
+        try await withFollowUpHarness { h in
+            h.startWorker()
+            try await h.pool.execute("SELECT jobs_enqueue('followup.offline_check', '{\"chat_id\": 987654}')")
+            try await h.pool.execute("SELECT jobs_enqueue('followup.deliver', '{\"delivery_id\": 987654}')")
+            try await h.pool.execute("SELECT jobs_enqueue('followup.dispatch', '{\"oops\": 1}')")
+            try await h.pool.execute("SELECT jobs_enqueue('followup.push_timeout', '{\"follow_up_id\": 987654}')")
+            #expect(try await h.idle())
+            let states = try await h.pool.query("SELECT kind, state::text, errors::text FROM jobs ORDER BY id").map {
+                (try $0.decode(String.self, at: 0), try $0.decode(String.self, at: 1), try $0.decode(String.self, at: 2))
+            }
+            #expect(states.map(\.1) == ["completed", "completed", "dead", "completed"], "\(states)")
+            #expect(states[2].2.contains("missing field follow_up_id"))
 
-        let channel = try await h.channel()
-        let customer = try await h.customer(channel: channel)
-        let chat = try await h.chat(channel: channel, customer: customer)
-        try await h.message(chat: chat, "customer", "Hello")
-        try await h.activity(customer: customer, "left")
-        try await h.message(chat: chat, "manager", "Answer")
-        let rows = try await h.settled(chat: chat, count: 2)
-        #expect(rows.allSatisfy { $0.status == "sent" }, "\(rows)")
+            let (_, _, chat) = try await h.offlineChat()
+            let rows = try await h.settled(chat: chat, count: 2)
+            #expect(rows.allSatisfy { $0.status == "sent" }, "\(rows)")
+        }
     }
 }

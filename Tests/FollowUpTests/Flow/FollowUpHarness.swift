@@ -9,6 +9,29 @@ import Providers
 import TestSupport
 import Wallet
 
+/// Runs `body` in a fresh harness and stops it afterwards — pollers drained, fakes and pools
+/// closed — whether `body` returned or threw (awaited, unlike a `defer { Task { … } }`).
+///
+/// ```swift
+/// try await withFollowUpHarness { h in
+///     h.startWorker()
+///     let channel = try await h.channel()
+///     …
+/// }
+/// ```
+func withFollowUpHarness<T>(settings: FollowUpSettings = .fast(), providerTimeoutSeconds: Double = 5,
+                            _ body: (FollowUpHarness) async throws -> T) async throws -> T {
+    let h = try await FollowUpHarness(settings: settings, providerTimeoutSeconds: providerTimeoutSeconds)
+    do {
+        let result = try await body(h)
+        await h.stop()
+        return result
+    } catch {
+        await h.stop()
+        throw error
+    }
+}
+
 /// One test's world: a fresh database, loopback provider fakes (Twilio, Kakao, FCM, SMTP), the
 /// real provider adapters pointed at them, and one or more pollers running the follow-up jobs.
 /// The app's side is written the way an app writes it: plain SQL INSERTs, logged in as a member
@@ -80,6 +103,7 @@ final class FollowUpHarness: Sendable {
         return worker
     }
 
+    /// Drains the pollers and closes the fakes and pools (`withFollowUpHarness` calls it).
     func stop() async {
         for (worker, task) in workers.withLock({ $0 }) {
             worker.shutdown()
@@ -147,6 +171,20 @@ final class FollowUpHarness: Sendable {
 
     func activity(customer: Int64, _ kind: String) async throws {
         try await app.execute("INSERT INTO activity (customer_id, kind) VALUES (\(customer), \(kind))")
+    }
+
+    /// The common start of a flow test: a channel, a customer who asks, leaves, and is answered —
+    /// so a follow-up is on its way.
+    func offlineChat(_ options: ChannelOptions = ChannelOptions(), phone: String? = "+821012345678",
+                     email: String? = "kim@example.com", asks: String = "Hello",
+                     answer: String = "Answer") async throws -> (channel: Int64, customer: Int64, chat: Int64) {
+        let channel = try await self.channel(options)
+        let customer = try await self.customer(channel: channel, phone: phone, email: email)
+        let chat = try await self.chat(channel: channel, customer: customer)
+        try await message(chat: chat, "customer", asks)
+        try await activity(customer: customer, "left")
+        try await message(chat: chat, "manager", answer)
+        return (channel, customer, chat)
     }
 
     // MARK: Looking

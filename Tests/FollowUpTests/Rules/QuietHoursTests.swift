@@ -122,114 +122,114 @@ import TestSupport
 
     @Test("a text due in quiet hours waits until they end (Seoul); email goes now; New York on the same channel is not held")
     func heldText() async throws {
-        let h = try await FollowUpHarness()
-        defer { Task { await h.stop() } }
-        h.startWorker()
-        let channel = try await h.channel()
-        // Quiet in Seoul from an hour ago until an hour from now (local wall-clock times; may span midnight).
-        try await h.pool.execute("""
-            UPDATE channels SET follow_up_cooldown = '0',
-                quiet_hours_start = ((now() AT TIME ZONE 'Asia/Seoul') - interval '1 hour')::time(0),
-                quiet_hours_end = ((now() AT TIME ZONE 'Asia/Seoul') + interval '1 hour')::time(0)
-            WHERE id = \(channel)
-            """)
-        let seoul = try await h.customer(channel: channel)                      // +82: Asia/Seoul from the phone
-        let newYork = try await h.customer(channel: channel, name: "Sam", phone: "+12125550100", email: "sam@example.com", country: "US")
-        try await h.app.execute("UPDATE customers SET time_zone = 'America/New_York' WHERE id = \(newYork)")
-        var chats: [Int64] = []
-        for customer in [seoul, newYork] {
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Hello?")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Hi, here is the answer.")
-            chats.append(chat)
+        try await withFollowUpHarness { h in
+            h.startWorker()
+            let channel = try await h.channel()
+            // Quiet in Seoul from an hour ago until an hour from now (local wall-clock times; may span midnight).
+            try await h.pool.execute("""
+                UPDATE channels SET follow_up_cooldown = '0',
+                    quiet_hours_start = ((now() AT TIME ZONE 'Asia/Seoul') - interval '1 hour')::time(0),
+                    quiet_hours_end = ((now() AT TIME ZONE 'Asia/Seoul') + interval '1 hour')::time(0)
+                WHERE id = \(channel)
+                """)
+            let seoul = try await h.customer(channel: channel)                      // +82: Asia/Seoul from the phone
+            let newYork = try await h.customer(channel: channel, name: "Sam", phone: "+12125550100", email: "sam@example.com", country: "US")
+            try await h.app.execute("UPDATE customers SET time_zone = 'America/New_York' WHERE id = \(newYork)")
+            var chats: [Int64] = []
+            for customer in [seoul, newYork] {
+                let chat = try await h.chat(channel: channel, customer: customer)
+                try await h.message(chat: chat, "customer", "Hello?")
+                try await h.activity(customer: customer, "left")
+                try await h.message(chat: chat, "manager", "Hi, here is the answer.")
+                chats.append(chat)
+            }
+            // New York: both out now.
+            let ny = try await h.settled(chat: chats[1], count: 2)
+            #expect(ny.allSatisfy { $0.status == "sent" }, "\(ny)")
+            // Seoul: the email is out, the text waits, and delivery_report says until when.
+            #expect(try await eventually { try await h.deliveries(chat: chats[0]).contains { $0.route == "email" && $0.status == "sent" } })
+            let held = try #require(try await h.app.first("""
+                SELECT status, why, held_until > now() FROM delivery_report WHERE chat_id = \(chats[0]) AND kind = 'text'
+                """))
+            #expect(try held.decode(String.self, at: 0) == "queued")
+            let why = try held.decode(String.self, at: 1)
+            #expect(why.hasPrefix("held for quiet hours until ") && why.hasSuffix(" Asia/Seoul"), "\(why)")
+            #expect(try held.decode(Bool.self, at: 2))
+            #expect(h.twilio.messages(to: "+821012345678").isEmpty)
+            // When the window opens, it goes.
+            try await windowOpens(h, chat: chats[0])
+            let seoulRows = try await h.settled(chat: chats[0], count: 2, timeout: .seconds(15))
+            #expect(seoulRows.allSatisfy { $0.status == "sent" }, "\(seoulRows)")
+            #expect(h.twilio.messages(to: "+821012345678").count == 1)
         }
-        // New York: both out now.
-        let ny = try await h.settled(chat: chats[1], count: 2)
-        #expect(ny.allSatisfy { $0.status == "sent" }, "\(ny)")
-        // Seoul: the email is out, the text waits, and delivery_report says until when.
-        #expect(try await eventually { try await h.deliveries(chat: chats[0]).contains { $0.route == "email" && $0.status == "sent" } })
-        let held = try #require(try await h.app.first("""
-            SELECT status, why, held_until > now() FROM delivery_report WHERE chat_id = \(chats[0]) AND kind = 'text'
-            """))
-        #expect(try held.decode(String.self, at: 0) == "queued")
-        let why = try held.decode(String.self, at: 1)
-        #expect(why.hasPrefix("held for quiet hours until ") && why.hasSuffix(" Asia/Seoul"), "\(why)")
-        #expect(try held.decode(Bool.self, at: 2))
-        #expect(h.twilio.messages(to: "+821012345678").isEmpty)
-        // When the window opens, it goes.
-        try await windowOpens(h, chat: chats[0])
-        let seoulRows = try await h.settled(chat: chats[0], count: 2, timeout: .seconds(15))
-        #expect(seoulRows.allSatisfy { $0.status == "sent" }, "\(seoulRows)")
-        #expect(h.twilio.messages(to: "+821012345678").count == 1)
     }
 
     @Test("when the window opens, a held text is checked again: a customer who came back, or chose email only, gets no text")
     func heldTextRechecked() async throws {
-        let h = try await FollowUpHarness()
-        defer { Task { await h.stop() } }
-        h.startWorker()
-        let channel = try await h.channel()
-        try await h.pool.execute("""
-            UPDATE channels SET follow_up_cooldown = '0', time_zone = 'Asia/Seoul',
-                quiet_hours_start = ((now() AT TIME ZONE 'Asia/Seoul') - interval '1 hour')::time(0),
-                quiet_hours_end = ((now() AT TIME ZONE 'Asia/Seoul') + interval '1 hour')::time(0)
-            WHERE id = \(channel)
-            """)
-        var chats: [(customer: Int64, chat: Int64)] = []
-        for (name, phone) in [("Back", "+821055500001"), ("Pref", "+821055500002")] {
-            let customer = try await h.customer(channel: channel, name: name, phone: phone, email: "\(name.lowercased())@example.com")
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Hello?")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Here is the answer.")
-            chats.append((customer, chat))
+        try await withFollowUpHarness { h in
+            h.startWorker()
+            let channel = try await h.channel()
+            try await h.pool.execute("""
+                UPDATE channels SET follow_up_cooldown = '0', time_zone = 'Asia/Seoul',
+                    quiet_hours_start = ((now() AT TIME ZONE 'Asia/Seoul') - interval '1 hour')::time(0),
+                    quiet_hours_end = ((now() AT TIME ZONE 'Asia/Seoul') + interval '1 hour')::time(0)
+                WHERE id = \(channel)
+                """)
+            var chats: [(customer: Int64, chat: Int64)] = []
+            for (name, phone) in [("Back", "+821055500001"), ("Pref", "+821055500002")] {
+                let customer = try await h.customer(channel: channel, name: name, phone: phone, email: "\(name.lowercased())@example.com")
+                let chat = try await h.chat(channel: channel, customer: customer)
+                try await h.message(chat: chat, "customer", "Hello?")
+                try await h.activity(customer: customer, "left")
+                try await h.message(chat: chat, "manager", "Here is the answer.")
+                chats.append((customer, chat))
+            }
+            for (_, chat) in chats {
+                #expect(try await eventually { try await h.deliveries(chat: chat).contains { $0.route == "email" && $0.status == "sent" } })
+                #expect(try await h.deliveries(chat: chat).contains { $0.route != "email" && $0.status == "queued" })
+            }
+            try await h.activity(customer: chats[0].customer, "page_view")
+            try await h.app.execute("UPDATE customers SET follow_up = 'email_only' WHERE id = \(chats[1].customer)")
+            for (_, chat) in chats { try await windowOpens(h, chat: chat) }
+            let back = try await h.settled(chat: chats[0].chat, count: 2, timeout: .seconds(15))
+            #expect(back.first { $0.route != "email" }?.status == "excluded", "\(back)")
+            #expect(back.first { $0.route != "email" }?.reason == "customer came back before it was sent")
+            let preference = try await h.settled(chat: chats[1].chat, count: 2, timeout: .seconds(15))
+            #expect(preference.first { $0.route != "email" }?.reason == "the customer asked for email only (follow_up = email_only)", "\(preference)")
+            #expect(h.twilio.messages.isEmpty)
         }
-        for (_, chat) in chats {
-            #expect(try await eventually { try await h.deliveries(chat: chat).contains { $0.route == "email" && $0.status == "sent" } })
-            #expect(try await h.deliveries(chat: chat).contains { $0.route != "email" && $0.status == "queued" })
-        }
-        try await h.activity(customer: chats[0].customer, "page_view")
-        try await h.app.execute("UPDATE customers SET follow_up = 'email_only' WHERE id = \(chats[1].customer)")
-        for (_, chat) in chats { try await windowOpens(h, chat: chat) }
-        let back = try await h.settled(chat: chats[0].chat, count: 2, timeout: .seconds(15))
-        #expect(back.first { $0.route != "email" }?.status == "excluded", "\(back)")
-        #expect(back.first { $0.route != "email" }?.reason == "customer came back before it was sent")
-        let preference = try await h.settled(chat: chats[1].chat, count: 2, timeout: .seconds(15))
-        #expect(preference.first { $0.route != "email" }?.reason == "the customer asked for email only (follow_up = email_only)", "\(preference)")
-        #expect(h.twilio.messages.isEmpty)
     }
 
     @Test("a channel that holds push too: the push waits for the window, and its acknowledgement wait starts then")
     func heldPush() async throws {
-        let h = try await FollowUpHarness()
-        defer { Task { await h.stop() } }
-        h.startWorker()
-        var options = FollowUpHarness.ChannelOptions()
-        options.push = true
-        options.pushAckTimeout = "1 second"
-        let channel = try await h.channel(options)
-        try await h.pool.execute("""
-            UPDATE channels SET follow_up_cooldown = '0', quiet_hours_hold_push = true,
-                quiet_hours_start = ((now() AT TIME ZONE 'Asia/Seoul') - interval '1 hour')::time(0),
-                quiet_hours_end = ((now() AT TIME ZONE 'Asia/Seoul') + interval '1 hour')::time(0)
-            WHERE id = \(channel)
-            """)
-        let customer = try await h.customer(channel: channel)
-        try await h.device(customer: customer, token: FollowUpHarness.androidToken("quiet"))
-        let chat = try await h.chat(channel: channel, customer: customer)
-        try await h.message(chat: chat, "customer", "Hello?")
-        try await h.activity(customer: customer, "left")
-        try await h.message(chat: chat, "manager", "Here is the answer.")
-        #expect(try await eventually { try await h.deliveries(chat: chat).first?.reason?.hasPrefix("held for quiet hours") == true })
-        let deadline = try await h.pool.scalar("""
-            SELECT f.push_deadline >= d.held_until + interval '1 second' FROM follow_ups f JOIN deliveries d ON d.follow_up_id = f.id
-            WHERE f.chat_id = \(chat) AND d.route = 'push'
-            """, as: Bool.self)
-        #expect(deadline)
-        #expect(h.fcm.pushes.isEmpty)
-        // The window opens: the push goes.
-        try await windowOpens(h, chat: chat)
-        #expect(await eventually { h.fcm.pushes.count == 1 })
+        try await withFollowUpHarness { h in
+            h.startWorker()
+            var options = FollowUpHarness.ChannelOptions()
+            options.push = true
+            options.pushAckTimeout = "1 second"
+            let channel = try await h.channel(options)
+            try await h.pool.execute("""
+                UPDATE channels SET follow_up_cooldown = '0', quiet_hours_hold_push = true,
+                    quiet_hours_start = ((now() AT TIME ZONE 'Asia/Seoul') - interval '1 hour')::time(0),
+                    quiet_hours_end = ((now() AT TIME ZONE 'Asia/Seoul') + interval '1 hour')::time(0)
+                WHERE id = \(channel)
+                """)
+            let customer = try await h.customer(channel: channel)
+            try await h.device(customer: customer, token: FollowUpHarness.androidToken("quiet"))
+            let chat = try await h.chat(channel: channel, customer: customer)
+            try await h.message(chat: chat, "customer", "Hello?")
+            try await h.activity(customer: customer, "left")
+            try await h.message(chat: chat, "manager", "Here is the answer.")
+            #expect(try await eventually { try await h.deliveries(chat: chat).first?.reason?.hasPrefix("held for quiet hours") == true })
+            let deadline = try await h.pool.scalar("""
+                SELECT f.push_deadline >= d.held_until + interval '1 second' FROM follow_ups f JOIN deliveries d ON d.follow_up_id = f.id
+                WHERE f.chat_id = \(chat) AND d.route = 'push'
+                """, as: Bool.self)
+            #expect(deadline)
+            #expect(h.fcm.pushes.isEmpty)
+            // The window opens: the push goes.
+            try await windowOpens(h, chat: chat)
+            #expect(await eventually { h.fcm.pushes.count == 1 })
+        }
     }
 }

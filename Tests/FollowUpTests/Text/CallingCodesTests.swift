@@ -18,11 +18,10 @@ import TestSupport
         #expect(CallingCodes.country(ofE164: number) == country)
     }
 
-    @Test("no country: not E.164, non-geographic, unassigned, malformed")
-    func none() {
-        for number in [nil, "", "01012345678", "+", "+82", "+80012345678", "+88212345678", "+2101234567", "+82abc12345"] {
-            #expect(CallingCodes.country(ofE164: number) == nil, "\(number ?? "nil")")
-        }
+    @Test("no country: not E.164, non-geographic, unassigned, malformed",
+          arguments: [nil, "", "01012345678", "+", "+82", "+80012345678", "+88212345678", "+2101234567", "+82abc12345"] as [String?])
+    func none(number: String?) {
+        #expect(CallingCodes.country(ofE164: number) == nil)
     }
 
     @Test("the table is a prefix code: no assigned code is the prefix of another")
@@ -35,30 +34,30 @@ import TestSupport
 
     @Test("a +82 number declared US is priced and sized as Korean; a +1 number declared XX pays the US rate")
     func pricedByNumber() async throws {
-        let h = try await FollowUpHarness()
-        defer { Task { await h.stop() } }
-        h.startWorker()
-        var options = FollowUpHarness.ChannelOptions()
-        options.email = false
-        options.country = "US"
-        let channel = try await h.channel(options)
-        let korean = try await h.customer(channel: channel, phone: "+821099998888", country: "US")
-        let american = try await h.customer(channel: channel, phone: "+14155550123", country: "XX")
-        var chats: [Int64] = []
-        for customer in [korean, american] {
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Hello")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Your order shipped.")
-            chats.append(chat)
+        try await withFollowUpHarness { h in
+            h.startWorker()
+            var options = FollowUpHarness.ChannelOptions()
+            options.email = false
+            options.country = "US"
+            let channel = try await h.channel(options)
+            let korean = try await h.customer(channel: channel, phone: "+821099998888", country: "US")
+            let american = try await h.customer(channel: channel, phone: "+14155550123", country: "XX")
+            var chats: [Int64] = []
+            for customer in [korean, american] {
+                let chat = try await h.chat(channel: channel, customer: customer)
+                try await h.message(chat: chat, "customer", "Hello")
+                try await h.activity(customer: customer, "left")
+                try await h.message(chat: chat, "manager", "Your order shipped.")
+                chats.append(chat)
+            }
+            for chat in chats { _ = try await h.settled(chat: chat, count: 1) }
+            let ids = "{" + chats.map(String.init).joined(separator: ",") + "}"
+            let rows = try await h.pool.query("""
+                SELECT country, route, cost_micros FROM deliveries WHERE chat_id = ANY(\(ids)::bigint[]) AND route <> 'email' ORDER BY chat_id
+                """).map { (try $0.decode(String.self, at: 0), try $0.decode(String.self, at: 1), try $0.decode(Int64.self, at: 2)) }
+            #expect(rows.count == 2)
+            #expect(rows.first.map { $0 == ("KR", "sms", 15000) } == true, "\(rows)")
+            #expect(rows.last.map { $0 == ("US", "sms", 7900) } == true, "\(rows)")
         }
-        for chat in chats { _ = try await h.settled(chat: chat, count: 1) }
-        let ids = "{" + chats.map(String.init).joined(separator: ",") + "}"
-        let rows = try await h.pool.query("""
-            SELECT country, route, cost_micros FROM deliveries WHERE chat_id = ANY(\(ids)::bigint[]) AND route <> 'email' ORDER BY chat_id
-            """).map { (try $0.decode(String.self, at: 0), try $0.decode(String.self, at: 1), try $0.decode(Int64.self, at: 2)) }
-        #expect(rows.count == 2)
-        #expect(rows.first.map { $0 == ("KR", "sms", 15000) } == true, "\(rows)")
-        #expect(rows.last.map { $0 == ("US", "sms", 7900) } == true, "\(rows)")
     }
 }

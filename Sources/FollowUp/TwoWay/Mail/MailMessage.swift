@@ -1,4 +1,5 @@
 import Foundation
+import Outbound
 
 /// A received RFC 5322 message taken apart: header fields (unfolded, RFC 2047 encoded-words
 /// decoded on request) and its MIME leaf parts with the transfer encoding (base64,
@@ -177,43 +178,10 @@ struct MailMessage: Sendable {
         return result
     }
 
-    static func base64(_ bytes: [UInt8]) -> [UInt8] {
-        let clean = bytes.filter { !($0 == 0x0D || $0 == 0x0A || $0 == 0x20 || $0 == 0x09) }
-        var text = String(decoding: clean, as: UTF8.self)
-        while text.count % 4 != 0 { text += "=" }
-        return Data(base64Encoded: text, options: .ignoreUnknownCharacters).map { Array($0) } ?? []
-    }
+    static func base64(_ bytes: [UInt8]) -> [UInt8] { MIMEDecoding.base64(bytes) }
 
     static func quotedPrintable(_ bytes: [UInt8], underscoreIsSpace: Bool = false) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var index = 0
-        func hex(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case 0x30...0x39: byte - 0x30
-            case 0x41...0x46: byte - 0x41 + 10
-            case 0x61...0x66: byte - 0x61 + 10
-            default: nil
-            }
-        }
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == 0x3D {  // "="
-                if index + 1 < bytes.count && (bytes[index + 1] == 0x0A || bytes[index + 1] == 0x0D) {
-                    // Soft line break.
-                    index += bytes[index + 1] == 0x0D && index + 2 < bytes.count && bytes[index + 2] == 0x0A ? 3 : 2
-                    continue
-                }
-                if index + 2 < bytes.count, let high = hex(bytes[index + 1]), let low = hex(bytes[index + 2]) {
-                    out.append(high << 4 | low)
-                    index += 3
-                    continue
-                }
-            }
-            out.append(underscoreIsSpace && byte == 0x5F ? 0x20 : byte)
-            index += 1
-        }
-        return out
+        MIMEDecoding.quotedPrintable(bytes, underscoreIsSpace: underscoreIsSpace)
     }
 
     /// RFC 2047: `=?charset?B|Q?text?=` words decoded; whitespace between adjacent words dropped.

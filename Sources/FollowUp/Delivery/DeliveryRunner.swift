@@ -76,28 +76,28 @@ struct DeliveryRunner: Sendable {
             // No answer heard, or a 2xx we could not read: the provider may have it.
             return try await unanswered(delivery, followUp, error, context)
         case .failure(let error as ProviderError):
-            if error.isRetryable, let delay = retryDelay(delivery, followUp, error, context) {
+            let delay = error.isRetryable ? retryDelay(delivery, followUp, error, context) : nil
+            switch DeliveryDecisions.afterRefusal(error, retryDelay: delay, attempts: delivery.attempts,
+                                                  sinceFirstAttempt: delivery.sinceFirstAttempt) {
+            case .retry(let delay, let givesAttemptBack):
                 // The provider answered and did not take it: back to queued, tried again after `delay`.
                 // A rate-limited answer does not use up an attempt.
-                let rateLimited = error.reason == .rateLimited
                 _ = try await context.fenced { tx in
                     try await tx.execute("""
                         UPDATE public.deliveries SET status = 'queued', reason = \("will retry: \(Self.describe(error))"),
-                            provider_code = \(error.providerCode), attempts = attempts - \(rateLimited ? 1 : 0), updated_at = now()
+                            provider_code = \(error.providerCode), attempts = attempts - \(givesAttemptBack ? 1 : 0), updated_at = now()
                         WHERE id = \(delivery.id)
                         """)
                 }
                 logger.info("delivery failed; will retry", metadata: meta(delivery, ["error": "\(error)", "retry_in_ms": "\(Int(delay.seconds * 1000))"]))
                 FollowUpMetrics.delivery(delivery.route, "retry")
                 return .snooze(delay)
+            case .fail(let reason):
+                try await fail(delivery, followUp, reason: reason, providerCode: error.providerCode, context)
+                logger.info("delivery failed", metadata: meta(delivery, ["error": "\(error)"]))
+                FollowUpMetrics.delivery(delivery.route, "failed")
+                return .done
             }
-            let reason = error.isRetryable
-                ? "gave up after \(delivery.attempts) attempts in \(Self.words(delivery.sinceFirstAttempt)): \(Self.describe(error))"
-                : Self.describe(error)
-            try await fail(delivery, followUp, reason: reason, providerCode: error.providerCode, context)
-            logger.info("delivery failed", metadata: meta(delivery, ["error": "\(error)"]))
-            FollowUpMetrics.delivery(delivery.route, "failed")
-            return .done
         case .failure(let error):
             // Cancelled or something unexpected: it stays `sending`, and the next run reconciles.
             throw error
@@ -209,69 +209,16 @@ struct DeliveryRunner: Sendable {
         }
     }
 
-    /// The text's price by route, country and segments (held now, charged when sent), from the
-    /// price list as read with the delivery. Push is free; email is free unless the price list
-    /// has an email price. A retry keeps its first price (and its hold), also after a
-    /// rate-limited attempt that gave its attempt back.
+    /// The price to hold (`DeliveryDecisions.price`).
     private func price(_ delivery: DeliveryRecord) throws -> Int64 {
-        if delivery.attempts > 0 || delivery.priceMicros > 0 { return delivery.priceMicros }
-        switch delivery.route {
-        case .push:
-            return 0
-        case .email:
-            return delivery.listPriceMicros ?? 0
-        case .messenger, .sms, .lms:
-            guard let price = delivery.listPriceMicros else {
-                throw WalletError.noPrice(route: delivery.route.rawValue, country: delivery.country ?? "*")
-            }
-            return price
-        }
+        try DeliveryDecisions.price(route: delivery.route, attempts: delivery.attempts, heldMicros: delivery.priceMicros,
+                                    listPriceMicros: delivery.listPriceMicros, country: delivery.country)
     }
 
-    /// Step 2: the provider call, with the delivery id as idempotency key.
+    /// Step 2: the provider call, with the delivery id as idempotency key. What each provider is
+    /// sent is built in `ProviderMessages.swift`.
     func call(_ delivery: DeliveryRecord, _ followUp: FollowUpContext) async throws -> String {
-        switch delivery.route {
-        case .push:
-            guard let platform = delivery.platform.flatMap(PushPlatform.init(rawValue:)),
-                  let provider = providers.push else {
-                throw ProviderError(.final, ProviderError.Reason("push is not configured for \(delivery.platform ?? "this platform")"))
-            }
-            return try await provider.send(PushNotification(
-                platform: platform, deviceToken: delivery.recipient ?? "", title: delivery.subject ?? followUp.channel.name,
-                body: delivery.body ?? "",
-                data: ["follow_up_id": String(followUp.followUpID), "chat_id": String(followUp.chatID),
-                       "delivery_id": String(delivery.id), "device_id": delivery.deviceID.map(String.init) ?? "",
-                       "receipt_token": delivery.receiptToken ?? ""],
-                collapseKey: "followup-\(followUp.followUpID)"))
-        case .messenger:
-            guard let provider = providers.messenger, let senderKey = followUp.channel.messengerSenderKey,
-                  let templateCode = followUp.channel.messengerTemplateCode else {
-                throw ProviderError(.final, ProviderError.Reason("messenger is not configured"))
-            }
-            return try await provider.send(MessengerMessage(
-                phone: delivery.recipient ?? "", senderKey: senderKey, templateCode: templateCode,
-                text: delivery.body ?? "", idempotencyKey: delivery.idempotencyKey))
-        case .sms, .lms:
-            return try await providers.text.send(textMessage(delivery, followUp))
-        case .email:
-            let sender = delivery.emailSender
-            let envelope = EmailContent.Envelope(followUp, settings: settings, signedDomain: sender?.signedDomain)
-            let composed = delivery.html == nil || delivery.subject == nil || delivery.body == nil
-                ? EmailContent(followUp, settings: settings) : nil
-            return try await providers.email.send(EmailMessage(
-                fromName: envelope.fromName, fromAddress: envelope.fromAddress, to: delivery.recipient ?? "",
-                toName: followUp.customer.name, replyTo: envelope.replyTo, subject: delivery.subject ?? composed?.subject ?? "",
-                text: delivery.body ?? composed?.text ?? "", html: delivery.html ?? composed?.html ?? "",
-                messageID: EmailContent.messageID(deliveryID: delivery.id, settings: settings), dkim: sender?.key,
-                listUnsubscribe: EmailContent.listUnsubscribe(deliveryID: delivery.id, settings: settings),
-                returnPath: settings.replyTokens?.bounceAddress(deliveryID: delivery.id)))
-        }
-    }
-
-    func textMessage(_ delivery: DeliveryRecord, _ followUp: FollowUpContext) -> TextMessage {
-        TextMessage(to: delivery.recipient ?? "", from: followUp.channel.smsFrom ?? settings.defaultSMSFrom,
-                    body: delivery.body ?? "", route: delivery.route == .lms ? .lms : .sms,
-                    subject: delivery.route == .lms ? delivery.subject : nil, idempotencyKey: delivery.idempotencyKey)
+        try await providers.send(delivery, followUp, settings: settings)
     }
 
     // MARK: After a failure

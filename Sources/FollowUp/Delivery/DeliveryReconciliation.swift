@@ -67,7 +67,7 @@ extension DeliveryRunner {
             guard let provider = providers.messenger else { throw ProviderError(.final, .misconfigured) }
             return try await provider.lookup(idempotencyKey: delivery.idempotencyKey)
         case .sms, .lms:
-            return try await providers.text.lookup(textMessage(delivery, followUp))
+            return try await providers.text.lookup(TextMessage(delivery, followUp, settings: settings))
         case .push, .email:
             return nil
         }

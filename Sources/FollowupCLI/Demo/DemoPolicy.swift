@@ -79,13 +79,4 @@ struct DemoPolicy: Sendable {
     private func count(_ chat: Int64, _ table: String) async throws -> Int {
         try await pool.scalar("SELECT count(*)::int FROM public.\(raw: table) AND chat_id = \(chat)", as: Int.self)
     }
-
-    private func waitFor<T: Sendable>(seconds: Double = 10, _ probe: () async -> T?) async -> T? {
-        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            if let value = await probe() { return value }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return await probe()
-    }
 }

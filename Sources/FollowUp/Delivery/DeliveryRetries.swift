@@ -44,11 +44,11 @@ extension DeliveryRunner {
     /// window (from the first attempt) would be passed, or the attempts are used up (messenger:
     /// `messengerAttempts`, then SMS/LMS; rate-limited answers do not count).
     func retryDelay(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, _ error: ProviderError, _ context: JobContext) -> Duration? {
-        let limit = delivery.route == .messenger ? settings.messengerAttempts : settings.deliveryAttempts
-        if error.reason != .rateLimited && delivery.attempts >= limit { return nil }
-        let delay = nextDelay(after: error, context)
-        guard delivery.sinceFirstAttempt + delay <= retryWindow(delivery, followUp) else { return nil }
-        return delay
+        DeliveryDecisions.retryDelay(
+            after: error, attempts: delivery.attempts,
+            limit: delivery.route == .messenger ? settings.messengerAttempts : settings.deliveryAttempts,
+            sinceFirstAttempt: delivery.sinceFirstAttempt, window: retryWindow(delivery, followUp),
+            backoff: settings.retryBackoff.delay(afterAttempt: context.job.attempt), retryAfterCap: settings.retryAfterCap)
     }
 
     /// `retryWindow`; for push, its acknowledgement deadline (after that text and email go out,
@@ -61,8 +61,7 @@ extension DeliveryRunner {
     /// Backoff by the job's run count (it rises with every run, sends and lookups alike); a
     /// provider's `Retry-After` is honoured up to `retryAfterCap`, and never shortens the backoff.
     func nextDelay(after error: ProviderError?, _ context: JobContext) -> Duration {
-        let backoff = settings.retryBackoff.delay(afterAttempt: context.job.attempt)
-        guard let asked = error?.retryAfter else { return backoff }
-        return max(min(asked, settings.retryAfterCap), backoff)
+        DeliveryDecisions.nextDelay(after: error, backoff: settings.retryBackoff.delay(afterAttempt: context.job.attempt),
+                                    retryAfterCap: settings.retryAfterCap)
     }
 }
