@@ -144,7 +144,7 @@ struct FollowUpContext: Sendable {
             followUp: try row.decode("cu_follow_up"))
         let notWanted: String? = try row.decode("f_customer_came_back", as: Bool.self) ? "customer came back before it was sent"
             : try row.decode("f_customer_read", as: Bool.self) ? "customer read the chat before it was sent" : nil
-        return FollowUpContext(followUpID: id, status: try row.decode("f_status"),
+        return FollowUpContext(followUpID: id, status: try row.decode("f_status", as: FollowUpStatus.self),
                                chatID: try row.decode("f_chat_id"), offlineSince: try row.decode("f_offline_since"),
                                firstMessageID: try row.decode("f_first_message_id"), lastMessageID: try row.decode("f_last_message_id"),
                                channel: channel, customer: customer, messages: [], notWanted: notWanted)
@@ -167,5 +167,16 @@ extension FollowUpContext.Message: RowDecodable {
     init(row: Row) throws {
         self.init(id: try row.decode("id"), sender: try row.decode("sender"),
                   body: try row.decode("body"), createdAt: try row.decode("created_at"))
+    }
+}
+
+extension FollowUpContext {
+    /// A context whose status is spelled as its column text (`"pending"`), for fixtures written
+    /// that way (the rendering tests). A text that is no `FollowUpStatus` is a programming error.
+    init(followUpID: Int64, status: String, chatID: Int64, offlineSince: Date, firstMessageID: Int64, lastMessageID: Int64,
+         channel: Channel, customer: Customer, messages: [Message], notWanted: String? = nil) {
+        guard let known = FollowUpStatus(rawValue: status) else { preconditionFailure("no follow-up status \(status)") }
+        self.init(followUpID: followUpID, status: known, chatID: chatID, offlineSince: offlineSince, firstMessageID: firstMessageID,
+                  lastMessageID: lastMessageID, channel: channel, customer: customer, messages: messages, notWanted: notWanted)
     }
 }
