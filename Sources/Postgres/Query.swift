@@ -37,6 +37,11 @@ public struct Query: Sendable, ExpressibleByStringInterpolation, CustomStringCon
 
     /// Appends `fragment`: its SQL, and its values after these (its `$n` renumbered).
     public mutating func append(_ fragment: Query) {
+        Self.splice(fragment, sql: &sql, binds: &binds)
+    }
+
+    /// `fragment`'s SQL added to `sql` with its `$n` shifted past `binds`, and its values added to `binds`.
+    static func splice(_ fragment: Query, sql: inout String, binds: inout [String?]) {
         if fragment.binds.isEmpty {
             sql += fragment.sql
         } else {
@@ -83,12 +88,7 @@ public struct Query: Sendable, ExpressibleByStringInterpolation, CustomStringCon
         /// Another query, as a fragment: its SQL spliced in, its values bound after the ones
         /// before it (its `$n` renumbered).
         public mutating func appendInterpolation(_ fragment: Query) {
-            if fragment.binds.isEmpty {
-                sql += fragment.sql
-            } else {
-                sql += Placeholders.shifted(fragment.sql, by: binds.count)
-                binds += fragment.binds
-            }
+            Query.splice(fragment, sql: &sql, binds: &binds)
         }
         /// Text spliced as it is, with no values: only identifiers and constant SQL chosen in
         /// code. Never pass input here; interpolate a value or a `Query` fragment instead.
