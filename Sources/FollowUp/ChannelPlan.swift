@@ -16,14 +16,14 @@ struct ChannelPlan: Sendable {
         let outcome = try await context.complete { tx -> String in
             Self.commitWithoutWaitingForDisk(tx)
             guard let record = try await FollowUpRecord.lock(payload.followUpID, on: tx) else { return "unknown follow-up" }
-            guard record.status == "pending" else { return "already \(record.status)" }
+            guard record.status == .pending else { return "already \(record.status.rawValue)" }
             if try await record.customerReturned(on: tx) {
-                record.end("cancelled", reason: "customer came back before it was sent", settings: settings, on: tx)
+                record.end(.cancelled, reason: "customer came back before it was sent", settings: settings, on: tx)
                 return "cancelled: customer came back"
             }
             // Answers written since the offline check join this notification (several → one).
             guard let unseen = try await UnseenMessages.find(chatID: record.chatID, excludingFollowUp: record.id, on: tx) else {
-                record.end("cancelled", reason: "customer read the chat before it was sent", settings: settings, on: tx)
+                record.end(.cancelled, reason: "customer read the chat before it was sent", settings: settings, on: tx)
                 return "cancelled: chat read"
             }
             tx.queue("""
@@ -70,9 +70,9 @@ struct ChannelPlan: Sendable {
         try await context.complete { tx -> String in
             Self.commitWithoutWaitingForDisk(tx)
             guard let record = try await FollowUpRecord.lock(payload.followUpID, on: tx) else { return "unknown follow-up" }
-            guard record.status == "awaiting_push_ack" else { return "already \(record.status)" }
+            guard record.status == .awaitingPushAck else { return "already \(record.status.rawValue)" }
             if try await tx.first("SELECT 1 FROM public.push_receipts WHERE follow_up_id = \(record.id) AND status = 'accepted' LIMIT 1") != nil {
-                record.end("acknowledged", reason: "push received on the device; no text or email needed",
+                record.end(.acknowledged, reason: "push received on the device; no text or email needed",
                            settings: settings, on: tx)
                 return "acknowledged"
             }
@@ -152,7 +152,7 @@ struct ChannelPlan: Sendable {
         if let (status, reason, note) = Self.refusal(.text, followUp, limits, off: !followUp.channel.phoneEnabled,
                                                      contact: followUp.customer.phone, suppressed: suppressed.phone) {
             NewDelivery(route: xmsRoute, status: status, reason: reason,
-                        recipient: status == "suppressed" ? followUp.customer.phone : nil).insert(for: followUp, settings: settings, on: tx)
+                        recipient: status == .suppressed ? followUp.customer.phone : nil).insert(for: followUp, settings: settings, on: tx)
             notes.append(note)
         } else {
             var text = textDelivery(followUp, plan: plan, messenger: followUp.channel.hasMessenger, replaces: nil)
@@ -164,7 +164,7 @@ struct ChannelPlan: Sendable {
         if let (status, reason, note) = Self.refusal(.email, followUp, limits, off: !followUp.channel.emailEnabled,
                                                      contact: followUp.customer.email, suppressed: suppressed.email) {
             NewDelivery(route: .email, status: status, reason: reason,
-                        recipient: status == "suppressed" ? followUp.customer.email : nil).insert(for: followUp, settings: settings, on: tx)
+                        recipient: status == .suppressed ? followUp.customer.email : nil).insert(for: followUp, settings: settings, on: tx)
             notes.append(note)
         } else {
             let email = EmailContent(followUp, settings: settings)
@@ -176,13 +176,13 @@ struct ChannelPlan: Sendable {
             if delivery.heldUntil != nil { notes.append("email held for quiet hours") }
         }
         if planned.isEmpty {
-            record.end("cancelled", reason: "\(because); nothing to send (\(notes.joined(separator: ", ")))",
+            record.end(.cancelled, reason: "\(because); nothing to send (\(notes.joined(separator: ", ")))",
                        recheck: false, settings: settings, on: tx)
             return "nothing to send"
         }
         let sent = planned.count == 2 ? "text and email" : (planned == [.text] ? "text only" : "email only")
         let note = notes.isEmpty ? "" : " (\(notes.joined(separator: ", ")))"
-        record.end("notified", reason: "\(because); \(sent)\(note)", settings: settings, on: tx)
+        record.end(.notified, reason: "\(because); \(sent)\(note)", settings: settings, on: tx)
         return sent
     }
 
@@ -205,15 +205,15 @@ struct ChannelPlan: Sendable {
 
     /// Why a text or email of this follow-up is not sent at all: (delivery status, reason, short note), or nil.
     private static func refusal(_ kind: FollowUpKind, _ followUp: FollowUpContext, _ limits: PlanningLimits,
-                                off: Bool, contact: String?, suppressed: String?) -> (String, String, String)? {
+                                off: Bool, contact: String?, suppressed: String?) -> (DeliveryStatus, String, String)? {
         let name = kind == .text ? "text" : "email"
-        if off { return ("excluded", "\(name) notifications are turned off for this channel", "\(name) off") }
+        if off { return (.excluded, "\(name) notifications are turned off for this channel", "\(name) off") }
         if contact == nil {
-            return ("excluded", kind == .text ? "customer has no phone number" : "customer has no email address", "no \(kind == .text ? "phone" : "email")")
+            return (.excluded, kind == .text ? "customer has no phone number" : "customer has no email address", "no \(kind == .text ? "phone" : "email")")
         }
-        if let why = suppressed { return ("suppressed", Suppressions.describe(why), "\(name) suppressed: \(why)") }
-        if let why = Consent.refusal(kind, customer: followUp.customer) { return ("excluded", why, "\(name): customer's preference") }
-        if let why = limits.capped(kind) { return ("capped", why, "\(name) capped") }
+        if let why = suppressed { return (.suppressed, Suppressions.describe(why), "\(name) suppressed: \(why)") }
+        if let why = Consent.refusal(kind, customer: followUp.customer) { return (.excluded, why, "\(name): customer's preference") }
+        if let why = limits.capped(kind) { return (.capped, why, "\(name) capped") }
         return nil
     }
 

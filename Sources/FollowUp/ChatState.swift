@@ -82,7 +82,7 @@ struct UnseenMessages: Sendable {
     /// The statement of `find`, for sending it with others in one round trip.
     static func query(chatID: Int64, excludingFollowUp: Int64? = nil) -> Query {
         """
-            SELECT \(raw: FollowUpContext.Message.columns) FROM public.messages m
+            SELECT \(FollowUpContext.Message.columns) FROM public.messages m
             WHERE m.chat_id = \(chatID) AND m.sender <> 'customer'
               AND m.id > coalesce((SELECT max(id) FROM public.messages WHERE chat_id = \(chatID) AND sender = 'customer'), 0)
               AND m.id > coalesce((SELECT max(last_message_id) FROM public.follow_ups
@@ -111,7 +111,7 @@ extension ChatState {
 extension UnseenMessages {
     /// The result of `query`; nil when it has no row.
     init?(_ rows: Rows) throws {
-        let messages = try rows.map(FollowUpContext.Message.init(row:))
+        let messages = try rows.decode(FollowUpContext.Message.self)
         if messages.isEmpty { return nil }
         self.init(messages: messages)
     }

@@ -47,7 +47,7 @@ public enum FollowUpBenchmark {
                                     reason: "benchmark credit", by: "benchmark", on: pool)
             ids.append(id)
         }
-        let idArray = "{" + ids.map(String.init).joined(separator: ",") + "}"
+        let idArray = ids  // bound as a bigint[] (`Array: PostgresEncodable`)
         try await pool.execute("""
             WITH c AS (
                 INSERT INTO public.customers (channel_id, name, phone, email, country, language)

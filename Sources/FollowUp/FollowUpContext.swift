@@ -46,7 +46,7 @@ struct FollowUpContext: Sendable {
     }
 
     var followUpID: Int64
-    var status: String
+    var status: FollowUpStatus
     var chatID: Int64
     var offlineSince: Date
     var firstMessageID: Int64
@@ -85,31 +85,36 @@ struct FollowUpContext: Sendable {
     /// messages. Nil: no such follow-up.
     static func load(followUpID: Int64, messages loadMessages: Bool = true, on db: some Queryable) async throws -> FollowUpContext? {
         guard let row = try await db.first("""
-            SELECT \(raw: columns) FROM \(raw: tables) WHERE f.id = \(followUpID)
-            """), var context = try decode(row, at: 0) else { return nil }
+            SELECT \(columns) FROM \(tables) WHERE f.id = \(followUpID)
+            """), var context = try decode(row) else { return nil }
         if loadMessages { try await context.loadMessages(on: db) }
         return context
     }
 
-    /// The columns `decode` reads, from `tables` (a follow-up `f` and what it joins).
-    static let columns = """
-        f.id, f.status, f.chat_id, f.offline_since, f.first_message_id, f.last_message_id,
-        ch.id, ch.name, ch.phone_enabled, ch.email_enabled, ch.push_integrated,
-        ch.messenger_sender_key, ch.messenger_template_code, ch.sms_from,
-        ch.email_from_name, ch.email_from_address, ch.email_domain, ch.email_domain_verified,
-        ch.default_country, extract(epoch FROM ch.push_ack_timeout)::float8,
-        ch.text_template, ch.text_subject, ch.link_base_url,
-        cu.id, cu.name, cu.phone, cu.email, cu.country, cu.language,
+    /// The columns `decode` reads, from `tables` (a follow-up `f` and what it joins). Each is
+    /// named after its table alias (`f_`, `ch_`, `cu_`), so they can share a row with another
+    /// table's columns (`DeliveryRecord.loadForSending`).
+    static let columns: Query = """
+        f.id AS f_id, f.status AS f_status, f.chat_id AS f_chat_id, f.offline_since AS f_offline_since,
+        f.first_message_id AS f_first_message_id, f.last_message_id AS f_last_message_id,
+        ch.id AS ch_id, ch.name AS ch_name, ch.phone_enabled AS ch_phone_enabled, ch.email_enabled AS ch_email_enabled,
+        ch.push_integrated AS ch_push_integrated, ch.messenger_sender_key AS ch_messenger_sender_key,
+        ch.messenger_template_code AS ch_messenger_template_code, ch.sms_from AS ch_sms_from,
+        ch.email_from_name AS ch_email_from_name, ch.email_from_address AS ch_email_from_address,
+        ch.email_domain AS ch_email_domain, ch.email_domain_verified AS ch_email_domain_verified,
+        ch.default_country AS ch_default_country, extract(epoch FROM ch.push_ack_timeout)::float8 AS ch_push_ack_timeout_seconds,
+        ch.text_template AS ch_text_template, ch.text_subject AS ch_text_subject, ch.link_base_url AS ch_link_base_url,
+        cu.id AS cu_id, cu.name AS cu_name, cu.phone AS cu_phone, cu.email AS cu_email, cu.country AS cu_country,
+        cu.language AS cu_language, cu.follow_up AS cu_follow_up,
         EXISTS (SELECT 1 FROM public.activity a WHERE a.customer_id = f.customer_id AND a.at > f.offline_since
-                  AND a.kind IN ('heartbeat', 'page_view', 'tab_visible')),
+                  AND a.kind IN \(raw: ActivityKind.presentSQL)) AS f_customer_came_back,
         EXISTS (SELECT 1 FROM public.messages m WHERE m.chat_id = f.chat_id AND m.sender = 'customer' AND m.id > f.last_message_id)
-        OR EXISTS (SELECT 1 FROM public.chat_reads r WHERE r.chat_id = f.chat_id AND r.read_at >= last.created_at),
-        cu.follow_up
+        OR EXISTS (SELECT 1 FROM public.chat_reads r WHERE r.chat_id = f.chat_id AND r.read_at >= last.created_at) AS f_customer_read
         """
     static let tables = tables(followUps: "public.follow_ups f")
 
     /// `tables`, with the follow-up (`f`) read from `source`: e.g. a CTE that just inserted it.
-    static func tables(followUps source: String) -> String {
+    static func tables(followUps source: Query) -> Query {
         """
         \(source)
         JOIN public.channels ch ON ch.id = f.channel_id
@@ -118,50 +123,60 @@ struct FollowUpContext: Sendable {
         """
     }
 
-    /// The context in `row` from column `offset` on (`columns`), without its messages; nil when
+    /// The context in `row` (read by the names in `columns`), without its messages; nil when
     /// the follow-up's columns are NULL (an outer join found none).
-    static func decode(_ row: Row, at offset: Int) throws -> FollowUpContext? {
-        guard let id = try row.decode(Int64?.self, at: offset) else { return nil }
-        let o = offset
+    static func decode(_ row: Row) throws -> FollowUpContext? {
+        guard let id = try row.decode("f_id", as: Int64?.self) else { return nil }
         let channel = Channel(
-            id: try row.decode(Int64.self, at: o + 6), name: try row.decode(String.self, at: o + 7),
-            phoneEnabled: try row.decode(Bool.self, at: o + 8), emailEnabled: try row.decode(Bool.self, at: o + 9),
-            pushIntegrated: try row.decode(Bool.self, at: o + 10),
-            messengerSenderKey: try row.decode(String?.self, at: o + 11), messengerTemplateCode: try row.decode(String?.self, at: o + 12),
-            smsFrom: try row.decode(String?.self, at: o + 13), emailFromName: try row.decode(String?.self, at: o + 14),
-            emailFromAddress: try row.decode(String?.self, at: o + 15), emailDomain: try row.decode(String?.self, at: o + 16),
-            emailDomainVerified: try row.decode(Bool.self, at: o + 17), defaultCountry: try row.decode(String.self, at: o + 18),
-            pushAckTimeoutSeconds: try row.decode(Double.self, at: o + 19), textTemplate: try row.decode(String?.self, at: o + 20),
-            textSubject: try row.decode(String?.self, at: o + 21), linkBaseURL: try row.decode(String?.self, at: o + 22))
+            id: try row.decode("ch_id"), name: try row.decode("ch_name"),
+            phoneEnabled: try row.decode("ch_phone_enabled"), emailEnabled: try row.decode("ch_email_enabled"),
+            pushIntegrated: try row.decode("ch_push_integrated"),
+            messengerSenderKey: try row.decode("ch_messenger_sender_key"), messengerTemplateCode: try row.decode("ch_messenger_template_code"),
+            smsFrom: try row.decode("ch_sms_from"), emailFromName: try row.decode("ch_email_from_name"),
+            emailFromAddress: try row.decode("ch_email_from_address"), emailDomain: try row.decode("ch_email_domain"),
+            emailDomainVerified: try row.decode("ch_email_domain_verified"), defaultCountry: try row.decode("ch_default_country"),
+            pushAckTimeoutSeconds: try row.decode("ch_push_ack_timeout_seconds"), textTemplate: try row.decode("ch_text_template"),
+            textSubject: try row.decode("ch_text_subject"), linkBaseURL: try row.decode("ch_link_base_url"))
         let customer = Customer(
-            id: try row.decode(Int64.self, at: o + 23), name: try row.decode(String?.self, at: o + 24),
-            phone: try row.decode(String?.self, at: o + 25), email: try row.decode(String?.self, at: o + 26),
-            country: try row.decode(String?.self, at: o + 27), language: try row.decode(String?.self, at: o + 28),
-            followUp: try row.decode(String.self, at: o + 31))
-        let notWanted: String? = try row.decode(Bool.self, at: o + 29) ? "customer came back before it was sent"
-            : try row.decode(Bool.self, at: o + 30) ? "customer read the chat before it was sent" : nil
-        return FollowUpContext(followUpID: id, status: try row.decode(String.self, at: o + 1),
-                               chatID: try row.decode(Int64.self, at: o + 2), offlineSince: try row.decode(Date.self, at: o + 3),
-                               firstMessageID: try row.decode(Int64.self, at: o + 4), lastMessageID: try row.decode(Int64.self, at: o + 5),
+            id: try row.decode("cu_id"), name: try row.decode("cu_name"),
+            phone: try row.decode("cu_phone"), email: try row.decode("cu_email"),
+            country: try row.decode("cu_country"), language: try row.decode("cu_language"),
+            followUp: try row.decode("cu_follow_up"))
+        let notWanted: String? = try row.decode("f_customer_came_back", as: Bool.self) ? "customer came back before it was sent"
+            : try row.decode("f_customer_read", as: Bool.self) ? "customer read the chat before it was sent" : nil
+        return FollowUpContext(followUpID: id, status: try row.decode("f_status", as: FollowUpStatus.self),
+                               chatID: try row.decode("f_chat_id"), offlineSince: try row.decode("f_offline_since"),
+                               firstMessageID: try row.decode("f_first_message_id"), lastMessageID: try row.decode("f_last_message_id"),
                                channel: channel, customer: customer, messages: [], notWanted: notWanted)
     }
 
     /// Reads the answers it carries (manager and bot messages, first to last).
     mutating func loadMessages(on db: some Queryable) async throws {
         messages = try await db.query("""
-            SELECT \(raw: Message.columns) FROM public.messages m
+            SELECT \(Message.columns) FROM public.messages m
             WHERE m.chat_id = \(chatID) AND m.sender <> 'customer' AND m.id BETWEEN \(firstMessageID) AND \(lastMessageID)
             ORDER BY m.id
-            """).map(Message.init(row:))
+            """).decode(Message.self)
     }
 }
 
-extension FollowUpContext.Message {
-    /// The columns of `messages m` a `Message` is read from, in `init(row:)`'s order.
-    static let columns = "m.id, m.sender, m.body, m.created_at"
+extension FollowUpContext.Message: RowDecodable {
+    /// The columns of `messages m` a `Message` is read from.
+    static let columns: Query = "m.id, m.sender, m.body, m.created_at"
 
     init(row: Row) throws {
-        self.init(id: try row.decode(Int64.self, at: 0), sender: try row.decode(String.self, at: 1),
-                  body: try row.decode(String.self, at: 2), createdAt: try row.decode(Date.self, at: 3))
+        self.init(id: try row.decode("id"), sender: try row.decode("sender"),
+                  body: try row.decode("body"), createdAt: try row.decode("created_at"))
+    }
+}
+
+extension FollowUpContext {
+    /// A context whose status is spelled as its column text (`"pending"`), for fixtures written
+    /// that way (the rendering tests). A text that is no `FollowUpStatus` is a programming error.
+    init(followUpID: Int64, status: String, chatID: Int64, offlineSince: Date, firstMessageID: Int64, lastMessageID: Int64,
+         channel: Channel, customer: Customer, messages: [Message], notWanted: String? = nil) {
+        guard let known = FollowUpStatus(rawValue: status) else { preconditionFailure("no follow-up status \(status)") }
+        self.init(followUpID: followUpID, status: known, chatID: chatID, offlineSince: offlineSince, firstMessageID: firstMessageID,
+                  lastMessageID: lastMessageID, channel: channel, customer: customer, messages: messages, notWanted: notWanted)
     }
 }

@@ -7,7 +7,7 @@ enum FollowUpMetrics {
     /// A delivery reached a status this run decided: sent, failed, retry, unknown, excluded.
     static func delivery(_ route: Route, _ status: String) {
         Counter(label: "deliveries_total", dimensions: [("route", route.rawValue), ("status", status)]).increment()
-        if status == "unknown" {
+        if status == DeliveryStatus.unknown.rawValue {
             // The counter to alert on (the log line says `alert=delivery_outcome_unknown`).
             Counter(label: "delivery_outcome_unknown_total", dimensions: [("route", route.rawValue)]).increment()
         }

@@ -7,11 +7,11 @@ struct FollowUpRecord: Sendable {
     var channelID: Int64
     var chatID: Int64
     var customerID: Int64
-    var status: String
+    var status: FollowUpStatus
     var offlineSince: Date
     var pushDeadline: Date?
 
-    var isOpen: Bool { status == "pending" || status == "awaiting_push_ack" }
+    var isOpen: Bool { status.isOpen }
 
     /// Locks the follow-up's chat and then the follow-up (always in that order, like the offline
     /// check), and reads it. Nil: no such follow-up.
@@ -23,10 +23,10 @@ struct FollowUpRecord: Sendable {
             SELECT id, channel_id, chat_id, customer_id, status, offline_since, push_deadline
             FROM public.follow_ups WHERE id = \(id) FOR UPDATE
             """) else { return nil }
-        return FollowUpRecord(id: try row.decode(Int64.self, at: 0), channelID: try row.decode(Int64.self, at: 1),
-                              chatID: try row.decode(Int64.self, at: 2), customerID: try row.decode(Int64.self, at: 3),
-                              status: try row.decode(String.self, at: 4), offlineSince: try row.decode(Date.self, at: 5),
-                              pushDeadline: try row.decode(Date?.self, at: 6))
+        return FollowUpRecord(id: try row.decode("id"), channelID: try row.decode("channel_id"),
+                              chatID: try row.decode("chat_id"), customerID: try row.decode("customer_id"),
+                              status: try row.decode("status"), offlineSince: try row.decode("offline_since"),
+                              pushDeadline: try row.decode("push_deadline"))
     }
 
     /// Whether the customer came back (any heartbeat, page view or visible tab after they went offline).
@@ -34,7 +34,7 @@ struct FollowUpRecord: Sendable {
         try await tx.first("""
             SELECT 1 FROM public.follow_ups f
             JOIN public.activity a ON a.customer_id = f.customer_id AND a.at > f.offline_since
-            WHERE f.id = \(id) AND a.kind IN ('heartbeat', 'page_view', 'tab_visible')
+            WHERE f.id = \(id) AND a.kind IN \(raw: ActivityKind.presentSQL)
             LIMIT 1
             """) != nil
     }
@@ -45,7 +45,7 @@ struct FollowUpRecord: Sendable {
     /// `recheck: false` cancels without that check: nothing could be sent (routes off, no
     /// contact data), and checking again at once would only cancel again, forever.
     /// The caller holds the chat lock (`lock`), which orders this with message inserts.
-    func end(_ status: String, reason: String, recheck: Bool = true, settings: FollowUpSettings, on tx: Transaction) {
+    func end(_ status: FollowUpStatus, reason: String, recheck: Bool = true, settings: FollowUpSettings, on tx: Transaction) {
         // One statement, queued (it travels with the next statement or the COMMIT): the end, and
         // the next check when it is due (its payload and key as the `messages` trigger writes them).
         tx.queue("""
@@ -56,7 +56,7 @@ struct FollowUpRecord: Sendable {
             SELECT public.jobs_enqueue(\(FollowUpJobs.OfflineCheck.kind), jsonb_build_object('chat_id', e.chat_id), \(settings.queue),
                                 now(), 2::smallint, 20, \(FollowUpJobs.OfflineCheck.uniqueKey(chatID)))
             FROM ended e
-            WHERE \(status == "cancelled" && recheck)
+            WHERE \(status == .cancelled && recheck)
                OR EXISTS (SELECT 1 FROM public.messages m WHERE m.chat_id = e.chat_id AND m.sender <> 'customer' AND m.id > e.last_message_id)
             """)
     }

@@ -85,13 +85,13 @@ struct OfflineCheck: Sendable {
                                 \(since), \(reason))
                         RETURNING *
                     )
-                    SELECT \(raw: FollowUpContext.columns) FROM \(raw: FollowUpContext.tables(followUps: "f"))
-                    """), var followUp = try FollowUpContext.decode(row, at: 0) else {
+                    SELECT \(FollowUpContext.columns) FROM \(FollowUpContext.tables(followUps: "f"))
+                    """), var followUp = try FollowUpContext.decode(row) else {
                     throw PermanentJobError("the follow-up of chat \(chatID) could not be read back")
                 }
                 followUp.messages = unseen.messages
                 let record = FollowUpRecord(id: followUp.followUpID, channelID: chat.channelID, chatID: chatID,
-                                            customerID: chat.customerID, status: "pending", offlineSince: since, pushDeadline: nil)
+                                            customerID: chat.customerID, status: .pending, offlineSince: since, pushDeadline: nil)
                 return .created(followUpID: record.id, reason: reason, plan: try await plan.plan(record, followUp, on: tx))
             }
             // The follow-up and its dispatch job (after the gather delay) in one statement.

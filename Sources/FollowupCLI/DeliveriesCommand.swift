@@ -31,8 +31,8 @@ struct DeliveriesCommand: AsyncParsableCommand {
     @Flag(help: "Counts and cost per kind and status instead of rows.") var summary = false
 
     func validate() throws {
-        let statuses = ["queued", "sending", "sent", "delivered", "undelivered", "bounced", "suppressed", "failed", "excluded", "capped", "unknown"]
-        if let status, !statuses.contains(status) {
+        if let status, DeliveryStatus(rawValue: status) == nil {
+            let statuses = DeliveryStatus.allCases.map(\.rawValue)
             throw ValidationError("--status must be one of \(statuses.joined(separator: ", "))")
         }
         if let kind, !["text", "email", "push"].contains(kind) {

@@ -35,8 +35,7 @@ public struct TopUp: Sendable, Equatable {
     public var id: Int64
     public var channelID: Int64
     public var amountMicros: Int64
-    /// pending, charging, succeeded, declined, failed.
-    public var state: String
+    public var state: TopUpState
     public var reason: String
     public var failure: String?
     public var transferID: Int64?
@@ -91,10 +90,10 @@ public enum AutoCharge {
             SELECT id, channel_id, amount_micros, state, reason, failure, transfer_id, requested_at
             FROM wallet.top_ups WHERE channel_id = \(channelID) ORDER BY id DESC LIMIT \(limit)
             """).map { row in
-            TopUp(id: try row.decode(Int64.self, at: 0), channelID: try row.decode(Int64.self, at: 1),
-                  amountMicros: try row.decode(Int64.self, at: 2), state: try row.decode(String.self, at: 3),
-                  reason: try row.decode(String.self, at: 4), failure: try row.decode(String?.self, at: 5),
-                  transferID: try row.decode(Int64?.self, at: 6), requestedAt: try row.decode(Date.self, at: 7))
+            TopUp(id: try row.decode("id"), channelID: try row.decode("channel_id"),
+                  amountMicros: try row.decode("amount_micros"), state: try row.decode("state"),
+                  reason: try row.decode("reason"), failure: try row.decode("failure"),
+                  transferID: try row.decode("transfer_id"), requestedAt: try row.decode("requested_at"))
         }
     }
 }

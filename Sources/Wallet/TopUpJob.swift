@@ -40,7 +40,7 @@ public enum TopUpJob {
         let begin = try await context.fenced { tx in
             try await walletErrors { try await tx.first("SELECT * FROM wallet.top_up_begin(\(payload.topUpID))") }
         }
-        guard let begin, try begin.decode(String.self, "state") == "charging" else {
+        guard let begin, try begin.decode("state", as: TopUpState.self) == .charging else {
             logger.debug("top-up has nothing left to do")
             return .done
         }
@@ -52,10 +52,10 @@ public enum TopUpJob {
         logger[metadataKey: "attempt"] = "\(attempt)"
 
         guard let payments else {
-            return try await finish(attempt, paymentID: nil, reason: "no payment provider is configured", state: "failed", context, settings)
+            return try await finish(attempt, paymentID: nil, reason: "no payment provider is configured", state: .failed, context, settings)
         }
         guard let customer = try begin.decode(String?.self, "payment_customer") else {
-            return try await finish(attempt, paymentID: nil, reason: "no payment method on file", state: "failed", context, settings)
+            return try await finish(attempt, paymentID: nil, reason: "no payment method on file", state: .failed, context, settings)
         }
         let request = PaymentRequest(amountMinor: amount / Money.microsPerCent, currency: settings.currency, customer: customer,
                                      idempotencyKey: attempt.uuidString.lowercased(),
@@ -71,7 +71,7 @@ public enum TopUpJob {
             }
         } catch let error as ProviderError where !error.isRetryable {
             logger.warning("top-up refused by the payment provider", metadata: ["error": "\(error)"])
-            return try await finish(attempt, paymentID: nil, reason: error.description, state: "failed", context, settings)
+            return try await finish(attempt, paymentID: nil, reason: error.description, state: .failed, context, settings)
         }
         switch outcome {
         case .succeeded(let paymentID)?:
@@ -81,14 +81,14 @@ public enum TopUpJob {
             logger.info("wallet topped up", metadata: ["amount_micros": "\(amount)"])
         case .declined(let paymentID, let reason)?:
             logger.info("top-up declined", metadata: ["reason": "\(reason)"])
-            return try await finish(attempt, paymentID: paymentID, reason: reason, state: "declined", context, settings)
+            return try await finish(attempt, paymentID: paymentID, reason: reason, state: .declined, context, settings)
         case nil:
             throw ProviderError(.retryable(after: nil), .badResponse)
         }
         return .done
     }
 
-    private static func finish(_ attempt: UUID, paymentID: String?, reason: String, state: String,
+    private static func finish(_ attempt: UUID, paymentID: String?, reason: String, state: TopUpFailure,
                                _ context: JobContext, _ settings: WalletSettings) async throws -> JobResult {
         try await context.complete { tx in
             try await walletErrors {

@@ -34,14 +34,14 @@ public enum WalletBenchmark {
             """).map { try $0.decode(Int64.self, at: 0) }
         try await pool.execute("""
             SELECT wallet.credit(c, \(price * Int64(charges) + 1_000_000), 'paid', 'benchmark float', 'bench')
-            FROM unnest(\(arrayLiteral(channels))::bigint[]) c
+            FROM unnest(\(channels)::bigint[]) c
             """)
         let hot = channels[0]
         let spread = Array(channels.dropFirst())
         // Deliveries for every charge, written before timing (the product writes them anyway).
         let deliveries = try await pool.query("""
             INSERT INTO public.deliveries (channel_id, route, status, price_micros, country, segments)
-            SELECT CASE WHEN n <= \(charges) THEN \(hot) ELSE (\(arrayLiteral(spread))::bigint[])[1 + n % \(spread.count)] END,
+            SELECT CASE WHEN n <= \(charges) THEN \(hot) ELSE (\(spread)::bigint[])[1 + n % \(spread.count)] END,
                    'sms', 'sending', \(price), 'US', 1
             FROM generate_series(1, \(2 * charges)) n ORDER BY n RETURNING id, channel_id
             """).map { (try $0.decode(Int64.self, at: 0), try $0.decode(Int64.self, at: 1)) }
@@ -56,7 +56,7 @@ public enum WalletBenchmark {
         let spreadRate = try await measure(count: charges, concurrency: concurrency) { index in
             try await charge(deliveries[charges + index], price: price, pool: pool)
         }
-        try await pool.execute("UPDATE public.deliveries SET status = 'sent' WHERE id = ANY(\(arrayLiteral(deliveries.map(\.0)))::bigint[])")
+        try await pool.execute("UPDATE public.deliveries SET status = 'sent' WHERE id = ANY(\(deliveries.map(\.0))::bigint[])")
         try await pool.execute("DROP TABLE wallet_bench_bare")
         let problems = try await Wallet.integrityProblems(on: pool)
         let hotBalance = try await Wallet.balance(channelID: hot, on: pool)
@@ -102,7 +102,6 @@ public enum WalletBenchmark {
         return Double(count) / max(elapsed, 1e-9)
     }
 
-    static func arrayLiteral(_ values: [Int64]) -> String { "{" + values.map(String.init).joined(separator: ",") + "}" }
 
     actor Counter {
         private var value = 0

@@ -46,11 +46,13 @@ public enum Wallet {
         }
     }
 
-    /// The same price as `price`, as a join over other columns of a query (trusted SQL, never
-    /// input) that adds the column `alias.price_micros`: NULL when no price applies. For reading
-    /// a price with the row it is for; the planner inlines the price rule into the query.
-    public static func priceJoin(_ alias: String, route: String, country: String, units: String) -> String {
-        "LEFT JOIN LATERAL wallet.list_price(\(route), \(country), \(units)) AS \(alias) ON true"
+    /// The same price as `price`, as a join that adds the column `alias.price_micros` (NULL when
+    /// no price applies): for reading a price with the row it is for; the planner inlines the
+    /// price rule into the query. `route`, `country` and `units` are SQL fragments: other columns
+    /// of the query (`"d.route"`) or bound values (`"\(route)"`), which travel as parameters.
+    /// `alias` is an identifier chosen in code.
+    public static func priceJoin(_ alias: String, route: Query, country: Query, units: Query) -> Query {
+        "LEFT JOIN LATERAL wallet.list_price(\(route), \(country), \(units)) AS \(raw: alias) ON true"
     }
 
     /// Reserves `amountMicros` from the channel's wallet for delivery `deliveryID`: promotional
@@ -73,18 +75,18 @@ public enum Wallet {
             try await tx.first("SELECT status, available FROM wallet.hold(\(channelID), \(deliveryID), \(amountMicros), \(route))")
         }
         guard let row else { throw WalletError.invalid("wallet.hold returned nothing") }
-        switch try row.decode(String.self, at: 0) {
-        case "held":
+        switch HoldOutcome(rawValue: try row.decode("status", as: String.self)) {
+        case .held:
             return
-        case "insufficient":
+        case .insufficient:
             throw WalletError.insufficientFunds(channelID: channelID, neededMicros: amountMicros,
-                                                availableMicros: try row.decode(Int64.self, at: 1))
-        case "conflict":
+                                                availableMicros: try row.decode("available", as: Int64.self))
+        case .conflict:
             throw WalletError.idempotencyConflict(key: "hold:\(deliveryID)")
-        case "released":
-            throw WalletError.holdAlreadySettled(deliveryID: deliveryID, as: "released")
-        case let status:
-            throw WalletError.invalid("wallet.hold answered \(status)")
+        case .released:
+            throw WalletError.holdAlreadySettled(deliveryID: deliveryID, as: HoldOutcome.released.rawValue)
+        case nil:
+            throw WalletError.invalid("wallet.hold answered a status this code does not know")
         }
     }
 

@@ -81,7 +81,7 @@ public enum WalletConsole {
         let recent = try await AutoCharge.topUps(channelID: channelID, limit: 5, on: db)
         if !recent.isEmpty {
             text += "\nrecent top-ups:\n" + table([["top-up", "requested (UTC)", "amount", "state", "why"]] + recent.map {
-                [String($0.id), ISO8601DateFormatter().string(from: $0.requestedAt), Money.format($0.amountMicros), $0.state,
+                [String($0.id), ISO8601DateFormatter().string(from: $0.requestedAt), Money.format($0.amountMicros), $0.state.rawValue,
                  $0.failure ?? $0.reason]
             })
         }

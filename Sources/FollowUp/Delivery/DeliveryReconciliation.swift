@@ -88,14 +88,14 @@ extension DeliveryRunner {
         try await context.complete { tx in
             switch found.status {
             case .accepted, .delivered:
-                finish(delivery.id, found.status == .delivered ? "delivered" : "sent",
+                finish(delivery.id, found.status == .delivered ? .delivered : .sent,
                                  reason: "confirmed by the provider after an interruption",
                                  providerMessageID: found.providerMessageID, on: tx)
                 capture(delivery, on: tx)
                 if found.status == .accepted { try await MessengerResults.follow(delivery, settings: settings, on: tx) }
             case .failed:
                 let reason = "the provider reports it failed"
-                finish(delivery.id, "failed", reason: reason, providerMessageID: found.providerMessageID, on: tx)
+                finish(delivery.id, .failed, reason: reason, providerMessageID: found.providerMessageID, on: tx)
                 try await release(delivery, on: tx)
                 try await afterFailure(delivery, followUp, reason: reason, on: tx)
             }
@@ -109,7 +109,7 @@ extension DeliveryRunner {
     /// `error` with `alert=delivery_outcome_unknown` for an operator to alert on.
     func recordUnknown(_ delivery: DeliveryRecord, reason: String, _ context: JobContext) async throws {
         try await context.complete { tx in
-            finish(delivery.id, "unknown", reason: reason, on: tx)
+            finish(delivery.id, .unknown, reason: reason, on: tx)
             try await release(delivery, on: tx)
         }
         logger.error("delivery outcome unknown", metadata: meta(delivery, ["alert": "delivery_outcome_unknown", "reason": "\(reason)"]))

@@ -22,7 +22,7 @@ struct DeliveryRecord: Sendable {
     var channelID: Int64
     var chatID: Int64?
     var route: Route
-    var status: String
+    var status: DeliveryStatus
     var reason: String?
     var deviceID: Int64?
     var platform: String?
@@ -63,9 +63,7 @@ struct DeliveryRecord: Sendable {
     /// The idempotency key providers dedupe on: one per delivery, stable across retries and crashes.
     var idempotencyKey: String { "delivery-\(id)" }
 
-    var isFinished: Bool {
-        ["sent", "delivered", "undelivered", "bounced", "suppressed", "failed", "excluded", "capped", "unknown"].contains(status)
-    }
+    var isFinished: Bool { status.isFinished }
 
     /// The delivery and its follow-up's context (without messages; nil when it has no follow-up
     /// or the follow-up is gone), in one query.
@@ -73,36 +71,37 @@ struct DeliveryRecord: Sendable {
         guard let row = try await db.first("""
             SELECT d.id, d.follow_up_id, d.channel_id, d.chat_id, d.route, d.status, d.reason, d.device_id, cd.platform,
                    d.recipient, d.subject, d.body, d.segments, d.country, d.price_micros, d.attempts, d.html,
-                   list.price_micros, d.receipt_token, extract(epoch FROM now() - d.sending_at)::float8,
-                   extract(epoch FROM now() - d.updated_at)::float8,
+                   list.price_micros AS list_price_micros, d.receipt_token,
+                   extract(epoch FROM now() - d.sending_at)::float8 AS seconds_since_first_attempt,
+                   extract(epoch FROM now() - d.updated_at)::float8 AS seconds_since_last_change,
                    (SELECT s.reason FROM public.suppressions s
                     WHERE s.channel_id = d.channel_id AND d.route <> 'push'
                       AND s.address_kind = CASE WHEN d.route = 'email' THEN 'email' ELSE 'phone' END
-                      AND s.address = CASE WHEN d.route = 'email' THEN lower(d.recipient) ELSE d.recipient END),
-                   \(raw: FollowUpContext.columns)
+                      AND s.address = CASE WHEN d.route = 'email' THEN lower(d.recipient) ELSE d.recipient END) AS suppressed_because,
+                   \(FollowUpContext.columns)
             FROM public.deliveries d
             LEFT JOIN public.customer_devices cd ON cd.id = d.device_id
-            \(raw: Wallet.priceJoin("list", route: "d.route", country: "coalesce(d.country, '*')", units: "greatest(d.segments, 1)"))
-            LEFT JOIN (\(raw: FollowUpContext.tables)) ON f.id = d.follow_up_id
+            \(Wallet.priceJoin("list", route: "d.route", country: "coalesce(d.country, '*')", units: "greatest(d.segments, 1)"))
+            LEFT JOIN (\(FollowUpContext.tables)) ON f.id = d.follow_up_id
             WHERE d.id = \(id)
             """) else { return nil }
-        guard let route = Route(rawValue: try row.decode(String.self, at: 4)) else {
+        guard let route = Route(rawValue: try row.decode("route", as: String.self)) else {
             throw PermanentJobError("delivery \(id) has an unknown route")
         }
         let delivery = DeliveryRecord(
-            id: try row.decode(Int64.self, at: 0), followUpID: try row.decode(Int64?.self, at: 1),
-            channelID: try row.decode(Int64.self, at: 2), chatID: try row.decode(Int64?.self, at: 3), route: route,
-            status: try row.decode(String.self, at: 5), reason: try row.decode(String?.self, at: 6),
-            deviceID: try row.decode(Int64?.self, at: 7), platform: try row.decode(String?.self, at: 8),
-            recipient: try row.decode(String?.self, at: 9), subject: try row.decode(String?.self, at: 10),
-            body: try row.decode(String?.self, at: 11), segments: try row.decode(Int.self, at: 12),
-            country: try row.decode(String?.self, at: 13), priceMicros: try row.decode(Int64.self, at: 14),
-            attempts: try row.decode(Int.self, at: 15), html: try row.decode(String?.self, at: 16),
-            listPriceMicros: try row.decode(Int64?.self, at: 17), receiptToken: try row.decode(String?.self, at: 18),
-            secondsSinceFirstAttempt: try row.decode(Double?.self, at: 19),
-            secondsSinceLastChange: max(0, try row.decode(Double.self, at: 20)),
-            suppressedBecause: try row.decode(String?.self, at: 21))
-        return (delivery, try FollowUpContext.decode(row, at: 22))
+            id: try row.decode("id"), followUpID: try row.decode("follow_up_id"),
+            channelID: try row.decode("channel_id"), chatID: try row.decode("chat_id"), route: route,
+            status: try row.decode("status"), reason: try row.decode("reason"),
+            deviceID: try row.decode("device_id"), platform: try row.decode("platform"),
+            recipient: try row.decode("recipient"), subject: try row.decode("subject"),
+            body: try row.decode("body"), segments: try row.decode("segments"),
+            country: try row.decode("country"), priceMicros: try row.decode("price_micros"),
+            attempts: try row.decode("attempts"), html: try row.decode("html"),
+            listPriceMicros: try row.decode("list_price_micros"), receiptToken: try row.decode("receipt_token"),
+            secondsSinceFirstAttempt: try row.decode("seconds_since_first_attempt"),
+            secondsSinceLastChange: max(0, try row.decode("seconds_since_last_change", as: Double.self)),
+            suppressedBecause: try row.decode("suppressed_because"))
+        return (delivery, try FollowUpContext.decode(row))
     }
 }
 
@@ -114,7 +113,7 @@ struct NewDelivery: Sendable {
     static let jobAttempts = 25
 
     var route: Route
-    var status = "queued"
+    var status = DeliveryStatus.queued
     var reason: String?
     var recipient: String?
     var subject: String?

@@ -65,7 +65,7 @@ struct DeliveryRunner: Sendable {
         switch result {
         case .success(let providerMessageID):
             try await context.complete { tx in
-                finish(delivery.id, "sent", reason: nil, providerMessageID: providerMessageID, on: tx)
+                finish(delivery.id, .sent, reason: nil, providerMessageID: providerMessageID, on: tx)
                 capture(delivery, on: tx)
                 try await MessengerResults.follow(delivery, settings: settings, on: tx)
             }
@@ -108,7 +108,7 @@ struct DeliveryRunner: Sendable {
     func fail(_ delivery: DeliveryRecord, _ followUp: FollowUpContext, reason: String, providerCode: String? = nil,
                       _ context: JobContext) async throws {
         try await context.complete { tx in
-            finish(delivery.id, "failed", reason: reason, providerCode: providerCode, on: tx)
+            finish(delivery.id, .failed, reason: reason, providerCode: providerCode, on: tx)
             try await release(delivery, on: tx)
             try await afterFailure(delivery, followUp, reason: reason, on: tx)
         }
@@ -129,47 +129,47 @@ struct DeliveryRunner: Sendable {
             // The fence locks this job's row, so no other run of this delivery is in here with us.
             guard let (loaded, context) = try await DeliveryRecord.loadForSending(deliveryID, on: tx) else { return .missing }
             var delivery = loaded
-            if delivery.status == "sending" { return .interrupted(delivery) }
-            guard delivery.status == "queued" else { return .stopped }
+            if delivery.status == .sending { return .interrupted(delivery) }
+            guard delivery.status == .queued else { return .stopped }
             guard let followUpID = delivery.followUpID, var followUp = context else {
-                finish(delivery.id, "failed", reason: "its follow-up no longer exists", on: tx)
+                finish(delivery.id, .failed, reason: "its follow-up no longer exists", on: tx)
                 return .stopped
             }
             // The email's HTML was composed when planned; rows from before that need the messages.
             if delivery.route == .email && delivery.html == nil { try await followUp.loadMessages(on: tx) }
-            if followUp.status == "cancelled" {
-                finish(delivery.id, "excluded", reason: "the follow-up was cancelled before it was sent", on: tx)
+            if followUp.status == .cancelled {
+                finish(delivery.id, .excluded, reason: "the follow-up was cancelled before it was sent", on: tx)
                 return .stopped
             }
             // The last moment: did the customer come back, or read the answers, meanwhile?
             if let reason = followUp.notWanted {
-                finish(delivery.id, "excluded", reason: reason, on: tx)
-                if let locked = try await FollowUpRecord.lock(followUpID, on: tx), locked.status != "cancelled" {
+                finish(delivery.id, .excluded, reason: reason, on: tx)
+                if let locked = try await FollowUpRecord.lock(followUpID, on: tx), locked.status != .cancelled {
                     let anySent = try await tx.first("""
                         SELECT 1 FROM public.deliveries WHERE follow_up_id = \(locked.id)
                           AND status IN ('sending', 'sent', 'delivered', 'unknown') LIMIT 1
                         """) != nil
-                    if !anySent && locked.status != "acknowledged" {
-                        locked.end("cancelled", reason: reason, settings: settings, on: tx)
+                    if !anySent && locked.status != .acknowledged {
+                        locked.end(.cancelled, reason: reason, settings: settings, on: tx)
                     }
                 }
                 return .stopped
             }
             // Opted out (SMS STOP, unsubscribe link, hard bounce) since it was planned: not sent.
             if let suppressed = delivery.suppressedBecause {
-                finish(delivery.id, "suppressed", reason: Suppressions.describe(suppressed), on: tx)
+                finish(delivery.id, .suppressed, reason: Suppressions.describe(suppressed), on: tx)
                 return .stopped
             }
             // The customer's wishes, again: a preference set since planning (or while a text was
             // held for quiet hours) still counts.
             let kind: FollowUpKind = delivery.route == .push ? .push : delivery.route == .email ? .email : .text
             if let reason = Consent.refusal(kind, customer: followUp.customer) {
-                finish(delivery.id, "excluded", reason: reason, on: tx)
+                finish(delivery.id, .excluded, reason: reason, on: tx)
                 return .stopped
             }
             if delivery.route == .push, !PushContent.isWellFormed(token: delivery.recipient ?? "", platform: delivery.platform ?? "") {
                 let reason = "malformed device token (\(delivery.platform ?? "unknown platform"))"
-                finish(delivery.id, "failed", reason: reason, on: tx)
+                finish(delivery.id, .failed, reason: reason, on: tx)
                 try await afterFailure(delivery, followUp, reason: reason, on: tx)
                 return .stopped
             }
@@ -177,7 +177,7 @@ struct DeliveryRunner: Sendable {
             do {
                 price = try self.price(delivery)
             } catch let error as WalletError {
-                finish(delivery.id, "failed", reason: error.description, on: tx)
+                finish(delivery.id, .failed, reason: error.description, on: tx)
                 try await afterFailure(delivery, followUp, reason: error.description, on: tx)
                 return .stopped
             }
@@ -198,12 +198,12 @@ struct DeliveryRunner: Sendable {
                                       route: delivery.route == .push ? nil : delivery.route.rawValue, on: tx)
             } catch let error as WalletError {
                 // The wallet has already asked for an auto-charge top-up in this transaction, if on.
-                finish(delivery.id, "failed", reason: error.description, on: tx)
+                finish(delivery.id, .failed, reason: error.description, on: tx)
                 return .stopped
             }
             delivery.attempts += 1
             delivery.priceMicros = price
-            delivery.status = "sending"
+            delivery.status = .sending
             delivery.emailSender = sender
             return .proceed(delivery, followUp)
         }
@@ -234,7 +234,7 @@ struct DeliveryRunner: Sendable {
             replacement.insert(for: followUp, settings: settings, on: tx)
         case .push:
             guard let id = delivery.followUpID, let record = try await FollowUpRecord.lock(id, on: tx),
-                  record.status == "awaiting_push_ack" else { return }
+                  record.status == .awaitingPushAck else { return }
             let pending = try await tx.first("""
                 SELECT 1 FROM public.deliveries WHERE follow_up_id = \(record.id) AND route = 'push' AND id <> \(delivery.id)
                   AND status IN ('queued', 'sending', 'sent', 'delivered', 'unknown') LIMIT 1
@@ -273,7 +273,7 @@ struct DeliveryRunner: Sendable {
     /// Records the delivery's outcome. Queued: it travels with the transaction's next statement
     /// or its COMMIT (nothing here needs its answer). A `sent` meets a receipt the provider already
     /// reported while the send was in flight (`DeliveryReceipts`): the receipt's status wins.
-    func finish(_ id: Int64, _ status: String, reason: String?, providerMessageID: String? = nil,
+    func finish(_ id: Int64, _ status: DeliveryStatus, reason: String?, providerMessageID: String? = nil,
                 providerCode: String? = nil, on tx: Transaction) {
         tx.queue("""
             UPDATE public.deliveries SET status = CASE WHEN \(status) = 'sent' THEN coalesce(receipt_status, 'sent') ELSE \(status) END,

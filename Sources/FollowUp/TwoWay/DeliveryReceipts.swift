@@ -44,7 +44,7 @@ public enum DeliveryReceipts {
         let rows = try await db.query("""
             WITH target AS (
                 SELECT id, status, receipt_status FROM public.deliveries
-                WHERE id = \(deliveryID) AND route = ANY(string_to_array(\(routes.joined(separator: ",")), ','))
+                WHERE id = \(deliveryID) AND route = ANY(\(routes)::text[])
                   AND (\(providerMessageID)::text IS NULL OR provider_message_id IS NULL OR provider_message_id = \(providerMessageID))
                 FOR UPDATE
             ), changed AS (

@@ -106,12 +106,12 @@ public enum InboundText {
                 return .optedIn(channels: channels)
             }
             // The chat this customer was last followed up about, else their latest chat.
-            let ids = matches.map { String($0.customer) }.joined(separator: ",")
+            let ids = matches.map(\.customer)
             let chat = try await tx.first("""
                 SELECT c.id FROM public.chats c
                 LEFT JOIN LATERAL (SELECT f.created_at FROM public.follow_ups f WHERE f.chat_id = c.id
                                    ORDER BY f.id DESC LIMIT 1) f ON true
-                WHERE c.customer_id = ANY(string_to_array(\(ids), ',')::bigint[]) AND c.kind = 'support'
+                WHERE c.customer_id = ANY(\(ids)::bigint[]) AND c.kind = 'support'
                 ORDER BY f.created_at DESC NULLS LAST, c.created_at DESC, c.id DESC LIMIT 1
                 """).map { try $0.decode(Int64.self, at: 0) }
             guard !body.isEmpty else { return .empty }

@@ -36,7 +36,7 @@ struct MessengerResults: Sendable {
     func run(_ payload: FollowUpJobs.MessengerResult, _ context: JobContext) async throws -> JobResult {
         guard let provider = providers.messenger,
               let (delivery, followUp) = try await DeliveryRecord.loadForSending(payload.deliveryID, on: context.database),
-              delivery.route == .messenger, delivery.status == "sent" else {
+              delivery.route == .messenger, delivery.status == .sent else {
             return .done  // gone, not a messenger text, or already final (a receipt, an operator)
         }
         let found = try await provider.lookup(idempotencyKey: delivery.idempotencyKey)

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import FollowUp
 import Jobs
 import Logging
 import Postgres
@@ -166,13 +167,13 @@ struct StatusPage: Sendable {
     private func followUpsSection() async throws -> String {
         let rows = try await StatusQueries.followUps(on: readPool).map { followUp -> [String] in
             let deliveries = followUp.deliveries.map { delivery in
-                let status = ["failed", "unknown", "undelivered", "bounced"].contains(delivery.status)
-                    ? "<span class=\"bad\">\(HTML.escape(delivery.status))</span>" : HTML.escape(delivery.status)
+                let status = [DeliveryStatus.failed, .unknown, .undelivered, .bounced].contains(delivery.status)
+                    ? "<span class=\"bad\">\(HTML.escape(delivery.status.rawValue))</span>" : HTML.escape(delivery.status.rawValue)
                 return "<li>\(HTML.escape(delivery.route)) · \(status)\(delivery.reason.map { " — " + HTML.escape($0) } ?? "")"
                     + (delivery.costMicros > 0 ? " · \(HTML.escape(Money.format(delivery.costMicros)))" : "") + "</li>"
             }.joined()
             return ["\(followUp.id)", "\(followUp.channelID)", "\(followUp.chatID)", HTML.escape(Self.time(followUp.createdAt)),
-                    HTML.escape(followUp.status) + (followUp.reason.map { "<br><span class=\"muted\">\(HTML.escape($0))</span>" } ?? ""),
+                    HTML.escape(followUp.status.rawValue) + (followUp.reason.map { "<br><span class=\"muted\">\(HTML.escape($0))</span>" } ?? ""),
                     deliveries.isEmpty ? "<span class=\"muted\">none yet</span>" : "<ul class=\"errors\">\(deliveries)</ul>"]
         }
         return "<h2>Latest follow-ups</h2>" + HTML.table(["id", "channel", "chat", "created", "status", "deliveries"], rows,

@@ -1,4 +1,5 @@
 import Foundation
+import FollowUp
 import Jobs
 import Postgres
 import Wallet
@@ -54,12 +55,12 @@ enum StatusQueries {
     }
 
     struct FollowUpRow: Sendable {
-        var id: Int64, channelID: Int64, chatID: Int64, status: String, reason: String?, createdAt: Date
+        var id: Int64, channelID: Int64, chatID: Int64, status: FollowUpStatus, reason: String?, createdAt: Date
         var deliveries: [DeliveryRow] = []
     }
 
     struct DeliveryRow: Sendable {
-        var id: Int64, route: String, status: String, reason: String?, costMicros: Int64
+        var id: Int64, route: String, status: DeliveryStatus, reason: String?, costMicros: Int64
     }
 
     /// The latest follow-ups, each with its deliveries (route, status, reason, cost; never the
@@ -69,9 +70,9 @@ enum StatusQueries {
             SELECT f.id, f.channel_id, f.chat_id, f.status, f.reason, f.created_at
             FROM public.follow_ups f ORDER BY f.id DESC LIMIT \(limit)
             """).map { row in
-            FollowUpRow(id: try row.decode(Int64.self, at: 0), channelID: try row.decode(Int64.self, at: 1),
-                        chatID: try row.decode(Int64.self, at: 2), status: try row.decode(String.self, at: 3),
-                        reason: try row.decode(String?.self, at: 4), createdAt: try row.decode(Date.self, at: 5))
+            FollowUpRow(id: try row.decode("id"), channelID: try row.decode("channel_id"),
+                        chatID: try row.decode("chat_id"), status: try row.decode("status"),
+                        reason: try row.decode("reason"), createdAt: try row.decode("created_at"))
         }
         guard let oldest = followUps.last?.id else { return [] }
         let deliveries = try await db.query("""
@@ -80,11 +81,11 @@ enum StatusQueries {
             """)
         var byFollowUp: [Int64: [DeliveryRow]] = [:]
         for row in deliveries {
-            guard let followUp = try row.decode(Int64?.self, at: 0) else { continue }
+            guard let followUp = try row.decode("follow_up_id", as: Int64?.self) else { continue }
             byFollowUp[followUp, default: []].append(DeliveryRow(
-                id: try row.decode(Int64.self, at: 1), route: try row.decode(String.self, at: 2),
-                status: try row.decode(String.self, at: 3), reason: try row.decode(String?.self, at: 4),
-                costMicros: try row.decode(Int64.self, at: 5)))
+                id: try row.decode("id"), route: try row.decode("route"),
+                status: try row.decode("status"), reason: try row.decode("reason"),
+                costMicros: try row.decode("cost_micros")))
         }
         for index in followUps.indices { followUps[index].deliveries = byFollowUp[followUps[index].id] ?? [] }
         return followUps
