@@ -88,6 +88,7 @@ import TestSupport
         try primary.pause(mode: "immediate")
         let textsBefore = fakes.twilio.messages.count
         try standby.promote()
+        let promoted = ContinuousClock.now
         try await arrivals.value
 
         let settled = await eventually(timeout: .seconds(60), every: .milliseconds(250)) {
@@ -121,7 +122,8 @@ import TestSupport
             if texts[phone]?.count != 1 { textsWrong.append("\(n): \(texts[phone]?.count ?? 0)") }
             if mails[Self.email(n)]?.count != 1 { emailsWrong.append("\(n): \(mails[Self.email(n)]?.count ?? 0)") }
         }
-        print("failover: \(Self.customers) customers, \(textsBefore) texts before the primary stopped; " +
+        print("failover: \(Self.customers) customers, \(textsBefore) texts before the primary stopped, settled " +
+              "\(ContinuousClock.now - promoted) after the promotion; " +
               "texts \(fakes.twilio.messages.count), emails \(fakes.smtp.messages.count); \(statuses)")
         #expect(textsWrong.isEmpty, "not exactly one text (customer: texts): \(textsWrong)")
         #expect(emailsWrong.isEmpty, "not exactly one email (customer: emails): \(emailsWrong)")
