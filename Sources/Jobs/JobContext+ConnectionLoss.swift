@@ -14,6 +14,13 @@ import Postgres
 ///
 /// Bounded by `connectionLossWindow` (the worker's lease): past it a rescuer may own the job,
 /// and the error is thrown as before (the job runs again elsewhere, and reconciles).
+///
+/// The attempt number identifies this run once its claim is durable. The claim itself commits
+/// asynchronously (`QueueSQL.claim`): a crash can lose it, and the job is claimed again under
+/// the same number. So a handler that acts outside the database must first commit a durable
+/// fenced step (`fenced`, as a delivery's `sending` mark does) — which flushes the claim — and
+/// then "completed under this attempt" can only be its own commit. A handler that never acts
+/// outside the database may be run twice after a crash anyway; whichever run commits first wins.
 extension JobContext {
     enum AttemptState: Sendable { case running, completed, elsewhere }
 
