@@ -6,7 +6,8 @@
 # of the suite is loading: first the HTTP/SMTP client and provider tests (they check that calls
 # overlap and time out promptly; a second each), then the follow-up flows (each runs pollers and
 # provider fakes against deadlines of seconds), then everything else in parallel, then the chaos
-# test (three pollers SIGKILLed, Postgres restarted) on its own. With arguments (e.g.
+# test (three pollers SIGKILLed, Postgres restarted) on its own, then the failover test (a primary
+# stopped mid-run, its synchronous standby promoted) on its own. With arguments (e.g.
 # `--filter Wallet`), one run with them instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,9 @@ fi
 timed="OutboundTests|ProvidersTests"
 flows="FollowUpTests"
 chaos="ChaosTests"
+failover="FailoverTests"
 swift test --skip-build --filter "$timed"
 swift test --skip-build --filter "$flows"
-swift test --skip-build --skip "$timed" --skip "$flows" --skip "$chaos"
+swift test --skip-build --skip "$timed" --skip "$flows" --skip "$chaos" --skip "$failover"
 swift test --skip-build --filter "$chaos"
+swift test --skip-build --filter "$failover"

@@ -25,9 +25,10 @@ public final class EmbeddedCluster: Sendable {
     public let directory: URL
     public let socketDirectory: String
     public let binDirectory: String
-    private let osUser: String?
+    /// The OS account the server runs as (when we are root), else nil: the server runs as us.
+    let osUser: String?
     private let stoppedFlag = LockedValue(false)
-    private let logger: Logger
+    let logger: Logger
 
     /// `postgresql://followup@127.0.0.1:PORT/DB`: a TCP URL for tools such as psql and pgbench.
     public func tcpURL(database: String = "postgres") -> String {
@@ -54,22 +55,34 @@ public final class EmbeddedCluster: Sendable {
         }.value
     }
 
-    private init(options: Options, logger: Logger) throws {
+    /// A cluster whose directory (`data` inside, the socket beside it) and port are chosen; the
+    /// server is started by the caller (``start(options:logger:)``, or `startStandby()`).
+    init(directory: URL, port: Int, binDirectory: String, osUser: String?, logger: Logger) throws {
         self.logger = logger
-        let binDirectory = try Self.findBinDirectory()
-        let osUser = geteuid() == 0 ? try Self.unprivilegedUser() : nil
-        let directory = URL(fileURLWithPath: ProcessInfo.processInfo.environment["FOLLOWUP_PG_TMP"] ?? "/tmp").appendingPathComponent("followup-pg-\(UUID().uuidString.prefix(8))")
-        let socketDirectory = directory.path
-        let data = directory.appendingPathComponent("data").path
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        if let osUser { try Shell.run("/bin/chown", ["-R", osUser, directory.path]) }
-        let port = try Self.freePort()
         self.binDirectory = binDirectory
         self.osUser = osUser
         self.directory = directory
-        self.socketDirectory = socketDirectory
+        self.socketDirectory = directory.path
         self.port = port
-        self.configuration = try PostgresConfiguration("postgresql://followup@/postgres?host=\(socketDirectory)&port=\(port)")
+        self.configuration = try PostgresConfiguration("postgresql://followup@/postgres?host=\(directory.path)&port=\(port)")
+    }
+
+    /// A new empty directory for a cluster, owned by `osUser` when there is one.
+    static func newDirectory(osUser: String?) throws -> URL {
+        let directory = URL(fileURLWithPath: ProcessInfo.processInfo.environment["FOLLOWUP_PG_TMP"] ?? "/tmp").appendingPathComponent("followup-pg-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if let osUser { try Shell.run("/bin/chown", ["-R", osUser, directory.path]) }
+        return directory
+    }
+
+    private convenience init(options: Options, logger: Logger) throws {
+        let binDirectory = try Self.findBinDirectory()
+        let osUser = geteuid() == 0 ? try Self.unprivilegedUser() : nil
+        let directory = try Self.newDirectory(osUser: osUser)
+        let socketDirectory = directory.path
+        let data = directory.appendingPathComponent("data").path
+        let port = try Self.freePort()
+        try self.init(directory: directory, port: port, binDirectory: binDirectory, osUser: osUser, logger: logger)
 
         Self.startWatchdog(data: data, directory: directory, binDirectory: binDirectory, osUser: osUser)
         try Self.runAs(osUser, "\(binDirectory)/initdb", ["-D", data, "-U", "followup", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
@@ -120,9 +133,10 @@ public final class EmbeddedCluster: Sendable {
     }
 
     /// Stops the server but keeps its data, for tests of what a process does while the database
-    /// is down; ``resume()`` starts it again on the same port.
-    public func pause() throws {
-        try runAsOwner("\(binDirectory)/pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "fast", "-w", "stop"])
+    /// is down; ``resume()`` starts it again on the same port. `mode` is pg_ctl's shutdown mode:
+    /// `fast`, or `immediate` (no checkpoint, sessions cut: as a crashed primary looks to a failover).
+    public func pause(mode: String = "fast") throws {
+        try runAsOwner("\(binDirectory)/pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", mode, "-w", "stop"])
     }
 
     /// Starts a server ``pause()`` stopped.
@@ -133,11 +147,11 @@ public final class EmbeddedCluster: Sendable {
 
     deinit { stop() }
 
-    private func runAsOwner(_ executable: String, _ arguments: [String]) throws {
+    func runAsOwner(_ executable: String, _ arguments: [String]) throws {
         try Self.runAs(osUser, executable, arguments)
     }
 
-    private static func runAs(_ osUser: String?, _ executable: String, _ arguments: [String]) throws {
+    static func runAs(_ osUser: String?, _ executable: String, _ arguments: [String]) throws {
         if let osUser {
             try Shell.run("/usr/sbin/runuser", ["-u", osUser, "--", executable] + arguments)
         } else {
@@ -146,7 +160,7 @@ public final class EmbeddedCluster: Sendable {
     }
 
     /// A detached shell that outlives us: once our pid is gone, it stops the server and cleans up.
-    private static func startWatchdog(data: String, directory: URL, binDirectory: String, osUser: String?) {
+    static func startWatchdog(data: String, directory: URL, binDirectory: String, osUser: String?) {
         let stopCommand = (osUser.map { "/usr/sbin/runuser -u \($0) -- " } ?? "")
             + "'\(binDirectory)/pg_ctl' -D '\(data)' -m immediate stop"
         let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; "

@@ -62,6 +62,9 @@ public struct JobContext: Sendable {
     public let database: ConnectionPool
     let completedFlag = LockedValue(false)
     let markedInTransaction = LockedValue(false)
+    /// How long `complete` keeps trying to record an outcome through a lost connection (the
+    /// worker sets its lease: past it, a rescuer may own the job).
+    var connectionLossWindow: Duration = .seconds(60)
 
     /// Decodes the payload; a malformed payload is a permanent error (retrying cannot fix it).
     public func payload<T: Decodable>(as type: T.Type) throws -> T {
@@ -74,7 +77,9 @@ public struct JobContext: Sendable {
 
     /// Runs `body` in a transaction that also completes the job, fenced on (id, attempt): the
     /// outcome, any money moved and the completion commit together, or none of them does.
-    /// Throws `LeaseLostError` (and writes nothing) when the job is no longer ours.
+    /// Throws `LeaseLostError` (and writes nothing) when the job is no longer ours. A connection
+    /// that breaks under it (a restart, a failover) is retried on a new one within the lease,
+    /// without running the job again: see `completeSurvivingConnectionLoss`.
     ///
     /// The job's row is locked last, after everything `body` locks: an app transaction that
     /// locks its own rows and then enqueues a job (a trigger) takes them in the same order, so the
@@ -83,15 +88,8 @@ public struct JobContext: Sendable {
     /// the same unique key — calls `markCompleted(on:)` where it needs to.
     @discardableResult
     public func complete<T>(_ body: (Transaction) async throws -> T) async throws -> T {
-        // The completion is queued last, so it travels with COMMIT (unless the body marked it earlier).
-        let result = try await leaseChecked {
-            try await database.withTransaction { tx in
-                markedInTransaction.withLock { $0 = false }
-                let result = try await body(tx)
-                if !markedInTransaction.current { markCompleted(on: tx) }
-                return result
-            }
-        }
+        // A connection lost under it is survived, not thrown (JobContext+ConnectionLoss.swift).
+        let result = try await completeSurvivingConnectionLoss(body)
         completedFlag.withLock { $0 = true }
         return result
     }
@@ -119,7 +117,7 @@ public struct JobContext: Sendable {
     }
 
     /// The fenced statements (queued, so they may travel with COMMIT) raise `FJ001` when the job is no longer ours.
-    private func leaseChecked<T>(_ operation: () async throws -> T) async throws -> T {
+    func leaseChecked<T>(_ operation: () async throws -> T) async throws -> T {
         do {
             return try await operation()
         } catch let error as PostgresError where error.sqlState == QueueSQL.leaseLostState {

@@ -260,7 +260,7 @@ public final class JobWorker: Service, Sendable {
             await recordFailure(job, error: PermanentJobError("unknown job kind \(job.kind): no handler is registered in this worker"), logger: logger(for: job))
             return
         }
-        let context = JobContext(job: job, database: pool)
+        let context = JobContext(job: job, database: pool, connectionLossWindow: configuration.lease)
         let started = ContinuousClock.now
         defer { JobMetrics.duration(job, ContinuousClock.now - started) }
         do {
@@ -290,7 +290,8 @@ public final class JobWorker: Service, Sendable {
     }
 
     /// Records a failed attempt: retry after backoff, or dead. Retries the write itself while the
-    /// database is unreachable; if it never gets through, the lease runs out and a rescuer retries.
+    /// database is unreachable (a restart, a failover), for up to a lease; if it never gets
+    /// through, the lease runs out and a rescuer retries.
     private func recordFailure(_ job: Job, error: Error, logger: Logger) async {
         let permanent = error is PermanentJobError
         var backoff = configuration.backoff.delay(afterAttempt: job.attempt)
@@ -298,7 +299,11 @@ public final class JobWorker: Service, Sendable {
             backoff = max(backoff, min(asked, configuration.retryAfterCap))
         }
         let text = String(String(describing: error).prefix(2000))
-        for attempt in 0..<5 {
+        let deadline = ContinuousClock.now + configuration.lease
+        var delay = Duration.milliseconds(100)
+        var tries = 0
+        while true {
+            tries += 1
             do {
                 let state = try await pool.first(QueueSQL.fail(id: job.id, attempt: job.attempt, error: text, backoff: backoff, permanent: permanent))?
                     .decode(String.self, at: 0)
@@ -318,7 +323,11 @@ public final class JobWorker: Service, Sendable {
                 }
                 return
             } catch {
-                try? await Task.sleep(for: .milliseconds(100 << attempt))
+                // A lost connection is waited out; anything else is tried five times, as before.
+                let lost = (error as? PostgresError)?.isConnectionError ?? false
+                guard lost || tries < 5, ContinuousClock.now + delay < deadline, !Task.isCancelled else { return }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(1))
             }
         }
     }

@@ -11,7 +11,8 @@ import Wallet
 // `ChaosPoller DATABASE_URL`: the follow-up poller exactly as `followup run` builds it (the same
 // handlers, from `FOLLOWUP_*` provider variables), with the test timings of
 // `FollowUpSettings.fast()` and a 3-second lease, so the chaos test (Tests/CLITests/ChaosTests)
-// can SIGKILL it at random and see its work rescued within seconds, not minutes.
+// can SIGKILL it at random and see its work rescued within seconds, not minutes. The failover
+// test runs it too, with a multi-host URL.
 
 LoggingSystem.bootstrap { label in
     var handler = StreamLogHandler.standardError(label: label)
@@ -40,7 +41,8 @@ WalletRuntime.register(in: &registry, periodic: &periodic, payments: providers.p
 
 var configuration = WorkerConfiguration()
 configuration.queues = [.init("default", concurrency: 8)]
-configuration.lease = .seconds(3)
+// The failover test (Tests/CLITests/FailoverTests) asks for a lease that outlasts a failover.
+configuration.lease = .seconds(Int(ProcessInfo.processInfo.environment["CHAOS_POLLER_LEASE_SECONDS"] ?? "") ?? 3)
 configuration.heartbeatInterval = .milliseconds(500)
 configuration.rescueInterval = .milliseconds(500)
 configuration.safetyPoll = .milliseconds(500)
