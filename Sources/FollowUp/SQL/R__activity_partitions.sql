@@ -89,7 +89,8 @@ BEGIN
     FOR part IN
         SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = 'public' AND c.relkind = 'r' AND NOT c.relispartition AND c.relname ~ '^activity_p[0-9]{8}$'
-        ORDER BY c.relname
+        -- Newest day first: an older day's rows then find the newer row already kept.
+        ORDER BY c.relname DESC
     LOOP
         -- The away trigger (R__follow_up_triggers.sql) has nothing to wake for a kept old row.
         PERFORM pg_catalog.set_config('followup.activity_carry', 'on', true);
