@@ -178,7 +178,7 @@ import TestSupport
         let sms = try await delivery(charged, "sms", "sending", daysAgo: 98, price: 15_000)
         #expect(try await h.pool.first("SELECT * FROM wallet.hold(\(channel), \(sms), 15000::bigint, 'sms')") != nil)
         try await h.pool.execute("UPDATE deliveries SET status = 'sent', cost_micros = 15000 WHERE id = \(sms)")
-        #expect(try await h.pool.scalar("SELECT wallet.capture(\(sms))", as: Int64?.self) != nil)
+        #expect(try await h.pool.scalar("SELECT wallet.capture(\(sms)) IS NOT NULL", as: Bool.self))
         let stuck = try await delivery(newest, "email", "queued", daysAgo: 97)      // not finished: stays
         let fresh = try await delivery(recent, "email", "excluded", daysAgo: 1)
         try await h.pool.execute("""
