@@ -29,14 +29,15 @@ struct ActivityGrowthBench: AsyncParsableCommand {
     @Option(help: "Days before now the rows spread over (within the 7-day retention).") var days: Int = 7
     @Option(help: "Concurrent insert clients.") var clients: Int = 8
     @Option(help: "Inserts per client per run (pgbench -t).") var transactions: Int = 20_000
+    @Option(help: "Insert runs of each table per phase, alternating.") var rounds: Int = 2
     @Option(help: "Offline-check reads measured per phase.") var checks: Int = 2_000
 
     func run() async throws {
-        guard rows > 0, customers > 0, days >= 1, days <= 7, clients > 0, transactions > 0, checks > 0 else {
-            throw ValidationError("--rows, --customers, --clients, --transactions and --checks must be positive; --days 1 to 7")
+        guard rows > 0, customers > 0, days >= 1, days <= 7, clients > 0, transactions > 0, rounds > 0, checks > 0 else {
+            throw ValidationError("--rows, --customers, --clients, --transactions, --rounds and --checks must be positive; --days 1 to 7")
         }
         let settings = ActivityGrowth.Settings(rows: rows, customers: customers, days: days, clients: clients,
-                                               transactions: transactions, checks: checks)
+                                               transactions: transactions, rounds: rounds, checks: checks)
         try await BenchDatabase.using(database, connections: clients + 2) { db in
             let url = db.cluster?.tcpURL(database: "postgres") ?? db.configuration.connectionString
             let result = try await ActivityGrowth.run(settings, url: url, pool: db.pool)
@@ -48,7 +49,7 @@ struct ActivityGrowthBench: AsyncParsableCommand {
 
 enum ActivityGrowth {
     struct Settings {
-        var rows, customers, days, clients, transactions, checks: Int
+        var rows, customers, days, clients, transactions, rounds, checks: Int
     }
 
     struct Phase {
@@ -141,11 +142,14 @@ enum ActivityGrowth {
         try await pool.execute("VACUUM (ANALYZE) public.activity")
         let mix = Array(repeating: "heartbeat", count: 45) + ["page_view", "page_view", "tab_hidden", "tab_visible", "left"]
         let kinds = "(ARRAY[" + mix.map { "'\($0)'" }.joined(separator: ",") + "])[1 + floor(random() * \(mix.count))::int]"
+        // Alternating runs, averaged: a slow spell of the machine falls on both tables alike.
         var rates: [String: Double] = [:]
-        for table in ["activity_growth_bare", "public.activity"] {
-            let sql = "INSERT INTO \(table) (customer_id, kind) VALUES (1 + (random() * \(settings.customers - 1))::bigint, \(kinds));"
-            rates[table] = try FollowUpBenchmark.runPgbench(pgbench, url: url, sql: sql, clients: settings.clients,
-                                                            transactions: settings.transactions)
+        for _ in 0..<settings.rounds {
+            for table in ["activity_growth_bare", "public.activity"] {
+                let sql = "INSERT INTO \(table) (customer_id, kind) VALUES (1 + (random() * \(settings.customers - 1))::bigint, \(kinds));"
+                rates[table, default: 0] += try FollowUpBenchmark.runPgbench(pgbench, url: url, sql: sql, clients: settings.clients,
+                                                                             transactions: settings.transactions) / Double(settings.rounds)
+            }
         }
         // The offline check's reads of activity (ChatState.lockQuery, FollowUpRecord.customerReturned).
         var latest: [Double] = []
