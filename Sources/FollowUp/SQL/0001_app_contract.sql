@@ -144,7 +144,10 @@ CREATE TABLE activity (
     at          timestamptz NOT NULL DEFAULT now()
                 CONSTRAINT activity_at_not_in_future CHECK (at <= now() + interval '5 minutes')
 ) PARTITION BY RANGE (at);
-CREATE INDEX activity_customer_at_idx ON activity (customer_id, at DESC);
+-- `kind` is carried in the index, so "the newest row of this customer" is read from the index
+-- alone (an index-only scan once a day's partition is vacuumed): the lookup probes every
+-- partition, and a heap fetch per partition was most of its cost with 50 M rows present.
+CREATE INDEX activity_customer_at_idx ON activity (customer_id, at DESC) INCLUDE (kind);
 CREATE TABLE activity_default PARTITION OF activity DEFAULT;
 
 -- The SDK backend's acknowledgement of a follow-up push:
