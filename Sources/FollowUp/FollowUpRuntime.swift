@@ -8,7 +8,8 @@ public enum FollowUpRuntime {
     /// The job kinds this module handles.
     public static let kinds = [FollowUpJobs.OfflineCheck.kind, FollowUpJobs.Dispatch.kind,
                                FollowUpJobs.Deliver.kind, FollowUpJobs.PushTimeout.kind, FollowUpJobs.MessengerResult.kind,
-                               FollowUpJobs.EmailDomainKeys.kind, DomainVerification.jobKind]
+                               FollowUpJobs.EmailDomainKeys.kind, DomainVerification.jobKind,
+                               ActivityPartitions.jobKind, Pruning.jobKind]
 
     /// Registers the handlers of every follow-up job kind (`followup run`).
     public static func register(in registry: inout JobRegistry, providers: ProviderSet,
@@ -40,11 +41,24 @@ public enum FollowUpRuntime {
         registry.register(kind: DomainVerification.jobKind) { context in
             try await DomainVerification.run(context: context, settings: domains, logger: logger)
         }
+        // Tables that stay small (docs/scale.md).
+        let retention = settings.retention
+        registry.register(kind: ActivityPartitions.jobKind) { context in
+            try await ActivityPartitions.run(context: context, settings: retention, logger: logger)
+        }
+        registry.register(kind: Pruning.jobKind) { context in
+            try await Pruning.run(context: context, settings: retention, logger: logger)
+        }
     }
 
-    /// The periodic jobs of the follow-up flow: checking custom sender domains in DNS.
+    /// The periodic jobs of the follow-up flow: checking custom sender domains in DNS; `activity`
+    /// partitions made ahead and dropped after the retention; pruning what is past its retention.
     public static func schedule(_ periodic: inout [PeriodicJob], settings: FollowUpSettings = FollowUpSettings()) {
         periodic.append(PeriodicJob(name: DomainVerification.jobKind, kind: DomainVerification.jobKind,
                                     every: settings.emailDomains.verifyEvery, queue: settings.queue))
+        periodic.append(PeriodicJob(name: ActivityPartitions.jobKind, kind: ActivityPartitions.jobKind,
+                                    every: settings.retention.every, queue: settings.queue))
+        periodic.append(PeriodicJob(name: Pruning.jobKind, kind: Pruning.jobKind,
+                                    every: settings.retention.every, queue: settings.queue))
     }
 }

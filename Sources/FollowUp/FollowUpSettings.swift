@@ -69,6 +69,8 @@ public struct FollowUpSettings: Sendable {
     /// "Back to the chat" links are <base>/chats/<chat id> for channels without their own
     /// `link_base_url` (`FOLLOWUP_CHAT_URL_BASE`).
     public var chatURLBase = "https://chat.example.com"
+    /// How long what only grows is kept; `activity` partitions (docs/scale.md).
+    public var retention = RetentionSettings()
 
     public init() {}
 

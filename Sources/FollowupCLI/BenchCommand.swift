@@ -43,7 +43,8 @@ struct BenchCommand: AsyncParsableCommand {
 
 /// Benchmarks contributed by the product modules (follow-ups, activity ingest, wallet).
 enum ProductBenchmarks {
-    static let extra: [ParsableCommand.Type] = [FollowUpsBench.self, ActivityBench.self, WalletBench.self, WebhooksBench.self]
+    static let extra: [ParsableCommand.Type] = [FollowUpsBench.self, ActivityBench.self, WalletBench.self, WebhooksBench.self,
+                                                   ActivityGrowthBench.self]
 }
 
 struct WalletBench: AsyncParsableCommand {

@@ -124,7 +124,15 @@ CREATE INDEX chat_reads_chat_idx ON chat_reads (chat_id, read_at DESC);
 -- Deliberately without a foreign key: a foreign key check takes a KEY SHARE lock on the
 -- customer's row for every heartbeat, which is exactly the per-customer hot spot this table
 -- must not have. Rows for unknown customers are simply never read. Append-only; one index
--- serves "latest activity of this customer". Partition by `at` and drop old partitions when large.
+-- serves "latest activity of this customer".
+--
+-- Partitioned by day (UTC) on `at`, natively (no extension): `activity_pYYYYMMDD` partitions are
+-- made ahead and dropped after the retention by the periodic job `followup.activity_partitions`
+-- (R__activity_partitions.sql, docs/scale.md). Only the newest row of each customer is ever read,
+-- so when a day is dropped, the newest row of each customer with nothing newer is kept in
+-- `activity_default`; that partition also takes any row no day partition covers (a backfill
+-- older than the retention, or a day the job has not made yet), so an insert never fails for
+-- want of a partition. No primary or unique key: the app's inserts rely on none.
 CREATE TABLE activity (
     customer_id bigint NOT NULL,
     -- The kinds as one array constant: Postgres rebuilds a CHECK from the catalog for every
@@ -135,8 +143,12 @@ CREATE TABLE activity (
     -- as the customer's latest activity until that time passed, holding off their follow-ups.
     at          timestamptz NOT NULL DEFAULT now()
                 CONSTRAINT activity_at_not_in_future CHECK (at <= now() + interval '5 minutes')
-);
-CREATE INDEX activity_customer_at_idx ON activity (customer_id, at DESC);
+) PARTITION BY RANGE (at);
+-- `kind` is carried in the index, so "the newest row of this customer" is read from the index
+-- alone (an index-only scan once a day's partition is vacuumed): the lookup probes every
+-- partition, and a heap fetch per partition was most of its cost with 50 M rows present.
+CREATE INDEX activity_customer_at_idx ON activity (customer_id, at DESC) INCLUDE (kind);
+CREATE TABLE activity_default PARTITION OF activity DEFAULT;
 
 -- The SDK backend's acknowledgement of a follow-up push:
 --   INSERT INTO push_receipts (follow_up_id, device_id, token) VALUES (...);

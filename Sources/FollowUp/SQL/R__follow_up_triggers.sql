@@ -28,6 +28,10 @@ CREATE OR REPLACE TRIGGER messages_followups AFTER INSERT ON public.messages
 CREATE OR REPLACE FUNCTION public.followups_on_away() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    -- A customer's newest row kept when its day's partition is dropped (R__activity_partitions.sql) is old news.
+    IF pg_catalog.current_setting('followup.activity_carry', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
     PERFORM pg_catalog.pg_advisory_xact_lock(1718185301, (NEW.customer_id % 2147483647)::int);
     WITH due AS (
         SELECT j.id FROM public.chats c

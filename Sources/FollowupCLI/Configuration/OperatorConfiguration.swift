@@ -122,6 +122,11 @@ struct OperatorConfiguration {
         if let keep = seconds("FOLLOWUP_JOB_RETENTION", in: 60...(366 * 86_400)) { retention = keep }
         if let keep = seconds("FOLLOWUP_DEAD_JOB_RETENTION", in: 60...(366 * 86_400)) { deadRetention = keep }
         if let bound = seconds("FOLLOWUP_READY_TIMEOUT", in: 0...3600) { readyTimeout = bound }
+        if let days = integer("FOLLOWUP_ACTIVITY_RETENTION_DAYS", in: 1...366) { followUps.retention.activity = .seconds(days * 86_400) }
+        if let days = integer("FOLLOWUP_ACTIVITY_DAYS_AHEAD", in: 1...60) { followUps.retention.activityDaysAhead = days }
+        if let days = integer("FOLLOWUP_DELIVERY_RETENTION_DAYS", in: 1...3660) { followUps.retention.deliveries = .seconds(days * 86_400) }
+        if let days = integer("FOLLOWUP_FOLLOW_UP_RETENTION_DAYS", in: 1...3660) { followUps.retention.followUps = .seconds(days * 86_400) }
+        if let days = integer("FOLLOWUP_INBOUND_EVENT_RETENTION_DAYS", in: 1...3660) { followUps.retention.inboundEvents = .seconds(days * 86_400) }
         do {
             // FOLLOWUP_REPLY_DOMAIN was read (and any problem with it reported) above.
             try followUps.readTwoWay(from: values.filter { $0.key != "FOLLOWUP_REPLY_DOMAIN" })

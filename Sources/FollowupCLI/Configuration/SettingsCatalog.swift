@@ -114,13 +114,29 @@ enum SettingsCatalog {
                 meaning: "how often the periodic job checks every domain's DNS records"),
     ]
 
+    /// Tables that stay small: `activity` partitions and retention (docs/scale.md).
+    static let retention: [Setting] = [
+        Setting(name: "FOLLOWUP_ACTIVITY_RETENTION_DAYS", need: .optional(days(RetentionSettings().activity)),
+                meaning: "days `activity` rows are kept (1 to 366); each customer's newest row is kept regardless"),
+        Setting(name: "FOLLOWUP_ACTIVITY_DAYS_AHEAD", need: .optional(String(RetentionSettings().activityDaysAhead)),
+                meaning: "days of `activity` partitions made ahead of today (1 to 60)"),
+        Setting(name: "FOLLOWUP_DELIVERY_RETENTION_DAYS", need: .optional(days(RetentionSettings().deliveries)),
+                meaning: "days finished deliveries no ledger transfer names are kept (1 to 3660)"),
+        Setting(name: "FOLLOWUP_FOLLOW_UP_RETENTION_DAYS", need: .optional(days(RetentionSettings().followUps)),
+                meaning: "days finished follow-ups without deliveries are kept (1 to 3660)"),
+        Setting(name: "FOLLOWUP_INBOUND_EVENT_RETENTION_DAYS", need: .optional(days(RetentionSettings().inboundEvents)),
+                meaning: "days inbound event ids are remembered (1 to 3660)"),
+    ]
+
+    private static func days(_ duration: Duration) -> String { String(duration.components.seconds / 86_400) }
+
     /// Defaults are read from the structs that hold them, so help never disagrees with the code.
     private static func seconds(_ duration: Duration) -> String {
         let value = duration.seconds
         return value == value.rounded() ? String(Int64(value)) : String(value)
     }
 
-    static let all: [Setting] = database + product + providers + twoWay + emailDomains + operations
+    static let all: [Setting] = database + product + providers + twoWay + emailDomains + operations + retention
     static let names: Set<String> = Set(all.map(\.name))
     static let secrets: Set<String> = Set(all.filter(\.secret).map(\.name))
 
@@ -158,6 +174,9 @@ enum SettingsCatalog {
 
             Operations (readiness, serve's status page):
             \(lines(operations))
+
+            Tables that stay small (retention):
+            \(lines(retention))
             """
     }
 }

@@ -60,6 +60,14 @@ GRANT EXECUTE ON FUNCTION
     public.followup_quiet_hours_end(timestamptz, text, time, time)
 TO followup_poller, followup_app, followup_operator;
 
+-- Tables that stay small (docs/scale.md): the periodic jobs' partition upkeep and pruning.
+GRANT EXECUTE ON FUNCTION
+    public.activity_partitions_create(timestamptz, integer, interval),
+    public.activity_partitions_detach(timestamptz, interval),
+    public.activity_partitions_drop_detached(),
+    public.followup_prune(timestamptz, interval, interval, interval, integer)
+TO followup_poller;
+
 -- ── The app ──────────────────────────────────────────────────────────────────────────────────
 -- (USAGE on schema public is PUBLIC's by default.)
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.channels, public.customers, public.customer_devices, public.chats
