@@ -39,8 +39,7 @@ struct ChatState: Sendable {
                          AND NOT EXISTS (SELECT 1 FROM public.chat_reads r WHERE r.chat_id = c.id AND r.read_at > prev.finished_at)
                     THEN prev.finished_at + ch.follow_up_cooldown END
             FROM public.chats c JOIN public.channels ch ON ch.id = c.channel_id
-            LEFT JOIN LATERAL (SELECT a.kind, a.at FROM public.activity a WHERE a.customer_id = c.customer_id
-                               ORDER BY a.at DESC LIMIT 1) latest ON true
+            LEFT JOIN LATERAL (\(NewestActivity.query(customer: "c.customer_id"))) latest ON true
             -- The chat's latest follow-up that reached the customer (text/email out, or push received).
             LEFT JOIN LATERAL (SELECT f.finished_at, f.offline_since, f.last_message_id FROM public.follow_ups f
                                WHERE f.chat_id = c.id AND f.status IN ('notified', 'acknowledged')

@@ -157,9 +157,7 @@ enum ActivityGrowth {
         for _ in 0..<settings.checks {
             let customer = Int64.random(in: 1...Int64(settings.customers))
             var start = ContinuousClock.now
-            _ = try await pool.query("""
-                SELECT a.kind, a.at FROM public.activity a WHERE a.customer_id = \(customer) ORDER BY a.at DESC LIMIT 1
-                """)
+            _ = try await pool.query(NewestActivity.query(customer: "\(customer)"))
             latest.append((ContinuousClock.now - start).seconds * 1000)
             start = ContinuousClock.now
             _ = try await pool.query("""
