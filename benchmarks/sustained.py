@@ -17,7 +17,7 @@ Systems:
   floor     the pattern's floor (benchmarks/floor/): one statement claims and completes a batch,
             start = finished_at.
   pgqueuer  PgQueuer (pip install pgqueuer asyncpg): W QueueManagers over P processes, continuous
-            mode; start = when the entrypoint runs (the job's `created` is the enqueue time).
+            mode; start = when the entrypoint runs, minus the enqueue time the job carries as payload.
 For bare and floor the arrivals are a pgbench client throttled with -R (k rows per insert, about
 100 inserts a second), and the figures are read from the table (created_at and the start
 column); PgQueuer's arrivals are Queries.enqueue every 10 ms. Idle workers sleep 5 ms when a claim
@@ -215,7 +215,9 @@ def pgq_consumer(dsn: str, workers: int, batch: int, stop, samples, ready) -> No
 
             @qm.entrypoint(ENTRYPOINT)
             async def noop(job) -> None:
-                pending.append((job.created.timestamp(), time.time()))
+                # The payload is the enqueuer's clock at the insert: the same clock, and the same
+                # second buckets, as its count of enqueued jobs.
+                pending.append((float(job.payload), time.time()))
 
             managers.append(qm)
         await asyncio.get_running_loop().run_in_executor(None, ready.wait)
@@ -277,7 +279,7 @@ def run_pgqueuer(a) -> dict:
         while True:
             try:
                 batch = samples.get()
-            except (EOFError, OSError):
+            except Exception:  # the queue closed as the interpreter exits
                 return
             if batch is None:
                 return
@@ -296,14 +298,16 @@ def run_pgqueuer(a) -> dict:
             conn = await asyncpg.connect(a.dsn)
             conn_holder["q"] = Queries(AsyncpgDriver(conn))
         q = conn_holder["q"]
+        await asyncio.sleep(1 - (time.time() % 1))  # start on a whole second: the buckets are whole seconds
         t0 = time.time()
         sent = 0
         while time.time() - t0 < seconds:
             due = int(rate * (time.time() - t0)) - sent
             if due > 0:
+                now = time.time()
                 with lock:
-                    enqueued[int(time.time())] = enqueued.get(int(time.time()), 0) + due
-                await q.enqueue([ENTRYPOINT] * due, [None] * due, [0] * due)
+                    enqueued[int(now)] = enqueued.get(int(now), 0) + due
+                await q.enqueue([ENTRYPOINT] * due, [f"{now:.6f}".encode()] * due, [0] * due)
                 sent += due
             await asyncio.sleep(0.01)
         return t0, time.time()
