@@ -132,6 +132,8 @@ struct FollowUpsBench: AsyncParsableCommand {
     @Option(help: "Provider fake latency, milliseconds.") var latencyMs: Int = 50
     @Option(help: "The poller's database connections (jobs waiting on the provider hold none; on 2 cores, more backends only contend).")
     var connections: Int = 16
+    @Flag(inversion: .prefixedNo, help: "Also run the anchor: the same rows and postings as bare SQL under pgbench, same database (needs pgbench).")
+    var anchor = true
 
     func run() async throws {
         guard customers > 0, concurrency > 0, claimBatch > 0, connections > 0, latencyMs >= 0 else {
@@ -152,7 +154,20 @@ struct FollowUpsBench: AsyncParsableCommand {
                 print(String(format: "%d follow-ups (%d channels) in %.2f s: %.0f follow-ups/s (%d deliveries sent, %d not), %d ms provider latency, concurrency %d",
                              result.customers, result.channels, result.seconds, result.followUpsPerSecond, result.deliveriesSent,
                              result.deliveriesNotSent, latencyMs, concurrency))
-                print(result.json)
+                var json = result.json
+                if anchor, let pgbench = Pgbench.find() {
+                    let url = db.cluster?.tcpURL(database: "postgres") ?? db.configuration.connectionString
+                    let bare = try await FollowUpsAnchor.run(pgbench: pgbench, url: url, pool: db.pool, channels: result.channelIDs,
+                                                             count: customers, clients: connections)
+                    let ratio = result.followUpsPerSecond / max(bare.followUpsPerSecond, 1e-9)
+                    print(String(format: "anchor (the same rows and postings as bare SQL under pgbench, %d connections): %.0f follow-ups/s → the product is %.0f%% of it",
+                                 connections, bare.followUpsPerSecond, ratio * 100))
+                    json = String(json.dropLast()) + String(format: #","anchor_followups_per_second":%.1f,"product_over_anchor":%.3f}"#,
+                                                              bare.followUpsPerSecond, ratio)
+                } else if anchor {
+                    print("anchor skipped: pgbench not found (apt install postgresql-client)")
+                }
+                print(json)
             } catch {
                 fakes.stop()
                 client.shutdown()

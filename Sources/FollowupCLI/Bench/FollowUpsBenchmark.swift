@@ -17,6 +17,8 @@ enum FollowUpsBenchmark {
         var followUpsPerSecond: Double
         var deliveriesSent: Int
         var deliveriesNotSent: Int
+        /// The benchmark's channels (the anchor replays follow-ups on their chats).
+        var channelIDs: [Int64] = []
 
         /// One line of JSON, for scripts.
         var json: String {
@@ -113,6 +115,6 @@ enum FollowUpsBenchmark {
         return FollowUpsResult(customers: customers, channels: channels, concurrency: concurrency, seconds: elapsed,
                                followUpsPerSecond: Double(finished) / max(elapsed, 0.000_001),
                                deliveriesSent: try counts?.decode(Int.self, at: 0) ?? 0,
-                               deliveriesNotSent: try counts?.decode(Int.self, at: 1) ?? 0)
+                               deliveriesNotSent: try counts?.decode(Int.self, at: 1) ?? 0, channelIDs: ids)
     }
 }
