@@ -1,3 +1,4 @@
+import FollowUp
 import Foundation
 import Jobs
 import Logging
