@@ -55,14 +55,14 @@ enum FollowUpsAnchor {
         SET LOCAL synchronous_commit = off;
         SELECT pg_advisory_xact_lock(1718185301, (customer_id % 2147483647)::int) FROM public.chats WHERE id = :chat;
         SELECT c.channel_id AS channel, c.customer_id AS customer FROM public.chats c WHERE c.id = :chat FOR UPDATE OF c \\gset
-        SELECT public.jobs_enqueue('bench.anchor_check', jsonb_build_object('chat_id', :chat), 'default', now(), 2::smallint, 25) AS check_job \\gset
+        SELECT public.jobs_enqueue('bench.anchor_check', jsonb_build_object('chat_id', :chat::bigint), 'default', now(), 2::smallint, 25) AS check_job \\gset
         UPDATE public.jobs SET state = 'running', attempt = 1, attempted_at = now(), lease_expires_at = now() + interval '60 seconds' WHERE id = :check_job;
         INSERT INTO public.follow_ups (channel_id, chat_id, customer_id, first_message_id, last_message_id, message_count, offline_since, offline_reason)
         VALUES (:channel, :chat, :customer, 1, 2, 1, now(), 'left the website') RETURNING id AS follow_up \\gset
         WITH d AS (
-            INSERT INTO public.deliveries (follow_up_id, channel_id, chat_id, customer_id, route, status, recipient, subject, body, segments, country)
+            INSERT INTO public.deliveries (follow_up_id, channel_id, chat_id, customer_id, route, status, recipient, subject, body, segments, country, price_micros)
             VALUES (:follow_up, :channel, :chat, :customer, 'sms', 'queued', '+14155550100', NULL,
-                    'Acme answered your question: It left our warehouse this morning. Reply here: https://chat.example/c/1', 1, 'US')
+                    'Acme answered your question: It left our warehouse this morning. Reply here: https://chat.example/c/1', 1, 'US', \(price))
             RETURNING id)
         SELECT d.id AS sms, public.jobs_enqueue('bench.anchor_deliver', jsonb_build_object('delivery_id', d.id), 'default', now(), 2::smallint, 25) AS sms_job FROM d \\gset
         WITH d AS (
@@ -77,14 +77,14 @@ enum FollowUpsAnchor {
         COMMIT;
         BEGIN;
         SELECT FROM public.jobs WHERE id = :sms_job AND attempt = 1 AND state = 'running' FOR UPDATE;
-        SELECT status, available FROM wallet.hold(:channel, :sms, \(price), 'sms');
+        SELECT status, available FROM wallet.hold(:channel::bigint, :sms::bigint, \(price), 'sms');
         UPDATE public.deliveries SET status = 'sending', sending_at = coalesce(sending_at, now()), attempts = attempts + 1,
             price_micros = \(price), updated_at = now() WHERE id = :sms;
         COMMIT;
         BEGIN;
-        UPDATE public.deliveries SET status = 'sent', provider_message_id = 'SManchor' || :sms, sent_at = now(), cost_micros = price_micros,
+        UPDATE public.deliveries SET status = 'sent', provider_message_id = 'SManchor' || :sms::bigint, sent_at = now(), cost_micros = price_micros,
             finished_at = now(), updated_at = now() WHERE id = :sms;
-        SELECT wallet.capture(:sms);
+        SELECT wallet.capture(:sms::bigint);
         UPDATE public.jobs SET state = 'completed', finished_at = now(), lease_expires_at = NULL WHERE id = :sms_job AND attempt = 1 AND state = 'running';
         COMMIT;
         BEGIN;
@@ -93,7 +93,7 @@ enum FollowUpsAnchor {
             price_micros = 0, updated_at = now() WHERE id = :email;
         COMMIT;
         BEGIN;
-        UPDATE public.deliveries SET status = 'sent', provider_message_id = '<anchor-' || :email || '@example.com>', sent_at = now(),
+        UPDATE public.deliveries SET status = 'sent', provider_message_id = '<anchor-' || :email::bigint || '@example.com>', sent_at = now(),
             cost_micros = 0, finished_at = now(), updated_at = now() WHERE id = :email;
         UPDATE public.jobs SET state = 'completed', finished_at = now(), lease_expires_at = NULL WHERE id = :email_job AND attempt = 1 AND state = 'running';
         COMMIT;
