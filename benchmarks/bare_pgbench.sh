@@ -28,6 +28,7 @@ set -euo pipefail
 
 usage() {
     echo "usage: $0 --database-url URL [--jobs N] [--workers W] [--batch B] [--complete each|batch] [--threads J] [--timeout SECONDS]" >&2
+    echo "       $0 --emit-script FILE [--batch B] [--complete each|batch]   (the worker's pgbench script, sleeping 5 ms when it claims nothing; for sustained.py)" >&2
     exit 2
 }
 
@@ -42,6 +43,7 @@ THREADS=${PGBENCH_THREADS:-2}
 TIMEOUT=${STEP_TIMEOUT:-600}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 MIGRATION=${MIGRATION:-$ROOT/Sources/Jobs/SQL/0001_jobs.sql}
+EMIT=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -52,35 +54,14 @@ while [ $# -gt 0 ]; do
         --complete) COMPLETE=$2; shift 2 ;;
         --threads) THREADS=$2; shift 2 ;;
         --timeout) TIMEOUT=$2; shift 2 ;;
+        --emit-script) EMIT=$2; shift 2 ;;
         -h|--help) usage ;;
         *) echo "unknown argument: $1" >&2; usage ;;
     esac
 done
-[ -n "$URL" ] || usage
-case "$COMPLETE" in each|batch) ;; *) echo "--complete must be each or batch" >&2; exit 2 ;; esac
-for v in JOBS WORKERS BATCH THREADS TIMEOUT; do
-    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "$v must be a positive integer, got '${!v}'" >&2; exit 2; }
-done
-[ "$THREADS" -le "$WORKERS" ] || THREADS=$WORKERS
-
-PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$URL")
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/bare-pgbench.XXXXXX")
-trap '[ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"' EXIT
-
-log() { echo "[bare/$COMPLETE] $*" >&2; }
-
-# --- schema and backlog ---------------------------------------------------------------------
-log "schema bare_bench from $(basename "$MIGRATION"); loading $JOBS jobs"
-timeout "$TIMEOUT" "${PSQL[@]}" -c "DROP SCHEMA IF EXISTS bare_bench CASCADE" -c "CREATE SCHEMA bare_bench" >/dev/null
-PGOPTIONS="-c search_path=bare_bench" timeout "$TIMEOUT" "${PSQL[@]}" -f "$MIGRATION" >/dev/null
-timeout "$TIMEOUT" "${PSQL[@]}" >/dev/null <<SQL
-INSERT INTO bare_bench.jobs (kind, payload) SELECT 'bench.noop', '{}' FROM generate_series(1, $JOBS);
-VACUUM ANALYZE bare_bench.jobs;
-CHECKPOINT;
-SQL
-
 # --- the pgbench script -----------------------------------------------------------------------
-SCRIPT=$WORK/claim.sql
+write_script() { # file idle(0|1)
+local SCRIPT=$1
 cat >"$SCRIPT" <<'SQL'
 -- Claim (autocommit): up to :batch due jobs, most urgent first, FOR UPDATE SKIP LOCKED.
 WITH picked AS MATERIALIZED (
@@ -122,6 +103,42 @@ WHERE id = (:ids::bigint[])[$i] AND attempt = (:attempts::int[])[$i] AND state =
 SQL
     done
 fi
+if [ "$2" = 1 ]; then
+    printf '%s\n' '\if :n = 0' '\sleep 5 ms' '\endif' >>"$SCRIPT"
+fi
+}
+
+if [ -n "$EMIT" ]; then
+    [[ $BATCH =~ ^[1-9][0-9]*$ ]] || { echo "BATCH must be a positive integer" >&2; exit 2; }
+    case "$COMPLETE" in each|batch) ;; *) echo "--complete must be each or batch" >&2; exit 2 ;; esac
+    write_script "$EMIT" 1
+    exit 0
+fi
+[ -n "$URL" ] || usage
+case "$COMPLETE" in each|batch) ;; *) echo "--complete must be each or batch" >&2; exit 2 ;; esac
+for v in JOBS WORKERS BATCH THREADS TIMEOUT; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "$v must be a positive integer, got '${!v}'" >&2; exit 2; }
+done
+[ "$THREADS" -le "$WORKERS" ] || THREADS=$WORKERS
+
+PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$URL")
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/bare-pgbench.XXXXXX")
+trap '[ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"' EXIT
+
+log() { echo "[bare/$COMPLETE] $*" >&2; }
+
+# --- schema and backlog ---------------------------------------------------------------------
+log "schema bare_bench from $(basename "$MIGRATION"); loading $JOBS jobs"
+timeout "$TIMEOUT" "${PSQL[@]}" -c "DROP SCHEMA IF EXISTS bare_bench CASCADE" -c "CREATE SCHEMA bare_bench" >/dev/null
+PGOPTIONS="-c search_path=bare_bench" timeout "$TIMEOUT" "${PSQL[@]}" -f "$MIGRATION" >/dev/null
+timeout "$TIMEOUT" "${PSQL[@]}" >/dev/null <<SQL
+INSERT INTO bare_bench.jobs (kind, payload) SELECT 'bench.noop', '{}' FROM generate_series(1, $JOBS);
+VACUUM ANALYZE bare_bench.jobs;
+CHECKPOINT;
+SQL
+
+SCRIPT=$WORK/claim.sql
+write_script "$SCRIPT" 0
 
 # Scripts per client: enough batches for the backlog, plus a little slack for short claims.
 BATCHES=$(( (JOBS + BATCH - 1) / BATCH ))

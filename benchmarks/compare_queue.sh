@@ -1,30 +1,40 @@
 #!/usr/bin/env bash
-# Compares our job queue with bare FOR UPDATE SKIP LOCKED under pgbench and with PgQueuer, in one
-# go, on one throwaway Postgres cluster this script starts itself (fsync on) and deletes on exit.
-# See benchmarks/README.md.
+# Compares our job queue with its two anchors and with PgQueuer, in one go, on one throwaway
+# Postgres cluster this script starts itself (fsync on) and deletes on exit. See benchmarks/README.md.
 #
-#   benchmarks/compare_queue.sh [--jobs N] [--workers W] [--batch B] [--repeat R] [--steps LIST]
+#   benchmarks/compare_queue.sh [--backlogs LIST] [--workers W] [--batch B] [--repeat R] [--steps LIST]
+#                               [--minutes M] [--step-seconds S] [--start-rate R0] [--rate-step D] [--quick]
 #                               [--timeout SECONDS] [--pgqueuer-processes P] [--json-out FILE] [--no-build]
 #
-# Steps (default: all): ours bare bare_batch pgqueuer idle lateness
-#   ours        followup bench queue: drain N jobs (built first if .build/release/followup is missing)
-#   bare        bare SKIP LOCKED under pgbench, per-job completion (what our worker does)
-#   bare_batch  bare SKIP LOCKED under pgbench, one completion statement per batch
-#   pgqueuer    benchmarks/pgqueuer_bench.py
+# Steps (default: all): ours bare bare_batch floor pgqueuer sustained idle lateness
+#   ours        followup bench queue: drain each backlog (built first if .build/release/followup is missing)
+#   bare        the same-schema bare worker: SKIP LOCKED under pgbench on our jobs table, one completion per job
+#   bare_batch  the same, one completion statement per batch
+#   floor       the pattern's floor (benchmarks/floor/): one statement claims and completes a batch
+#   pgqueuer    benchmarks/pgqueuer_bench.py (pgqueuer and asyncpg are pip-installed when missing)
+#   sustained   the sustained shape for ours, bare, floor and PgQueuer: a step search for the highest rate
+#               with enqueue->start p99 < 1 s, then that rate held for M minutes (first vs last 10%)
 #   idle        followup bench queue --mode idle       lateness  followup bench queue --mode lateness
-# The drain steps run R rounds (default 3), interleaved; the summary shows each system's median run.
-# Environment: BENCH_JOBS or N, BENCH_WORKERS or W, BENCH_BATCH or B, BENCH_REPEAT, BENCH_STEPS,
-# STEP_TIMEOUT (seconds per step, default 600), BUILD_TIMEOUT (1800), FOLLOWUP_BIN, BENCH_NO_BUILD=1,
-# PGQUEUER_PROCESSES, PGBENCH_THREADS (2), PG_BIN (/usr/lib/postgresql/15/bin), PYTHON (python3),
-# OURS_ARGS / OURS_IDLE_ARGS / OURS_LATENESS_ARGS: extra arguments for the three `followup` runs.
+# --backlogs: comma-separated backlogs to drain (default 50000,300000,1000000; --jobs N = one backlog).
+# The drain steps run R rounds (default 3) per backlog, interleaved; the summary shows each median.
+# --quick: a smoke run (backlog 20000, 1 round, sustained steps of 5 s and a 30 s hold, 50,000 later jobs).
+# Environment: BENCH_BACKLOGS, BENCH_WORKERS or W, BENCH_BATCH or B, BENCH_REPEAT, BENCH_STEPS,
+# STEP_TIMEOUT (seconds per step, default 600; a sustained step gets its own bound), BUILD_TIMEOUT (1800),
+# FOLLOWUP_BIN, BENCH_NO_BUILD=1, PGQUEUER_PROCESSES, PGBENCH_THREADS (2), PG_BIN (/usr/lib/postgresql/15/bin),
+# PYTHON (python3), OURS_ARGS / OURS_IDLE_ARGS / OURS_LATENESS_ARGS: extra arguments for the `followup` runs.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
-JOBS=${BENCH_JOBS:-${N:-50000}}
+BACKLOGS=${BENCH_BACKLOGS:-${BENCH_JOBS:-${N:-50000,300000,1000000}}}
 WORKERS=${BENCH_WORKERS:-${W:-16}}
 BATCH=${BENCH_BATCH:-${B:-10}}
-STEPS=${BENCH_STEPS:-"ours bare bare_batch pgqueuer idle lateness"}
+STEPS=${BENCH_STEPS:-"ours bare bare_batch floor pgqueuer sustained idle lateness"}
+MINUTES=${BENCH_MINUTES:-10}
+STEP_SECONDS=${BENCH_STEP_SECONDS:-20}
+START_RATE=${BENCH_START_RATE:-1000}
+RATE_STEP=${BENCH_RATE_STEP:-1000}
+QUICK=0
 TIMEOUT=${STEP_TIMEOUT:-600}
 BUILD_TIMEOUT=${BUILD_TIMEOUT:-1800}
 NO_BUILD=${BENCH_NO_BUILD:-0}
@@ -36,10 +46,15 @@ PYTHON=${PYTHON:-python3}
 DEFAULT_BIN=$ROOT/.build/release/followup
 BIN=${FOLLOWUP_BIN:-$DEFAULT_BIN}
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
-        --jobs) JOBS=$2; shift 2 ;;
+        --jobs|--backlogs) BACKLOGS=$2; shift 2 ;;
+        --minutes) MINUTES=$2; shift 2 ;;
+        --step-seconds) STEP_SECONDS=$2; shift 2 ;;
+        --start-rate) START_RATE=$2; shift 2 ;;
+        --rate-step) RATE_STEP=$2; shift 2 ;;
+        --quick) QUICK=1; BACKLOGS=20000; REPEAT=1; MINUTES=0.5; STEP_SECONDS=5; shift ;;  # flags after it still apply
         --workers) WORKERS=$2; shift 2 ;;
         --batch) BATCH=$2; shift 2 ;;
         --steps) STEPS=${2//,/ }; shift 2 ;;
@@ -52,11 +67,18 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument: $1" >&2; usage ;;
     esac
 done
-for v in JOBS WORKERS BATCH TIMEOUT REPEAT; do
+if [ "$QUICK" = 1 ]; then
+    OURS_LATENESS_ARGS="${OURS_LATENESS_ARGS:-} --scheduled-later 50000"
+fi
+BACKLOGS=${BACKLOGS//,/ }
+for JOBS in $BACKLOGS; do [[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "--backlogs must list positive integers, got '$JOBS'" >&2; exit 2; }; done
+[[ $MINUTES =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "--minutes must be a number, got '$MINUTES'" >&2; exit 2; }
+JOBS=${BACKLOGS%% *}
+for v in JOBS WORKERS BATCH TIMEOUT REPEAT STEP_SECONDS START_RATE RATE_STEP; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "$v must be a positive integer, got '${!v}'" >&2; exit 2; }
 done
 for s in $STEPS; do
-    case "$s" in ours|idle|lateness|bare|bare_batch|pgqueuer) ;; *) echo "unknown step: $s" >&2; exit 2 ;; esac
+    case "$s" in ours|idle|lateness|bare|bare_batch|floor|pgqueuer|sustained) ;; *) echo "unknown step: $s" >&2; exit 2 ;; esac
 done
 has_step() { [[ " $STEPS " == *" $1 "* ]]; }
 log() { echo "==> $*" >&2; }
@@ -240,9 +262,7 @@ run_bare() { # system complete run
 
 run_pgqueuer() { # run
     local run=$1 tag=pgqueuer_r$1
-    if ! "$PYTHON" -c 'import pgqueuer, asyncpg' 2>/dev/null; then
-        skip pgqueuer "python modules missing: pip install pgqueuer asyncpg"; return 0
-    fi
+    if ! pgqueuer_ready; then skip pgqueuer "python modules missing and pip install pgqueuer asyncpg failed"; return 0; fi
     local url; url=$(new_db "$tag")
     checkpoint
     local pargs=(--dsn "$url" --jobs "$JOBS" --workers "$WORKERS" --batch "$BATCH" --timeout "$TIMEOUT")
@@ -258,15 +278,89 @@ run_pgqueuer() { # run
     drop_db "$tag"
 }
 
+PGQ_READY=""
+pgqueuer_ready() { # installs PgQueuer from PyPI once when it is missing
+    if [ -z "$PGQ_READY" ]; then
+        PGQ_READY=no
+        if "$PYTHON" -c 'import pgqueuer, asyncpg' 2>/dev/null \
+            || { log "pip install pgqueuer asyncpg"; "$PYTHON" -m pip install --quiet pgqueuer asyncpg >&2 && "$PYTHON" -c 'import pgqueuer, asyncpg'; }; then
+            PGQ_READY=yes
+        fi
+    fi
+    [ "$PGQ_READY" = yes ]
+}
+
+run_floor() { # run: the pattern's floor draining JOBS due jobs (benchmarks/floor/)
+    local run=$1 tag=floor_r$1_$JOBS
+    local url; url=$(new_db "$tag")
+    "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$url" -f "$HERE/floor/schema.sql" >/dev/null 2>&1
+    "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$url" -v n="$JOBS" -v spread=past -f "$HERE/floor/load.sql" >/dev/null
+    local per_client=$(( (JOBS / BATCH + WORKERS - 1) / WORKERS + 2 ))
+    checkpoint
+    log "floor (run $run, $JOBS jobs): pgbench -c $WORKERS -t $per_client -D batch=$BATCH -f floor/claim_batch.pgb"
+    if run_step "$WORK/$tag.out" "$WORK/$tag.err" "$PG_BIN/pgbench" -n -M prepared -c "$WORKERS" -j "${PGBENCH_THREADS:-2}" \
+        -t "$per_client" -D batch="$BATCH" -f "$HERE/floor/claim_batch.pgb" "$url"; then
+        # jobs/s from the table: completed rows over first to last completion (pgbench's idle tail not counted).
+        "$PG_BIN/psql" -X -At -F ' ' -d "$url" -c "SELECT count(*) FILTER (WHERE state = 'completed'),
+            extract(epoch FROM max(finished_at) - min(finished_at)) FROM jobs" | "$PYTHON" -c '
+import json, sys
+done, secs = sys.stdin.read().split()
+done, secs = int(done), float(secs)
+print(json.dumps({"system": "floor", "mode": "drain", "jobs": int(sys.argv[1]), "workers": int(sys.argv[2]), "claim_batch": int(sys.argv[3]),
+                  "completed": done, "jobs_per_second": round(done / secs, 1) if secs > 0 else None,
+                  "latency_measures": "none: one statement claims and completes a batch"}))' "$JOBS" "$WORKERS" "$BATCH" >>"$RESULTS"
+    else
+        tail -5 "$WORK/$tag.err" >&2 || true
+        skip floor "pgbench on the floor failed or timed out (${TIMEOUT}s)"
+    fi
+    drop_db "$tag"
+}
+
+run_sustained() { # system: ours | bare | floor | pgqueuer, the same shape for each
+    local system=$1 tag=sustained_$1
+    local shape=(--workers "$WORKERS" --batch "$BATCH" --start-rate "$START_RATE" --rate-step "$RATE_STEP"
+                 --step-seconds "$STEP_SECONDS" --minutes "$MINUTES")
+    # Bounded: the search stops at 50,000/s, so at most 50 steps, plus the hold and its drain.
+    local bound; bound=$("$PYTHON" -c "print(int(50 * $STEP_SECONDS + $MINUTES * 60 + 300))")
+    local url; url=$(new_db "$tag")
+    checkpoint
+    local cmd
+    case "$system" in
+        ours)
+            if ! ours_ready; then skip ours_sustained "$OURS_WHY"; drop_db "$tag"; return 0; fi
+            cmd=("$BIN" bench queue --mode sustained --database-url "$url" "${shape[@]}") ;;
+        pgqueuer)
+            if ! pgqueuer_ready; then skip pgqueuer_sustained "pgqueuer missing"; drop_db "$tag"; return 0; fi
+            cmd=("$PYTHON" "$HERE/sustained.py" --system pgqueuer --dsn "$url" "${shape[@]}")
+            [ -n "$PGQ_PROCESSES" ] && cmd+=(--processes "$PGQ_PROCESSES") ;;
+        *)  cmd=(env PG_BIN="$PG_BIN" "$PYTHON" "$HERE/sustained.py" --system "$system" --dsn "$url" "${shape[@]}") ;;
+    esac
+    log "sustained $system: ${cmd[*]}"
+    if RUN_TIMEOUT=$bound run_step "$WORK/$tag.out" "$WORK/$tag.err" "${cmd[@]}"; then
+        take_json "${system}_sustained" "$WORK/$tag.out" || skip "${system}_sustained" "no JSON line"
+    else
+        tail -15 "$WORK/$tag.err" "$WORK/$tag.out" >&2 || true
+        skip "${system}_sustained" "failed or timed out (${bound}s)"
+    fi
+    drop_db "$tag"
+}
+
 # Drain rounds: each round runs every system once, each on a fresh database; the summary reports
 # the median run per system (all runs are in the JSON lines).
-for ((run = 1; run <= REPEAT; run++)); do
-    # shellcheck disable=SC2086
-    if has_step ours; then run_ours ours drain "$run" ${OURS_ARGS:-}; fi
-    if has_step bare; then run_bare bare_pgbench_each each "$run"; fi
-    if has_step bare_batch; then run_bare bare_pgbench_batch batch "$run"; fi
-    if has_step pgqueuer; then run_pgqueuer "$run"; fi
+for JOBS in $BACKLOGS; do
+    for ((run = 1; run <= REPEAT; run++)); do
+        # shellcheck disable=SC2086
+        if has_step ours; then run_ours ours drain "$run" ${OURS_ARGS:-}; fi
+        if has_step bare; then run_bare bare_pgbench_each each "$run"; fi
+        if has_step bare_batch; then run_bare bare_pgbench_batch batch "$run"; fi
+        if has_step floor; then run_floor "$run"; fi
+        if has_step pgqueuer; then run_pgqueuer "$run"; fi
+    done
 done
+# The sustained shape, once per system.
+if has_step sustained; then
+    for system in ours bare floor pgqueuer; do run_sustained "$system"; done
+fi
 # Our latency modes, once each.
 # shellcheck disable=SC2086
 if has_step idle; then run_ours ours_idle idle 1 ${OURS_IDLE_ARGS:-}; fi

@@ -10,7 +10,12 @@ LABELS = {
     "ours": "ours (followup bench queue)",
     "bare_pgbench_each": "bare SKIP LOCKED, pgbench (per-job complete)",
     "bare_pgbench_batch": "bare SKIP LOCKED, pgbench (batch complete)",
+    "floor": "the pattern's floor (claim + complete in one statement)",
     "pgqueuer": "PgQueuer",
+    "ours_sustained": "ours",
+    "bare_sustained": "same-schema bare worker",
+    "floor_sustained": "the pattern's floor",
+    "pgqueuer_sustained": "PgQueuer",
     "ours_idle": "ours --mode idle",
     "ours_lateness": "ours --mode lateness",
 }
@@ -40,17 +45,29 @@ def fmt(v, digits=1):
     return str(v)
 
 
+SUSTAINED = ("ours_sustained", "bare_sustained", "floor_sustained", "pgqueuer_sustained")
+
+
+def print_table(header, table):
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
+    line = lambda cells: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    print(line(header))
+    print(line(["-" * w for w in widths]))
+    for t in table:
+        print(line(t))
+
+
 def main(path: str) -> int:
-    runs: dict[str, list[dict]] = {}
+    runs: dict[tuple[str, int], list[dict]] = {}
     with open(path) as f:
         for line in f:
             line = line.strip()
             if line:
                 r = json.loads(line)
-                runs.setdefault(r["system"], []).append(r)
-    # One row per system: its median run (by jobs/s; by p99 for the latency modes), else its skip.
+                runs.setdefault((r["system"], int(r.get("jobs") or 0)), []).append(r)
+    # One row per system and backlog: its median run (by jobs/s; by p99 for the latency modes), else its skip.
     rows = []
-    for system, rs in runs.items():
+    for (system, _), rs in runs.items():
         ok = [r for r in rs if "skipped" not in r]
         if not ok:
             rows.append(rs[0])
@@ -61,47 +78,63 @@ def main(path: str) -> int:
         row["_runs"] = [r.get("jobs_per_second") for r in rs if "skipped" not in r]
         row["_failed"] = len(rs) - len(ok)
         rows.append(row)
-    by = {r["system"]: r for r in rows}
 
-    drains = [r for r in rows if r["system"] not in TARGETS]
-    header = ["system", "jobs/s", "batch", "workers", "p50 ms", "p99 ms", "RSS MiB", "jobs", "runs (jobs/s)"]
-    table = []
-    for r in drains:
-        name = LABELS.get(r["system"], r["system"])
-        if "skipped" in r:
-            table.append([name, "skipped", "", "", "", "", "", "", ""])
-        else:
-            table.append([name, fmt(r.get("jobs_per_second")), fmt(r.get("claim_batch")), fmt(r.get("workers")),
-                          fmt(r.get("latency_p50_ms"), 2), fmt(r.get("latency_p99_ms"), 2),
-                          fmt(r.get("rss_mib")), fmt(r.get("jobs")),
-                          " ".join(f"{x:.0f}" for x in r["_runs"] if x) + (f" +{r['_failed']} failed" if r["_failed"] else "")])
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
-    line = lambda cells: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-    print("Drain: N no-op jobs enqueued up front, drained by W workers claiming B at a time (fsync on);")
-    print("each row is the system's median run")
-    print(line(header))
-    print(line(["-" * w for w in widths]))
-    for t in table:
-        print(line(t))
-
-    print("(RSS: peak resident memory of the queue's client side: our binary; PgQueuer's consumer processes, summed)")
-    print()
-    print("What the latency columns measure:")
-    for r in drains:
-        if "skipped" in r:
-            print(f"  {LABELS.get(r['system'], r['system'])}: skipped: {r['skipped']}")
-        else:
+    drains = [r for r in rows if r["system"] not in TARGETS and r["system"] not in SUSTAINED]
+    backlogs = sorted({int(r.get("jobs") or 0) for r in drains if "skipped" not in r})
+    systems = list(dict.fromkeys(r["system"] for r in drains))
+    rate = {(r["system"], int(r.get("jobs") or 0)): r.get("jobs_per_second") for r in drains if "skipped" not in r}
+    if drains:
+        print("Drain: a backlog of N due no-op jobs, drained by W workers claiming B at a time (fsync on); median jobs/s per system")
+        header = ["system"] + [f"{n:,}" for n in backlogs] + ["runs (jobs/s)"]
+        table = []
+        for system in systems:
+            skipped = [r for r in drains if r["system"] == system and "skipped" in r]
+            cells = [fmt(rate.get((system, n))) for n in backlogs]
+            runs_text = " | ".join(" ".join(f"{x:.0f}" for x in r["_runs"] if x) for r in drains if r["system"] == system and "_runs" in r)
+            if skipped and all(c == "-" for c in cells):
+                runs_text = "skipped: " + skipped[0]["skipped"][:80]
+            table.append([LABELS.get(system, system)] + cells + [runs_text])
+        print_table(header, table)
+        print()
+        for other in ("bare_pgbench_each", "bare_pgbench_batch", "floor", "pgqueuer"):
+            if other not in systems:
+                continue
+            ratios = [f"{n:,}: {rate[('ours', n)] / rate[(other, n)]:.2f}x" for n in backlogs
+                      if rate.get(("ours", n)) and rate.get((other, n))]
+            print(f"ours / {LABELS.get(other, other)}: {', '.join(ratios) or 'n/a'}")
+        if len(backlogs) > 1 and rate.get(("ours", backlogs[0])) and rate.get(("ours", backlogs[-1])):
+            print(f"ours at {backlogs[-1]:,} / ours at {backlogs[0]:,}: {rate[('ours', backlogs[-1])] / rate[('ours', backlogs[0])]:.2f}x")
+        print()
+        print("What the latency of each drain measures (in the JSON lines):")
+        seen = set()
+        for r in drains:
+            if r["system"] in seen or "skipped" in r:
+                continue
+            seen.add(r["system"])
             print(f"  {LABELS.get(r['system'], r['system'])}: {r.get('latency_measures', 'as the command defines it')}")
 
-    print()
-    ours = by.get("ours", {}).get("jobs_per_second")
-    for other in ("pgqueuer", "bare_pgbench_each", "bare_pgbench_batch"):
-        theirs = by.get(other, {}).get("jobs_per_second")
-        name = LABELS.get(other, other)
-        if ours and theirs:
-            print(f"ours / {name}: {ours / theirs:.2f}x")
-        else:
-            print(f"ours / {name}: n/a ({'ours' if not ours else other} missing)")
+    sustained = [r for r in rows if r["system"] in SUSTAINED]
+    if sustained:
+        print()
+        print("Sustained: jobs arrive at a fixed rate; the highest rate with enqueue->start p99 < 1 s (step search),")
+        print("then that rate held: jobs started per second and p99 in the first and the last 10% of the hold")
+        header = ["system", "highest held/s", "first 10%/s", "last 10%/s", "last/first", "p99 first ms", "p99 last ms", "held", "hold s / note"]
+        table = []
+        for r in sustained:
+            if "skipped" in r:
+                table.append([LABELS[r["system"]]] + ["-"] * 7 + ["skipped: " + r["skipped"][:70]])
+                continue
+            table.append([LABELS[r["system"]], fmt(r.get("highest_rate_held")), fmt(r.get("first_10pct_jobs_per_second")),
+                          fmt(r.get("last_10pct_jobs_per_second")), fmt(r.get("last_over_first"), 2),
+                          fmt(r.get("first_10pct_p99_ms")), fmt(r.get("last_10pct_p99_ms")),
+                          "yes" if r.get("held_throughout") else "no", fmt(r.get("hold_seconds"))])
+        print_table(header, table)
+        by = {r["system"]: r for r in sustained if "skipped" not in r}
+        ours = by.get("ours_sustained", {}).get("highest_rate_held")
+        for other in ("bare_sustained", "floor_sustained", "pgqueuer_sustained"):
+            theirs = by.get(other, {}).get("highest_rate_held")
+            if ours and theirs:
+                print(f"ours / {LABELS[other]} (highest rate held): {ours / theirs:.2f}x")
 
     others = [r for r in rows if r["system"] in ("ours_idle", "ours_lateness")]
     if others:

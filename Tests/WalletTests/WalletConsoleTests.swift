@@ -63,14 +63,4 @@ struct WalletConsoleTests {
             try await WalletConsole.balance(channelID: 999, on: db.pool)
         }
     }
-
-    @Test("the benchmark reports charges beside bare inserts and leaves the ledger consistent")
-    func benchmark() async throws {
-        let db = try await TestDatabase.fresh(maxConnections: 6)
-        let report = try await WalletBenchmark.run(pool: db.pool, settings: .init(charges: 120, wallets: 20, concurrency: 4))
-        let json = try #require(report.split(separator: "\n").last)
-        #expect(json.contains("\"ledger_consistent\":true"), "\(report)")
-        #expect(report.contains("bare INSERT"))
-        await db.pool.close()
-    }
 }

@@ -98,7 +98,7 @@ enum ActivityGrowth {
         try await pool.execute("CREATE TABLE activity_growth_bare (customer_id bigint, kind text, at timestamptz DEFAULT now())")
         defer { Task { try? await pool.execute("DROP TABLE IF EXISTS activity_growth_bare") } }
         try await pool.execute("TRUNCATE public.activity")
-        guard let pgbench = FollowUpBenchmark.findPgbench() else {
+        guard let pgbench = Pgbench.find() else {
             throw ValidationError("pgbench not found: install the postgresql package (it ships pgbench)")
         }
 
@@ -147,7 +147,7 @@ enum ActivityGrowth {
         for _ in 0..<settings.rounds {
             for table in ["activity_growth_bare", "public.activity"] {
                 let sql = "INSERT INTO \(table) (customer_id, kind) VALUES (1 + (random() * \(settings.customers - 1))::bigint, \(kinds));"
-                rates[table, default: 0] += try FollowUpBenchmark.runPgbench(pgbench, url: url, sql: sql, clients: settings.clients,
+                rates[table, default: 0] += try Pgbench.run(pgbench, url: url, sql: sql, clients: settings.clients,
                                                                              transactions: settings.transactions) / Double(settings.rounds)
             }
         }

@@ -5,7 +5,7 @@ import Postgres
 
 /// `followup bench queue`: the queue's own figures. Each mode prints one JSON object as its last line.
 enum QueueBenchmark {
-    enum Mode: String, CaseIterable { case drain, idle, lateness }
+    enum Mode: String, CaseIterable { case drain, sustained, idle, lateness }
 
     struct Settings {
         var jobs: Int
@@ -30,8 +30,8 @@ enum QueueBenchmark {
         switch mode {
         case .drain:
             print("loading \(settings.jobs) no-op jobs…")
-            for start in stride(from: 0, to: settings.jobs, by: 10_000) {
-                try await JobQueue.enqueueMany(kind: DiagnosticJobs.Noop.kind, payloads: Array(repeating: "{}", count: min(10_000, settings.jobs - start)), queue: "bench", on: database.pool)
+            for start in stride(from: 0, to: settings.jobs, by: 50_000) {
+                try await JobQueue.enqueueMany(kind: DiagnosticJobs.Noop.kind, payloads: Array(repeating: "{}", count: min(50_000, settings.jobs - start)), queue: "bench", on: database.pool)
             }
             try await database.pool.execute("VACUUM ANALYZE jobs")
             let worker = JobWorker(pool: workerPool, registry: registry, configuration: configuration, logger: logger)
@@ -51,6 +51,9 @@ enum QueueBenchmark {
                              ("seconds", elapsed), ("jobs_per_second", Double(settings.jobs) / elapsed),
                              ("latency_p50_ms", percentile(lateness, 50)), ("latency_p99_ms", percentile(lateness, 99)),
                              ("rss_mib", peakMemory)])
+
+        case .sustained:
+            preconditionFailure("sustained runs in QueueSustained")
 
         case .idle, .lateness:
             if mode == .lateness {
@@ -82,6 +85,13 @@ enum QueueBenchmark {
                              ("latency_p50_ms", percentile(lateness, 50)), ("latency_p99_ms", percentile(lateness, 99)),
                              ("latency_max_ms", lateness.max() ?? 0), ("rss_mib", memory)])
         }
+    }
+
+    /// `jobs_per_second` of a drain's JSON line.
+    static func jobsPerSecond(in line: String) -> Double {
+        guard let data = line.data(using: .utf8),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return 0 }
+        return (object["jobs_per_second"] as? NSNumber)?.doubleValue ?? 0
     }
 
     static func eventually(timeout: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {

@@ -34,7 +34,7 @@ struct WebhooksBench: AsyncParsableCommand {
             let served = try await Self.throughServe(db.pool, ids: ids, clients: clients)
             let url = db.cluster?.tcpURL(database: "postgres") ?? db.configuration.connectionString
             let bare: Double?
-            if let pgbench = FollowUpBenchmark.findPgbench() {
+            if let pgbench = Pgbench.find() {
                 let sql = """
                     \\set id random(\(ids.first!), \(ids.last!))
                     UPDATE public.deliveries SET receipt_status = 'delivered', receipt_at = now(), provider_code = coalesce(NULL, provider_code),
@@ -42,7 +42,7 @@ struct WebhooksBench: AsyncParsableCommand {
                         delivered_at = now(), updated_at = now()
                     WHERE id = :id AND route = ANY('{sms,lms}') AND (provider_message_id IS NULL OR provider_message_id = 'SMbench' || :id);
                     """
-                bare = try FollowUpBenchmark.runPgbench(pgbench, url: url, sql: sql, clients: clients,
+                bare = try Pgbench.run(pgbench, url: url, sql: sql, clients: clients,
                                                         transactions: max(1, callbacks / clients))
             } else {
                 bare = nil

@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import Wallet
 
 /// `followup bench wallet`: how fast the ledger charges texts, beside a bare INSERT in the same
 /// run (absolute numbers on shared machines are noisy; the ratio is the figure to read).
@@ -8,15 +9,15 @@ import Postgres
 /// next, with every check on (balanced transfers at commit, floors, the append-only triggers,
 /// the wallet locked in a fixed order). Run it against a scratch database: it creates channels
 /// and ledger history that, by design, cannot be deleted.
-public enum WalletBenchmark {
-    public struct Settings: Sendable {
+enum WalletBenchmark {
+    struct Settings: Sendable {
         /// Charges per scenario.
-        public var charges = 5_000
+        var charges = 5_000
         /// Wallets in the spread-out scenario.
-        public var wallets = 1_000
+        var wallets = 1_000
         /// Concurrent connections charging.
-        public var concurrency = 8
-        public init(charges: Int = 5_000, wallets: Int = 1_000, concurrency: Int = 8) {
+        var concurrency = 8
+        init(charges: Int = 5_000, wallets: Int = 1_000, concurrency: Int = 8) {
             self.charges = charges
             self.wallets = wallets
             self.concurrency = concurrency
@@ -25,7 +26,7 @@ public enum WalletBenchmark {
 
     /// Runs the three scenarios on `pool` (give it at least `concurrency` connections) and
     /// returns a report whose last line is one JSON object.
-    public static func run(pool: ConnectionPool, settings: Settings = Settings()) async throws -> String {
+    static func run(pool: ConnectionPool, settings: Settings = Settings()) async throws -> String {
         let charges = max(1, settings.charges), concurrency = max(1, settings.concurrency), walletCount = max(1, settings.wallets)
         // The wallets: one hot, and `walletCount` to spread over, each funded for every charge it could get.
         let price: Int64 = 7_900
@@ -110,12 +111,5 @@ public enum WalletBenchmark {
             defer { value += 1 }
             return value
         }
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        let (whole, attos) = components
-        return Double(whole) + Double(attos) / 1e18
     }
 }
