@@ -25,8 +25,8 @@ enum SettingsCatalog {
     static let database: [Setting] = [
         Setting(name: "DATABASE_URL", need: .required,
                 meaning: "Postgres URL or libpq conninfo (`--database-url` wins over it)", secret: true),
-        Setting(name: "FOLLOWUP_NO_PREPARED_STATEMENTS", need: .optional("0 (prepare statements; refuse a transaction-mode pooler)"),
-                meaning: "1 behind a transaction-mode connection pooler (PgBouncer without `max_prepared_statements`): statements go unnamed, each transaction sets the search path, and there is no LISTEN (the poller wakes by its safety poll). `--no-prepared-statements` does the same (docs/postgres-client.md)"),
+        Setting(name: "FOLLOWUP_NO_PREPARED_STATEMENTS", need: .optional("0"),
+                meaning: "1 behind a transaction-mode connection pooler (PgBouncer without `max_prepared_statements`): statements go unnamed, each transaction sets the search path, and there is no LISTEN (the poller wakes by its safety poll). `--no-prepared-statements` does the same. At 0 a transaction-mode pooler is refused with a message naming it (docs/postgres-client.md)"),
     ]
 
     static let product: [Setting] = [
