@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // followup: support conversations that follow the customer — Postgres is the store and the queue.
-// Linux only: the Postgres client waits on epoll (Sources/CLibPQ/shim.h), so no Apple platform is claimed.
+// Linux only: the Postgres client waits on epoll (Sources/CEpoll), so no Apple platform is claimed.
 import PackageDescription
 
 let package = Package(
@@ -34,9 +34,12 @@ let package = Package(
             name: "CCurl", pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
 
+        // epoll and eventfd wrappers for the Postgres client's I/O loop (Linux only).
+        .target(name: "CEpoll"),
+
         // A small, safe libpq client. Knows nothing of jobs.
         .target(name: "Postgres", dependencies: [
-            "CLibPQ", .product(name: "Logging", package: "swift-log"),
+            "CLibPQ", .target(name: "CEpoll", condition: .when(platforms: [.linux])), .product(name: "Logging", package: "swift-log"),
         ]),
         // A throwaway Postgres (initdb + pg_ctl in a temporary directory) for the demo, the
         // benchmarks and the tests. Not part of the client: it runs server binaries.

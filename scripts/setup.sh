@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the product needs and is missing: the libpq and libcurl headers, pkg-config,
-# and a Postgres server (initdb/pg_ctl for the embedded cluster, pgbench for benchmarks).
+# a Postgres server (initdb/pg_ctl for the embedded cluster, pgbench for benchmarks), and PgBouncer
+# (the tests of the client behind a transaction-mode pooler, Tests/PostgresTests/PgBouncerTests.swift).
 set -euo pipefail
 need=()
 # chromium and chromium-driver: the status page's real-browser test (Tests/ServerTests/BrowserTests.swift).
-for pkg in libpq-dev libcurl4-openssl-dev pkg-config postgresql postgresql-contrib chromium chromium-driver; do
+for pkg in libpq-dev libcurl4-openssl-dev pkg-config postgresql postgresql-contrib pgbouncer chromium chromium-driver; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -12,7 +12,7 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "Connections this process may open.")
     var maxConnections: Int = 20
 
-    @Flag(help: "Do not prepare statements (for transaction-mode PgBouncer older than 1.21).")
+    @Flag(help: "Behind a transaction-mode pooler (PgBouncer without max_prepared_statements): unnamed statements, the search path set per transaction, no LISTEN (also FOLLOWUP_NO_PREPARED_STATEMENTS=1).")
     var noPreparedStatements = false
 
     /// `ProductSchema.sessionSearchPath`, for every command but `migrate` and the benchmarks.
@@ -23,10 +23,18 @@ struct DatabaseOptions: ParsableArguments {
     var configFile: String?
 
     /// DATABASE_URL from the environment, else from the `--config` file.
-    private var urlFromSettings: String? {
-        if let url = ProcessInfo.processInfo.environment["DATABASE_URL"]?.trimmingCharacters(in: .whitespaces), !url.isEmpty { return url }
+    private var urlFromSettings: String? { setting("DATABASE_URL") }
+
+    /// A setting from the environment, else from the `--config` file.
+    private func setting(_ name: String) -> String? {
+        if let value = ProcessInfo.processInfo.environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty { return value }
         guard let configFile else { return nil }
-        return ConfigFile.read(path: configFile, known: SettingsCatalog.names).values["DATABASE_URL"]
+        return ConfigFile.read(path: configFile, known: SettingsCatalog.names).values[name]
+    }
+
+    /// `--no-prepared-statements`, or FOLLOWUP_NO_PREPARED_STATEMENTS=1 in the environment or the `--config` file.
+    var preparedStatements: Bool {
+        !noPreparedStatements && !SettingsCatalog.isOn(setting("FOLLOWUP_NO_PREPARED_STATEMENTS"))
     }
 
     /// The URL from the flag, the environment or the `--config` file. A configuration problem
@@ -39,7 +47,7 @@ struct DatabaseOptions: ParsableArguments {
         if let url = databaseURL ?? urlFromSettings, !url.isEmpty {
             do {
                 configuration = try PostgresConfiguration(url)
-                configuration?.preparedStatements = !noPreparedStatements
+                configuration?.preparedStatements = preparedStatements
                 if productSession { configuration?.searchPath = Self.productSearchPath }
             } catch let error as PostgresError {
                 problems.append("DATABASE_URL: \(error.message)")

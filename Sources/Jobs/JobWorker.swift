@@ -101,7 +101,10 @@ public final class JobWorker: Service, Sendable {
                 startupError.withLock { $0 = error }
                 return
             }
-            let listener = configuration.listen ? Listener(pool.configuration, channels: ["jobs"], logger: logger) : nil
+            // Behind a transaction-mode pooler LISTEN cannot work: the claim loops wake by their
+            // timers and the safety poll instead (docs/postgres-client.md).
+            let listens = configuration.listen && pool.configuration.supportsListen
+            let listener = listens ? Listener(pool.configuration, channels: ["jobs"], logger: logger) : nil
             await withTaskGroup(of: Void.self) { group in
                 if let listener {
                     group.addTask { await self.pumpNotifications(listener) }

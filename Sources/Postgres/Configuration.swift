@@ -13,9 +13,24 @@ public struct PostgresConfiguration: Sendable {
     /// Seconds to wait for a connection, unless the URL sets `connect_timeout`.
     public var connectTimeout: Int
     /// Prepare parameterized statements once per session (the server plans them once). Works
-    /// directly and behind PgBouncer 1.21+ (`max_prepared_statements`); turn off for older
-    /// transaction-mode poolers.
+    /// directly, behind a session-mode pooler, and behind PgBouncer 1.21+ in transaction mode
+    /// with `max_prepared_statements` set.
+    ///
+    /// Off is the mode for a transaction-mode pooler that lends each transaction whichever server
+    /// session is free (PgBouncer before 1.21, or with `max_prepared_statements = 0`), where no
+    /// session state survives a transaction: statements go unnamed; the search path is set by
+    /// each transaction instead of the startup packet (which such a pooler rejects or drops);
+    /// and `supportsListen` is false (a LISTEN would be lost with its transaction's session).
+    /// On, a pool that finds such a pooler in front refuses to work (`.sessionPooler`, naming
+    /// this setting) rather than run statements on another client's session. docs/postgres-client.md.
     public var preparedStatements = true
+
+    /// Whether LISTEN can work: the session that ran it keeps receiving notifications. False in
+    /// the pooler mode (`preparedStatements` off): consumers wake by polling instead.
+    public var supportsListen: Bool { preparedStatements }
+
+    /// The search path goes in the startup packet (libpq's `options`), unless in the pooler mode.
+    var sendsSearchPathAtStartup: Bool { preparedStatements }
     /// The session's `search_path`, unless the URL sets `options`. The product's processes use
     /// `pg_catalog, pg_temp` and name their own objects with their schema, so no function or
     /// operator someone planted in `public` can ever resolve in their statements.
@@ -48,6 +63,18 @@ public struct PostgresConfiguration: Sendable {
         var overrides = ["user": user]
         overrides["password"] = password
         return try replacing(overrides)
+    }
+
+    /// One connection keyword's value as the string says it (`host`, `port`, `user`, …), else nil.
+    public func parameter(_ keyword: String) -> String? {
+        guard let options = PQconninfoParse(connectionString, nil) else { return nil }
+        defer { PQconninfoFree(options) }
+        var option = options
+        while let key = option.pointee.keyword {
+            if String(cString: key) == keyword { return option.pointee.val.map { String(cString: $0) } }
+            option += 1
+        }
+        return nil
     }
 
     /// libpq quotes the part of the string it could not parse (`invalid percent-encoded token:

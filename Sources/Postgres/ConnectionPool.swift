@@ -15,6 +15,10 @@ public actor ConnectionPool: Queryable {
     private var waiters: [(id: Int, continuation: CheckedContinuation<Connection?, Error>)] = []
     private var nextWaiterID = 0
     private var closed = false
+    /// The first connection's look for a transaction-mode pooler (prepared statements on only):
+    /// every borrower waits for it, and once it failed every borrowing fails the same way.
+    private var poolerCheck: Task<Void, Error>?
+    private var poolerCheckPassed = false
 
     public init(_ configuration: PostgresConfiguration, maxConnections: Int = 10, logger: Logger = Logger(label: "followup.postgres")) {
         precondition(maxConnections > 0, "a pool needs at least one connection")
@@ -69,6 +73,10 @@ public actor ConnectionPool: Queryable {
     private func acquire() async throws -> Connection {
         while true {
             if closed { throw PostgresError(code: .poolClosed, message: "the connection pool is closed") }
+            if !poolerCheckPassed, let poolerCheck {
+                try await poolerCheck.value
+                poolerCheckPassed = true
+            }
             if let connection = idle.popLast() {
                 if connection.isUsable { return connection }
                 open -= 1
@@ -77,7 +85,14 @@ public actor ConnectionPool: Queryable {
             if open < maxConnections {
                 open += 1
                 do {
-                    return try await Connection.connect(configuration, logger: logger)
+                    let connection = try await Connection.connect(configuration, logger: logger)
+                    do {
+                        try await checkForPooler(connection)
+                    } catch {
+                        connection.close()
+                        throw error
+                    }
+                    return connection
                 } catch {
                     open -= 1
                     wakeOneWaiter(with: nil)
@@ -87,6 +102,43 @@ public actor ConnectionPool: Queryable {
             if let connection = try await waitForConnection() { return connection }
             // nil: a slot was freed; loop and open one.
         }
+    }
+
+    private func checkForPooler(_ connection: Connection) async throws {
+        if poolerCheck == nil, configuration.preparedStatements {
+            let (configuration, logger) = (configuration, logger)
+            let check = Task { try await Self.refuseTransactionPooler(connection, configuration: configuration, logger: logger) }
+            poolerCheck = check
+            do {
+                try await check.value
+            } catch let error as PostgresError where error.code != .sessionPooler {
+                poolerCheck = nil  // could not tell (the server went away): the next connection looks again
+                throw error
+            }
+        }
+        try await poolerCheck?.value
+    }
+
+    /// Fails with `.sessionPooler` when server sessions are shared between client connections (a
+    /// transaction-mode pooler), where prepared statements would land on other clients' sessions.
+    ///
+    /// Straight to Postgres, the process id the server announced at startup is the session's own
+    /// (`pg_backend_pid()`): nothing more to check, one round trip. A pooler announces its own
+    /// number; then a second client connection asks too, while the first is still open: a
+    /// session-mode pooler gives it another server session, a transaction-mode one lends it the
+    /// session the first just used (PgBouncer hands out the most recently used server first).
+    /// A busy pooler may lend another one: then the statement names (`PreparedStatementCache`)
+    /// still make any clash an error naming the setting, never another statement run.
+    static func refuseTransactionPooler(_ first: Connection, configuration: PostgresConfiguration, logger: Logger) async throws {
+        let pid = try await first.scalar("SELECT pg_catalog.pg_backend_pid()", as: Int.self)
+        guard pid != Int(first.backendPID) else { return }
+        let second = try await Connection.connect(configuration, logger: logger)
+        defer { second.close() }
+        let secondPID = try await second.scalar("SELECT pg_catalog.pg_backend_pid()", as: Int.self)
+        guard secondPID != pid else {
+            throw PostgresError(code: .sessionPooler, message: "two client connections share one server session: " + PostgresError.sessionPoolerAdvice)
+        }
+        logger.debug("a session-mode pooler is in front of Postgres")
     }
 
     private func waitForConnection() async throws -> Connection? {

@@ -9,7 +9,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Sendable {
             case connectionFailed, connectionLost, server, decoding, invalidConfiguration
-            case poolClosed, cancelled, protocolViolation
+            case poolClosed, cancelled, protocolViolation, sessionPooler
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -29,6 +29,10 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         public static let cancelled = Code(.cancelled)
         /// libpq returned something this client did not expect.
         public static let protocolViolation = Code(.protocolViolation)
+        /// Server sessions are shared between clients (a transaction-mode pooler such as
+        /// PgBouncer) while this client relies on session state (prepared statements, LISTEN).
+        /// Not transient: the message names the setting to change.
+        public static let sessionPooler = Code(.sessionPooler)
         public var description: String { base.rawValue }
     }
 
@@ -76,7 +80,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     /// `pg_hba.conf` entry or unknown role), a database that does not exist (3D000), or a server
     /// that refuses the TLS the URL demands. A process should stop with one clear line, not retry.
     public var isConfigurationError: Bool {
-        if code == .invalidConfiguration { return true }
+        if code == .invalidConfiguration || code == .sessionPooler { return true }
         if let sqlState, ["28P01", "28000", "3D000", "42501"].contains(sqlState) { return true }
         return code == .connectionFailed && Self.configurationState(forConnectMessage: message) != nil
     }

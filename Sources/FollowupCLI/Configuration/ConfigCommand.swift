@@ -11,7 +11,7 @@ extension OperatorConfiguration {
     /// The settings of `run`, from the process environment, `--config` and the database flags.
     init(_ database: DatabaseOptions) {
         self.init(environment: ProcessInfo.processInfo.environment, file: database.configFile,
-                  databaseURL: database.databaseURL, preparedStatements: !database.noPreparedStatements)
+                  databaseURL: database.databaseURL, preparedStatements: database.preparedStatements)
     }
 
     /// Checks what only building the providers finds (key files readable and usable).

@@ -75,7 +75,7 @@ struct OperatorConfiguration {
         }
         do {
             var configuration = try PostgresConfiguration(url)
-            configuration.preparedStatements = preparedStatements
+            configuration.preparedStatements = preparedStatements && !SettingsCatalog.isOn(values["FOLLOWUP_NO_PREPARED_STATEMENTS"])
             database = configuration
         } catch let error as PostgresError {
             problems.append("DATABASE_URL: \(error.message)")

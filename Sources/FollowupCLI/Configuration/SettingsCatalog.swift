@@ -25,6 +25,8 @@ enum SettingsCatalog {
     static let database: [Setting] = [
         Setting(name: "DATABASE_URL", need: .required,
                 meaning: "Postgres URL or libpq conninfo (`--database-url` wins over it)", secret: true),
+        Setting(name: "FOLLOWUP_NO_PREPARED_STATEMENTS", need: .optional("0"),
+                meaning: "1 behind a transaction-mode connection pooler (PgBouncer without `max_prepared_statements`): statements go unnamed, each transaction sets the search path, and there is no LISTEN (the poller wakes by its safety poll). `--no-prepared-statements` does the same. At 0 a transaction-mode pooler is refused with a message naming it (docs/postgres-client.md)"),
     ]
 
     static let product: [Setting] = [
@@ -138,6 +140,12 @@ enum SettingsCatalog {
 
     static let all: [Setting] = database + product + providers + twoWay + emailDomains + operations + retention
     static let names: Set<String> = Set(all.map(\.name))
+
+    /// A yes/no setting's value: 1, true, yes or on (any case) is yes.
+    static func isOn(_ value: String?) -> Bool {
+        guard let value = value?.trimmingCharacters(in: .whitespaces).lowercased() else { return false }
+        return ["1", "true", "yes", "on"].contains(value)
+    }
     static let secrets: Set<String> = Set(all.filter(\.secret).map(\.name))
 
     /// The variables, for `run --help` and `config --help`: one line each.

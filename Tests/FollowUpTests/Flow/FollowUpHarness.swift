@@ -56,10 +56,18 @@ final class FollowUpHarness: Sendable {
     var apns: FakeAPNs { fakes.apns }
     var smtp: LoopbackSMTPServer { fakes.smtp }
 
-    init(settings: FollowUpSettings = .fast(), providerTimeoutSeconds: Double = 5) async throws {
+    /// `throughPgBouncer`: the pollers connect through a transaction-mode PgBouncer, in the
+    /// client's pooler mode (`--no-prepared-statements`; docs/postgres-client.md).
+    init(settings: FollowUpSettings = .fast(), providerTimeoutSeconds: Double = 5, throughPgBouncer: Bool = false) async throws {
         db = try await TestDatabase.fresh(maxConnections: 16)
         app = try await db.pool(as: .app)
-        poller = try await db.configuration(as: .poller)
+        if throughPgBouncer {
+            var configuration = try await db.configurationThroughPgBouncer(as: .poller)
+            configuration.preparedStatements = false
+            poller = configuration
+        } else {
+            poller = try await db.configuration(as: .poller)
+        }
         fakes = try FakeProviders()
         client = OutboundClient()
         var environment = fakes.environment

@@ -1,0 +1,1 @@
+/* CEpoll is header-only (include/CEpoll.h); SwiftPM needs one source file in a C target. */
