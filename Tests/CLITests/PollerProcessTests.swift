@@ -12,8 +12,12 @@ struct PollerProcessTests {
         try await JobQueue.enqueueMany(kind: "followup.sleep", payloads: Array(repeating: "{\"ms\": \(ms)}", count: count), on: db.pool)
     }
 
+    /// Jobs of `state`, completed ones in `job_history` (they leave `jobs`).
     func state(_ db: TestDatabase, _ state: String) async throws -> Int {
-        try await db.pool.scalar("SELECT count(*)::int FROM jobs WHERE kind = 'followup.sleep' AND state = \(state)::job_state", as: Int.self)
+        try await db.pool.scalar("""
+            SELECT (SELECT count(*) FROM jobs WHERE kind = 'followup.sleep' AND state = \(state)::job_state)
+                 + (SELECT count(*) FROM job_history WHERE kind = 'followup.sleep' AND state = \(state)::job_state)
+            """, as: Int.self)
     }
 
     @Test("SIGTERM: in-flight jobs finish within the grace period, nothing new is claimed, exit 0")

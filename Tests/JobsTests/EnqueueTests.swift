@@ -57,8 +57,8 @@ struct EnqueueTests {
             }
         }
         #expect(try await JobQueue.enqueue(Noop(n: 0), options: EnqueueOptions(uniqueKey: "check:7"), on: db.pool) != nil)
-        // Once the live job is finished, the key is free again.
-        try await db.pool.execute("UPDATE jobs SET state = 'completed', finished_at = now() WHERE unique_key = 'check:42'")
+        // Once the live job is finished (here: dead; a completed one leaves `jobs`), the key is free again.
+        try await db.pool.execute("UPDATE jobs SET state = 'dead', finished_at = now() WHERE unique_key = 'check:42'")
         #expect(try await JobQueue.enqueue(Noop(n: 0), options: EnqueueOptions(uniqueKey: "check:42"), on: db.pool) != nil)
     }
 
