@@ -7,8 +7,10 @@
 #
 # VARIANT is LABEL=BINARY or LABEL=BINARY:SQLFILE — SQLFILE is applied after `followup migrate`
 # and before the drain (e.g. `ALTER TABLE jobs SET (fillfactor = 70)`), so schema levers are
-# measured without a rebuild. --bare adds benchmarks/bare_pgbench.sh (the same-schema bare worker,
-# `--complete each`) as one more variant. Each round runs every size for every variant, in an
+# measured without a rebuild — or LABEL=bare:COMPLETE[:MIGRATION], benchmarks/bare_pgbench.sh
+# with `--complete COMPLETE` (each, batch, history) on the schema MIGRATION (default: this
+# tree's 0001_jobs.sql). --bare adds `bare=bare:each`, the same-schema bare worker.
+# Each round runs every size for every variant, in an
 # order that rotates per round. One JSON line per run on stdout (with "label" and "round");
 # progress on stderr. Environment: WORKERS (16), BATCH (10), PG_BIN, STEP_TIMEOUT (900).
 set -euo pipefail
@@ -31,7 +33,7 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
-[ "$BARE" = 1 ] && VARIANTS+=("bare=bare")
+[ "$BARE" = 1 ] && VARIANTS+=("bare=bare:each")
 [ ${#VARIANTS[@]} -gt 0 ] || { echo "no variants (LABEL=BINARY[:SQLFILE])" >&2; exit 2; }
 
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -74,8 +76,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
             url="postgresql://followup@127.0.0.1:$PORT/$db"
             echo "round $round, $size jobs: $label" >&2
             if [ "$bin" = bare ]; then
-                out=$(timeout "$TIMEOUT" env PG_BIN="$PG_BIN" "$HERE/bare_pgbench.sh" --database-url "$url" --jobs "$size" \
-                      --workers "$WORKERS" --batch "$BATCH" --complete each 2>"$WORK/err" | tail -1) || { tail "$WORK/err" >&2; out="{}"; }
+                complete=${sql%%:*}; migration=""; [[ $sql == *:* ]] && migration=${sql#*:}
+                out=$(timeout "$TIMEOUT" env PG_BIN="$PG_BIN" ${migration:+MIGRATION=$migration} "$HERE/bare_pgbench.sh" --database-url "$url" \
+                      --jobs "$size" --workers "$WORKERS" --batch "$BATCH" --complete "${complete:-each}" 2>"$WORK/err" | tail -1) \
+                      || { tail "$WORK/err" >&2; out="{}"; }
             else
                 if [ -n "$sql" ]; then
                     "$bin" migrate --database-url "$url" >/dev/null 2>"$WORK/err" || { tail "$WORK/err" >&2; }

@@ -64,7 +64,7 @@ struct PollerProcessTests {
         worker.shutdown()
         try await task.value
         #expect(try await db.pool.scalar("SELECT count(*)::int FROM runs", as: Int.self) == 2)
-        #expect(try await db.pool.scalar("SELECT bool_and(errors->0->>'error' LIKE 'lease expired%') FROM jobs WHERE kind = 'followup.sleep'", as: Bool.self))
+        #expect(try await db.pool.scalar("SELECT bool_and(errors->0->>'error' LIKE 'lease expired%') FROM job_history WHERE kind = 'followup.sleep'", as: Bool.self))
     }
 
     @Test("a bad DATABASE_URL is a clear error that does not echo the password")
