@@ -11,6 +11,8 @@
 #   2. the completion, as a worker does it:
 #        --complete each  (default) one autocommit UPDATE per claimed job, fenced on (id, attempt),
 #                         the statement our worker runs (QueueSQL.complete): B + 1 commits per batch;
+#        --complete history like `each`, but as the worker completes now: DELETE the row and write
+#                         its record to job_history in one statement (docs/queue.md);
 #        --complete batch one UPDATE ... FROM unnest(ids, attempts) for the whole batch: 2 commits.
 #
 # The claim and the completion are separate transactions (as in a real worker); a pgbench
@@ -92,6 +94,17 @@ FROM unnest(:ids::bigint[], :attempts::int[]) AS mine(id, attempt)
 WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = 'running';
 \endif
 SQL
+elif [ "$COMPLETE" = history ]; then
+    echo "-- Complete each job in its own autocommit statement, moving it to job_history." >>"$SCRIPT"
+    for ((i = 1; i <= BATCH; i++)); do
+        cat >>"$SCRIPT" <<SQL
+\\if :n >= $i
+WITH done AS (DELETE FROM bare_bench.jobs WHERE id = (:ids::bigint[])[$i] AND attempt = (:attempts::int[])[$i] AND state = 'running' RETURNING *)
+INSERT INTO bare_bench.job_history (id, queue, kind, state, priority, attempt, max_attempts, unique_key, errors, created_at, run_at, attempted_at, attempted_by, finished_at)
+SELECT id, queue, kind, 'completed', priority, attempt, max_attempts, unique_key, nullif(errors, '[]'), created_at, run_at, attempted_at, attempted_by, now() FROM done;
+\\endif
+SQL
+    done
 else
     echo "-- Complete each job in its own autocommit statement (QueueSQL.complete)." >>"$SCRIPT"
     for ((i = 1; i <= BATCH; i++)); do
@@ -115,7 +128,7 @@ if [ -n "$EMIT" ]; then
     exit 0
 fi
 [ -n "$URL" ] || usage
-case "$COMPLETE" in each|batch) ;; *) echo "--complete must be each or batch" >&2; exit 2 ;; esac
+case "$COMPLETE" in each|batch|history) ;; *) echo "--complete must be each, batch or history" >&2; exit 2 ;; esac
 for v in JOBS WORKERS BATCH THREADS TIMEOUT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "$v must be a positive integer, got '${!v}'" >&2; exit 2; }
 done
@@ -173,7 +186,7 @@ STATS=$("${PSQL[@]}" -At -F ' ' -c "
     SELECT count(*) FILTER (WHERE state = 'completed'),
            extract(epoch FROM max(finished_at) - min(attempted_at)),
            count(*) FILTER (WHERE attempt <> 1)
-    FROM bare_bench.jobs")
+    FROM bare_bench.$([ "$COMPLETE" = history ] && echo job_history || echo jobs)")
 read -r COMPLETED ELAPSED REATTEMPTED <<<"$STATS"
 
 python3 - "$WORK" "$COMPLETED" "$ELAPSED" "$REATTEMPTED" "$LEFT" "$TAIL_PASSES" "$START_NS" "$END_NS" \

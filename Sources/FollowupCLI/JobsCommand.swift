@@ -12,17 +12,24 @@ struct JobsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
         @OptionGroup var database: DatabaseOptions
-        @Option(help: "available, running, completed, dead or cancelled.") var state: String?
+        @Option(help: "available, running, completed (the last hour of job_history), dead or cancelled.") var state: String?
         @Option(help: "Only jobs of this kind.") var kind: String?
         @Option(help: "At most this many.") var limit: Int = 50
 
         func run() async throws {
             try await database.withPool { pool in
-                let jobs = try await JobAdmin.list(state: state, kind: kind, limit: limit, on: pool)
+                var wanted: JobState?
+                if let state {
+                    guard let known = JobState(rawValue: state) else {
+                        throw ValidationError("--state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", ")), not \(state)")
+                    }
+                    wanted = known
+                }
+                let jobs = try await JobAdmin.list(state: wanted, kind: kind, limit: limit, on: pool)
                 if jobs.isEmpty { print("no jobs"); return }
                 print(pad("ID", 8) + pad("STATE", 11) + pad("ATTEMPT", 9) + pad("QUEUE", 12) + pad("KIND", 30) + "LAST ERROR")
                 for job in jobs {
-                    print(pad(String(job.id), 8) + pad(job.state, 11) + pad("\(job.attempt)/\(job.maxAttempts)", 9)
+                    print(pad(String(job.id), 8) + pad(job.state.rawValue, 11) + pad("\(job.attempt)/\(job.maxAttempts)", 9)
                           + pad(job.queue, 12) + pad(job.kind, 30) + (job.lastError.map { String($0.prefix(80)) } ?? ""))
                 }
             }
@@ -37,7 +44,7 @@ struct JobsCommand: AsyncParsableCommand {
             try await database.withPool { pool in
                 print(pad("QUEUE", 14) + pad("STATE", 11) + pad("JOBS", 10) + "DUE NOW")
                 for row in try await QueueMetrics.depth(pool) {
-                    print(pad(row.queue, 14) + pad(row.state, 11) + pad(String(row.count), 10) + String(row.due))
+                    print(pad(row.queue, 14) + pad(row.state.rawValue, 11) + pad(String(row.count), 10) + String(row.due))
                 }
             }
         }

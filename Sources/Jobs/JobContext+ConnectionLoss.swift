@@ -61,13 +61,21 @@ extension JobContext {
         var delay = Duration.milliseconds(50)
         while true {
             do {
+                // A completion deletes the row from `jobs` and writes it to `job_history`, which has
+                // no index on id: the window bounds the scan to the partitions of the last lease or so
+                // (this runs only after a lost connection).
                 let row = try await database.first("""
-                    SELECT state::text, attempt FROM public.jobs WHERE id = \(job.id)
+                    SELECT j.state, j.attempt FROM public.jobs j WHERE j.id = \(job.id)
+                    UNION ALL
+                    SELECT h.state, h.attempt FROM public.job_history h
+                     WHERE h.id = \(job.id) AND h.finished_at >= now() - \(connectionLossWindow + .seconds(60))::interval
+                     AND NOT EXISTS (SELECT 1 FROM public.jobs j WHERE j.id = \(job.id))
+                    LIMIT 1
                     """)
                 guard let row, try row.decode(Int.self, at: 1) == job.attempt else { return .elsewhere }
-                switch try row.decode(String.self, at: 0) {
-                case "running": return .running
-                case "completed": return .completed
+                switch try row.decode(JobState.self, at: 0) {
+                case .running: return .running
+                case .completed: return .completed
                 default: return .elsewhere
                 }
             } catch let retry as PostgresError where retry.isConnectionError {

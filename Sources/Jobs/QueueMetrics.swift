@@ -33,12 +33,12 @@ public final class QueueMetrics: Sendable {
         }
     }
 
-    /// Jobs per queue and state, straight from the table.
-    public static func depth(_ db: some Queryable) async throws -> [(queue: String, state: String, count: Int, due: Int)] {
+    /// Jobs per queue and state, straight from `jobs` (completed jobs are in `job_history`, not counted).
+    public static func depth(_ db: some Queryable) async throws -> [(queue: String, state: JobState, count: Int, due: Int)] {
         try await db.query("""
-            SELECT queue, state::text, count(*)::bigint, count(*) FILTER (WHERE state = 'available' AND run_at <= now())::bigint
+            SELECT queue, state, count(*)::bigint, count(*) FILTER (WHERE state = \(raw: JobState.available.literal) AND run_at <= now())::bigint
             FROM public.jobs GROUP BY 1, 2 ORDER BY 1, 2
-            """).map { (try $0.decode(String.self, at: 0), try $0.decode(String.self, at: 1),
+            """).map { (try $0.decode(String.self, at: 0), try $0.decode(JobState.self, at: 1),
                         try $0.decode(Int.self, at: 2), try $0.decode(Int.self, at: 3)) }
     }
 }

@@ -27,7 +27,7 @@ enum QueueSQL {
             FROM unnest('{1,2,3,4}'::smallint[]) AS level(priority)
             CROSS JOIN LATERAL (
                 SELECT id FROM public.jobs
-                WHERE state = 'available' AND queue = \(queue) AND priority = level.priority AND run_at <= now()
+                WHERE state = \(raw: JobState.available.literal) AND queue = \(queue) AND priority = level.priority AND run_at <= now()
                 ORDER BY run_at, id
                 LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED
@@ -35,7 +35,7 @@ enum QueueSQL {
             LIMIT \(limit)
         )
         UPDATE public.jobs j
-        SET state = 'running', attempt = j.attempt + 1, attempted_at = now(), attempted_by = \(worker),
+        SET state = \(raw: JobState.running.literal), attempt = j.attempt + 1, attempted_at = now(), attempted_by = \(worker),
             lease_expires_at = now() + \(lease)::interval
         FROM picked, async_commit
         WHERE j.id = picked.id
@@ -58,33 +58,49 @@ enum QueueSQL {
         SELECT extract(epoch FROM min(n.run_at) - now())::float8 FROM unnest('{1,2,3,4}'::smallint[]) AS level(priority)
         CROSS JOIN LATERAL (
             SELECT run_at FROM public.jobs
-            WHERE state = 'available' AND queue = \(queue) AND priority = level.priority
+            WHERE state = \(raw: JobState.available.literal) AND queue = \(queue) AND priority = level.priority
             ORDER BY run_at, id LIMIT 1
         ) n
         """
     }
 
+    /// What a completion keeps of a job: the columns of `job_history`, read from the deleted row `d`.
+    static let historyColumns = "id, queue, kind, state, priority, attempt, max_attempts, unique_key, errors, created_at, run_at, attempted_at, attempted_by, finished_at"
+    static let historyValues = """
+        d.id, d.queue, d.kind, \(JobState.completed.literal), d.priority, d.attempt, d.max_attempts, d.unique_key, nullif(d.errors, '[]'),
+        d.created_at, d.run_at, d.attempted_at, d.attempted_by, now()
+        """
+
     /// The fence and the completion in one statement: only the holder of (id, attempt) succeeds;
     /// anyone else gets `FJ001` (see `jobs_lease_lost`) rather than no row, so it is safe to send
-    /// together with COMMIT.
+    /// together with COMMIT. The job leaves `jobs` and its record goes to `job_history`, both in
+    /// the caller's transaction (a data-modifying CTE runs whether or not it is read).
     static func completeOrRaise(id: Int64, attempt: Int) -> Query {
         """
         WITH done AS (
-            UPDATE public.jobs SET state = 'completed', finished_at = now(), lease_expires_at = NULL
-            WHERE id = \(id) AND attempt = \(attempt) AND state = 'running'
-            RETURNING id
+            DELETE FROM public.jobs
+            WHERE id = \(id) AND attempt = \(attempt) AND state = \(raw: JobState.running.literal)
+            RETURNING *
+        ), kept AS (
+            INSERT INTO public.job_history (\(raw: historyColumns)) SELECT \(raw: historyValues) FROM done d
         )
         SELECT public.jobs_lease_lost(\(id), \(attempt)) WHERE NOT EXISTS (SELECT FROM done)
         """
     }
 
-    /// Completes many jobs at once, each fenced on its own (id, attempt). Returns the ids completed.
+    /// Completes many jobs at once, each fenced on its own (id, attempt), moving them to
+    /// `job_history` like `completeOrRaise`. Returns the ids completed.
     static func completeMany(ids: [Int64], attempts: [Int]) -> Query {
         """
-        UPDATE public.jobs j SET state = 'completed', finished_at = now(), lease_expires_at = NULL
-        FROM unnest(\(int64Array(ids))::bigint[], \(intArray(attempts))::int[]) AS mine(id, attempt)
-        WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = 'running'
-        RETURNING j.id
+        WITH done AS (
+            DELETE FROM public.jobs j
+            USING unnest(\(int64Array(ids))::bigint[], \(intArray(attempts))::int[]) AS mine(id, attempt)
+            WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = \(raw: JobState.running.literal)
+            RETURNING j.*
+        ), kept AS (
+            INSERT INTO public.job_history (\(raw: historyColumns)) SELECT \(raw: historyValues) FROM done d
+        )
+        SELECT id FROM done
         """
     }
 
@@ -92,7 +108,7 @@ enum QueueSQL {
     /// otherwise raises `FJ001`, so it is safe to send together with COMMIT.
     static func fenceOrRaise(id: Int64, attempt: Int) -> Query {
         """
-        WITH mine AS (SELECT FROM public.jobs WHERE id = \(id) AND attempt = \(attempt) AND state = 'running' FOR UPDATE)
+        WITH mine AS (SELECT FROM public.jobs WHERE id = \(id) AND attempt = \(attempt) AND state = \(raw: JobState.running.literal) FOR UPDATE)
         SELECT public.jobs_lease_lost(\(id), \(attempt)) WHERE NOT EXISTS (SELECT FROM mine)
         """
     }
@@ -105,33 +121,33 @@ enum QueueSQL {
     static func fail(id: Int64, attempt: Int, error: String, backoff: Duration, permanent: Bool) -> Query {
         """
         UPDATE public.jobs SET
-            state = CASE WHEN \(permanent) OR attempt >= max_attempts THEN 'dead'::public.job_state ELSE 'available'::public.job_state END,
+            state = CASE WHEN \(permanent) OR attempt >= max_attempts THEN \(raw: JobState.dead.literal) ELSE \(raw: JobState.available.literal) END,
             run_at = CASE WHEN \(permanent) OR attempt >= max_attempts THEN run_at ELSE now() + \(backoff)::interval END,
             finished_at = CASE WHEN \(permanent) OR attempt >= max_attempts THEN now() END,
             lease_expires_at = NULL,
             errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(), 'error', \(error)::text,
                 'retry_in_ms', CASE WHEN \(permanent) OR attempt >= max_attempts THEN NULL
                                     ELSE round(extract(epoch FROM \(backoff)::interval) * 1000) END))
-        WHERE id = \(id) AND attempt = \(attempt) AND state = 'running'
-        RETURNING state::text
+        WHERE id = \(id) AND attempt = \(attempt) AND state = \(raw: JobState.running.literal)
+        RETURNING state
         """
     }
 
     /// Run again after `delay` without using up an attempt.
     static func snooze(id: Int64, attempt: Int, delay: Duration) -> Query {
         """
-        UPDATE public.jobs SET state = 'available', run_at = now() + \(delay)::interval, max_attempts = max_attempts + 1,
+        UPDATE public.jobs SET state = \(raw: JobState.available.literal), run_at = now() + \(delay)::interval, max_attempts = max_attempts + 1,
             lease_expires_at = NULL
-        WHERE id = \(id) AND attempt = \(attempt) AND state = 'running'
+        WHERE id = \(id) AND attempt = \(attempt) AND state = \(raw: JobState.running.literal)
         """
     }
 
     /// Hands jobs back at shutdown, due at once, without using up an attempt.
     static func release(ids: [Int64], attempts: [Int]) -> Query {
         """
-        UPDATE public.jobs j SET state = 'available', run_at = now(), max_attempts = j.max_attempts + 1, lease_expires_at = NULL
+        UPDATE public.jobs j SET state = \(raw: JobState.available.literal), run_at = now(), max_attempts = j.max_attempts + 1, lease_expires_at = NULL
         FROM unnest(\(int64Array(ids))::bigint[], \(intArray(attempts))::int[]) AS mine(id, attempt)
-        WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = 'running'
+        WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = \(raw: JobState.running.literal)
         """
     }
 
@@ -140,7 +156,7 @@ enum QueueSQL {
         """
         UPDATE public.jobs j SET lease_expires_at = now() + \(lease)::interval
         FROM unnest(\(int64Array(ids))::bigint[], \(intArray(attempts))::int[]) AS mine(id, attempt)
-        WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = 'running'
+        WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = \(raw: JobState.running.literal)
         """
     }
 
@@ -149,28 +165,39 @@ enum QueueSQL {
     static func rescue(limit: Int) -> Query {
         """
         UPDATE public.jobs j SET
-            state = CASE WHEN j.attempt >= j.max_attempts THEN 'dead'::public.job_state ELSE 'available'::public.job_state END,
+            state = CASE WHEN j.attempt >= j.max_attempts THEN \(raw: JobState.dead.literal) ELSE \(raw: JobState.available.literal) END,
             run_at = now(),
             finished_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
             lease_expires_at = NULL,
             errors = j.errors || jsonb_build_array(jsonb_build_object('attempt', j.attempt, 'at', now(),
                 'error', 'lease expired: worker ' || coalesce(j.attempted_by, '?') || ' stopped heartbeating'))
-        FROM (SELECT id FROM public.jobs WHERE state = 'running' AND lease_expires_at < now()
+        FROM (SELECT id FROM public.jobs WHERE state = \(raw: JobState.running.literal) AND lease_expires_at < now()
               ORDER BY lease_expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED) expired
         WHERE j.id = expired.id
-        RETURNING j.id, j.state::text
+        RETURNING j.id, j.state
         """
     }
 
-    /// Deletes finished jobs past their retention, a bounded batch at a time.
+    /// Deletes dead and cancelled jobs past their retention, a bounded batch at a time (and completed
+    /// ones, which only a schema older than `job_history` left in `jobs`).
     static func prune(completedBefore: Duration, deadBefore: Duration, limit: Int) -> Query {
         """
         DELETE FROM public.jobs WHERE id IN (
             SELECT id FROM public.jobs
-            WHERE (state IN ('completed', 'cancelled') AND finished_at < now() - \(completedBefore)::interval)
-               OR (state = 'dead' AND finished_at < now() - \(deadBefore)::interval)
+            WHERE (state IN (\(raw: JobState.completed.literal), \(raw: JobState.cancelled.literal)) AND finished_at < now() - \(completedBefore)::interval)
+               OR (state = \(raw: JobState.dead.literal) AND finished_at < now() - \(deadBefore)::interval)
             LIMIT \(limit) FOR UPDATE SKIP LOCKED)
         """
+    }
+
+    /// Creates the `job_history` partition for `range` unless it exists. Returns whether it did.
+    static func createHistoryPartition(_ range: Range<Date>) -> Query {
+        "SELECT public.job_history_create_partition(\(range.lowerBound)::timestamptz, \(range.upperBound)::timestamptz)"
+    }
+
+    /// Drops the `job_history` partitions that end at or before `before`. Returns their names.
+    static func dropHistoryPartitions(before: Date) -> Query {
+        "SELECT public.job_history_drop_partitions(\(before)::timestamptz)"
     }
 
     static func int64Array(_ values: [Int64]) -> String { "{" + values.map(String.init).joined(separator: ",") + "}" }

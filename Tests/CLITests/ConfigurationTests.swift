@@ -179,7 +179,7 @@ struct ConfigurationTests {
         let poller = try ChildProcess(ChildProcess.followupBinary, ["run", "--config", path, "--safety-poll-seconds", "0.2"],
                                       environment: Self.nothingSet)
         let done = try await eventually(timeout: .seconds(15)) {
-            try await db.pool.scalar("SELECT count(*)::int FROM jobs WHERE kind = 'followup.noop' AND state = 'completed'", as: Int.self) == 2
+            try await db.pool.scalar("SELECT count(*)::int FROM job_history WHERE kind = 'followup.noop' AND state = 'completed'", as: Int.self) == 2
         }
         poller.signal(SIGTERM)
         let code = await poller.wait(timeout: .seconds(15))

@@ -12,8 +12,12 @@ struct PollerProcessTests {
         try await JobQueue.enqueueMany(kind: "followup.sleep", payloads: Array(repeating: "{\"ms\": \(ms)}", count: count), on: db.pool)
     }
 
+    /// Jobs of `state`, completed ones in `job_history` (they leave `jobs`).
     func state(_ db: TestDatabase, _ state: String) async throws -> Int {
-        try await db.pool.scalar("SELECT count(*)::int FROM jobs WHERE kind = 'followup.sleep' AND state = \(state)::job_state", as: Int.self)
+        try await db.pool.scalar("""
+            SELECT (SELECT count(*) FROM jobs WHERE kind = 'followup.sleep' AND state = \(state)::job_state)
+                 + (SELECT count(*) FROM job_history WHERE kind = 'followup.sleep' AND state = \(state)::job_state)
+            """, as: Int.self)
     }
 
     @Test("SIGTERM: in-flight jobs finish within the grace period, nothing new is claimed, exit 0")
@@ -60,7 +64,7 @@ struct PollerProcessTests {
         worker.shutdown()
         try await task.value
         #expect(try await db.pool.scalar("SELECT count(*)::int FROM runs", as: Int.self) == 2)
-        #expect(try await db.pool.scalar("SELECT bool_and(errors->0->>'error' LIKE 'lease expired%') FROM jobs WHERE kind = 'followup.sleep'", as: Bool.self))
+        #expect(try await db.pool.scalar("SELECT bool_and(errors->0->>'error' LIKE 'lease expired%') FROM job_history WHERE kind = 'followup.sleep'", as: Bool.self))
     }
 
     @Test("a bad DATABASE_URL is a clear error that does not echo the password")

@@ -43,7 +43,7 @@ struct ConnectionLossTests {
         let worker = RunningWorker(JobWorker(pool: ConnectionPool(cluster.configuration, maxConnections: 4),
                                              registry: registry, configuration: fastConfiguration(lease: .seconds(30))))
         let completed = await eventually(timeout: .seconds(30)) {
-            (try? await admin.scalar("SELECT count(*)::int FROM jobs WHERE state = 'completed'", as: Int.self)) == 1
+            (try? await admin.scalar("SELECT count(*)::int FROM job_history WHERE state = 'completed'", as: Int.self)) == 1
         }
         try await worker.stop()
         #expect(completed)

@@ -30,7 +30,7 @@ struct ResilienceTests {
         #expect(await eventually { (try? await admin.scalar("SELECT count(*)::int FROM runs", as: Int.self)) ?? 0 >= 50 })
         try cluster.restart()
         #expect(await eventually(timeout: .seconds(60)) {
-            (try? await admin.scalar("SELECT count(*)::int FROM jobs WHERE state = 'completed'", as: Int.self)) == 300
+            (try? await admin.scalar("SELECT count(*)::int FROM job_history WHERE state = 'completed'", as: Int.self)) == 300
         })
         for worker in workers { try await worker.stop() }
         #expect(try await admin.scalar("SELECT count(DISTINCT job_id)::int FROM runs", as: Int.self) == 300)
@@ -53,8 +53,9 @@ struct ResilienceTests {
         try await worker.stop()
         // The four in hand finished; no fifth was claimed.
         #expect(try await count(db, "SELECT count(*)::int FROM runs") == 4)
-        #expect(try await count(db, "SELECT count(*)::int FROM jobs WHERE state = 'completed'") == 4)
+        #expect(try await count(db, "SELECT count(*)::int FROM job_history WHERE state = 'completed'") == 4)
         #expect(try await count(db, "SELECT count(*)::int FROM jobs WHERE state = 'available'") == 16)
+        #expect(try await count(db, "SELECT count(*)::int FROM jobs") == 16, "the completed ones left the claim table")
     }
 
     @Test("a job that outlives the grace period is handed back without using up an attempt")

@@ -32,7 +32,9 @@ struct WorkerTests {
         for worker in workers { try await worker.stop() }
         #expect(try await count(db, "SELECT count(*)::int FROM runs") == 600)
         #expect(try await count(db, "SELECT count(DISTINCT job_id)::int FROM runs") == 600)
-        #expect(try await count(db, "SELECT count(*)::int FROM jobs WHERE state = 'completed'") == 600)
+        #expect(try await count(db, "SELECT count(*)::int FROM job_history WHERE state = 'completed'") == 600)
+        #expect(try await count(db, "SELECT count(DISTINCT id)::int FROM job_history") == 600)
+        #expect(try await count(db, "SELECT count(*)::int FROM jobs") == 0, "completed jobs leave the claim table")
         // The work was shared, not done by one worker while the others idled.
         #expect(try await count(db, "SELECT count(DISTINCT worker)::int FROM runs") >= 2)
     }
@@ -77,8 +79,11 @@ struct WorkerTests {
         try await slow.stop()
         try await rescuer.stop()
         #expect(try await count(db, "SELECT count(*)::int FROM runs") == 1)
-        let row = try #require(try await db.pool.first("SELECT state::text, attempt, errors::text FROM jobs WHERE id = \(id)"))
-        #expect(try row.decode(String.self, at: 0) == "completed")
+        // Completed once: one history record (the slow worker's fenced completion wrote none), none left in jobs.
+        #expect(try await count(db, "SELECT count(*)::int FROM jobs") == 0)
+        #expect(try await count(db, "SELECT count(*)::int FROM job_history WHERE id = \(id)") == 1)
+        let row = try #require(try await db.pool.first("SELECT state, attempt, errors::text FROM job_history WHERE id = \(id)"))
+        #expect(try row.decode(JobState.self, at: 0) == .completed)
         #expect(try row.decode(Int.self, at: 1) == 2)
         #expect(try row.decode(String.self, at: 2).contains("lease expired"))
     }
@@ -124,9 +129,9 @@ struct WorkerTests {
         }
         let id = try #require(try await JobQueue.enqueue(Noop(n: 1), options: EnqueueOptions(maxAttempts: 1), on: db.pool))
         let worker = RunningWorker(JobWorker(pool: db.anotherPool(), registry: registry, configuration: fastConfiguration()))
-        #expect(try await eventually { try await count(db, "SELECT count(*)::int FROM jobs WHERE state = 'completed'") == 1 })
+        #expect(try await eventually { try await count(db, "SELECT count(*)::int FROM job_history WHERE state = 'completed'") == 1 })
         try await worker.stop()
-        #expect(try await db.pool.scalar("SELECT attempt FROM jobs WHERE id = \(id)", as: Int.self) == 3)
+        #expect(try await db.pool.scalar("SELECT attempt FROM job_history WHERE id = \(id)", as: Int.self) == 3)
     }
 
     @Test("bad input: a malformed payload and an unknown kind go to dead with a clear error; nothing is lost")
@@ -135,7 +140,9 @@ struct WorkerTests {
         try await createRunsTable(db)
         try await db.pool.execute("INSERT INTO jobs (kind, payload) VALUES ('test.noop', '{\"n\": \"not a number\"}'), ('test.unheard_of', '{}'), ('test.noop', '{\"n\": 5}')")
         let worker = RunningWorker(JobWorker(pool: db.anotherPool(), registry: recordingRegistry(worker: "w"), configuration: fastConfiguration()))
-        #expect(try await eventually { try await count(db, "SELECT count(*)::int FROM jobs WHERE state IN ('dead', 'completed')") == 3 })
+        #expect(try await eventually {
+            try await count(db, "SELECT count(*)::int FROM jobs WHERE state = 'dead'") + count(db, "SELECT count(*)::int FROM job_history") == 3
+        })
         try await worker.stop()
         let dead = try await db.pool.query("SELECT kind, payload::text, errors->0->>'error' FROM jobs WHERE state = 'dead' ORDER BY kind")
         #expect(dead.count == 2)
@@ -167,12 +174,12 @@ struct WorkerTests {
         #expect(try await count(db, "SELECT count(*)::int FROM jobs WHERE kind = 'test.noop'") == 11)
     }
 
-    @Test("pruning deletes finished jobs past retention and keeps the rest")
+    @Test("pruning deletes cancelled and dead jobs past their retention and keeps the rest")
     func pruning() async throws {
         let db = try await TestDatabase.fresh()
         try await db.pool.execute("""
             INSERT INTO jobs (kind, state, finished_at) VALUES
-              ('old', 'completed', now() - interval '2 days'), ('new', 'completed', now()),
+              ('old', 'cancelled', now() - interval '2 days'), ('new', 'cancelled', now()),
               ('olddead', 'dead', now() - interval '2 days'), ('ancientdead', 'dead', now() - interval '30 days'),
               ('waiting', 'available', NULL)
             """)

@@ -48,7 +48,7 @@ import TestSupport
             let child = try ChildProcess("/usr/bin/env", ["python3", script, w.base, StatusPageTests.password, "\(job)", screenshot])
             let code = await child.wait(timeout: .seconds(90))
             #expect(code == 0, "\(child.output)")
-            #expect(try await w.db.pool.scalar("SELECT state::text FROM public.jobs WHERE id = \(job)", as: String.self) == "completed")
+            #expect(try await w.db.pool.scalar("SELECT state::text FROM public.job_history WHERE id = \(job)", as: String.self) == "completed")
             #expect(FileManager.default.fileExists(atPath: screenshot), "the screenshot is kept")
         }
     }

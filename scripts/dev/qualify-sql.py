@@ -10,12 +10,12 @@ import pathlib
 import re
 import sys
 
-TABLES = ("jobs|job_schedules|channels|customers|customer_devices|chats|messages|chat_reads|activity|"
+TABLES = ("jobs|job_schedules|job_history|job_history_default|channels|customers|customer_devices|chats|messages|chat_reads|activity|"
           "push_receipts|follow_ups|deliveries|delivery_report|schema_migrations|schema_repeatables|"
           "channel_email_domains|email_domain_records|suppressions|inbound_events")
 KEYWORDS = r"FROM|JOIN|INTO|UPDATE|TABLE|REFERENCES|EXISTS"
 table = re.compile(r"\b(" + KEYWORDS + r")(\s+)(" + TABLES + r")\b(?![.(\w])")
-function = re.compile(r"(?<![.\w])(jobs_enqueue|jobs_lease_lost)\(")
+function = re.compile(r"(?<![.\w])(jobs_enqueue|jobs_lease_lost|job_history_create_partition|job_history_drop_partitions)\(")
 types = re.compile(r"::(job_state)\b")
 
 changed = 0

@@ -72,7 +72,9 @@ enum FollowUpsAnchor {
             RETURNING id)
         SELECT d.id AS email, public.jobs_enqueue('bench.anchor_deliver', jsonb_build_object('delivery_id', d.id), 'default', now(), 2::smallint, 25) AS email_job FROM d \\gset
         UPDATE public.follow_ups SET status = 'notified', reason = 'customer left; text and email', finished_at = now() WHERE id = :follow_up;
-        UPDATE public.jobs SET state = 'completed', finished_at = now(), lease_expires_at = NULL WHERE id = :check_job AND attempt = 1 AND state = 'running';
+        WITH d AS (DELETE FROM public.jobs WHERE id = :check_job AND attempt = 1 AND state = 'running' RETURNING *)
+        INSERT INTO public.job_history (id, queue, kind, state, priority, attempt, max_attempts, unique_key, errors, created_at, run_at, attempted_at, attempted_by, finished_at)
+        SELECT d.id, d.queue, d.kind, 'completed', d.priority, d.attempt, d.max_attempts, d.unique_key, nullif(d.errors, '[]'), d.created_at, d.run_at, d.attempted_at, d.attempted_by, now() FROM d;
         UPDATE public.jobs SET state = 'running', attempt = 1, attempted_at = now(), lease_expires_at = now() + interval '60 seconds' WHERE id IN (:sms_job, :email_job);
         COMMIT;
         BEGIN;
@@ -85,7 +87,9 @@ enum FollowUpsAnchor {
         UPDATE public.deliveries SET status = 'sent', provider_message_id = 'SManchor' || :sms::bigint, sent_at = now(), cost_micros = price_micros,
             finished_at = now(), updated_at = now() WHERE id = :sms;
         SELECT wallet.capture(:sms::bigint);
-        UPDATE public.jobs SET state = 'completed', finished_at = now(), lease_expires_at = NULL WHERE id = :sms_job AND attempt = 1 AND state = 'running';
+        WITH d AS (DELETE FROM public.jobs WHERE id = :sms_job AND attempt = 1 AND state = 'running' RETURNING *)
+        INSERT INTO public.job_history (id, queue, kind, state, priority, attempt, max_attempts, unique_key, errors, created_at, run_at, attempted_at, attempted_by, finished_at)
+        SELECT d.id, d.queue, d.kind, 'completed', d.priority, d.attempt, d.max_attempts, d.unique_key, nullif(d.errors, '[]'), d.created_at, d.run_at, d.attempted_at, d.attempted_by, now() FROM d;
         COMMIT;
         BEGIN;
         SELECT FROM public.jobs WHERE id = :email_job AND attempt = 1 AND state = 'running' FOR UPDATE;
@@ -95,7 +99,9 @@ enum FollowUpsAnchor {
         BEGIN;
         UPDATE public.deliveries SET status = 'sent', provider_message_id = '<anchor-' || :email::bigint || '@example.com>', sent_at = now(),
             cost_micros = 0, finished_at = now(), updated_at = now() WHERE id = :email;
-        UPDATE public.jobs SET state = 'completed', finished_at = now(), lease_expires_at = NULL WHERE id = :email_job AND attempt = 1 AND state = 'running';
+        WITH d AS (DELETE FROM public.jobs WHERE id = :email_job AND attempt = 1 AND state = 'running' RETURNING *)
+        INSERT INTO public.job_history (id, queue, kind, state, priority, attempt, max_attempts, unique_key, errors, created_at, run_at, attempted_at, attempted_by, finished_at)
+        SELECT d.id, d.queue, d.kind, 'completed', d.priority, d.attempt, d.max_attempts, d.unique_key, nullif(d.errors, '[]'), d.created_at, d.run_at, d.attempted_at, d.attempted_by, now() FROM d;
         COMMIT;
         """
     }

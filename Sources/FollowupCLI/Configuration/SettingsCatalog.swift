@@ -55,7 +55,7 @@ enum SettingsCatalog {
         Setting(name: "FOLLOWUP_RETRY_MAX", need: .optional(seconds(WorkerConfiguration().backoff.maximum)),
                 meaning: "seconds: the longest wait between two retries"),
         Setting(name: "FOLLOWUP_JOB_RETENTION", need: .optional(seconds(WorkerConfiguration().retention)),
-                meaning: "seconds completed and cancelled jobs are kept before pruning"),
+                meaning: "seconds completed jobs' history (`job_history`, dropped by hourly partition) and cancelled jobs are kept"),
         Setting(name: "FOLLOWUP_DEAD_JOB_RETENTION", need: .optional(seconds(WorkerConfiguration().deadRetention)),
                 meaning: "seconds dead jobs are kept for `followup jobs` to list and retry"),
     ]

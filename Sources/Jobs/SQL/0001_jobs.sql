@@ -7,6 +7,10 @@
 -- or INSERT INTO jobs (kind, payload, ...) directly. The job exists iff that transaction commits,
 -- and a statement-level trigger wakes the pollers (NOTIFY is delivered at commit). Functions and
 -- triggers are in R__jobs.sql (repeatable: applied again whenever its text changes).
+--
+-- `jobs` is the claim table: it holds live jobs ('available', 'running') and, for an operator's
+-- retry, 'dead' and 'cancelled' ones until their retention. A completed job leaves it: the
+-- completion deletes the row and writes its record to `job_history` in the same statement.
 
 CREATE TYPE job_state AS ENUM ('available', 'running', 'completed', 'dead', 'cancelled');
 
@@ -32,6 +36,13 @@ CREATE TABLE jobs (
     attempted_by     text,
     lease_expires_at timestamptz,
     finished_at      timestamptz
+) WITH (
+    -- Every job is inserted, updated once or twice and deleted within seconds: vacuum early and
+    -- without throttling, so the claim index does not fill with dead entries (docs/queue.md).
+    autovacuum_vacuum_scale_factor = 0.01,
+    autovacuum_vacuum_insert_scale_factor = 0.01,
+    autovacuum_analyze_scale_factor = 0.02,
+    autovacuum_vacuum_cost_delay = 0
 );
 
 -- The claim: per priority level, due rows in (run_at, id) order. Only 'available' rows are in it,
@@ -42,8 +53,35 @@ CREATE INDEX jobs_lease_idx ON jobs (lease_expires_at) WHERE state = 'running';
 -- Unique jobs: concurrent inserts of one key leave one live job; a rolled-back insert leaves none.
 CREATE UNIQUE INDEX jobs_unique_idx ON jobs (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('available', 'running');
--- Pruning finished jobs after their retention.
-CREATE INDEX jobs_finished_idx ON jobs (finished_at) WHERE state IN ('completed', 'cancelled', 'dead');
+-- Pruning dead and cancelled jobs after their retention (completed ones are not in `jobs`).
+CREATE INDEX jobs_finished_idx ON jobs (finished_at) WHERE state IN ('cancelled', 'dead');
+
+-- What is kept of a completed job once it left `jobs`: enough to answer "did job N run, when, where,
+-- after how many attempts and which errors" — not its payload (the domain's own rows hold the
+-- outcome, and a payload may carry personal data). Written by the completion (QueueSQL), in the
+-- handler's transaction. Partitioned by finished_at: the pollers create partitions ahead and drop
+-- whole partitions after the retention (Maintenance/HistoryPartitions.swift; the functions are
+-- in R__jobs.sql). The default partition takes rows no partition covers (maintenance not run
+-- yet), so a completion never fails for want of a partition; it is pruned by DELETE.
+-- No index: rows are only ever read by time, a partition at a time.
+CREATE TABLE job_history (
+    id           bigint NOT NULL,
+    queue        text NOT NULL,
+    kind         text NOT NULL,
+    state        job_state NOT NULL,
+    priority     smallint NOT NULL,
+    attempt      integer NOT NULL,
+    max_attempts integer NOT NULL,
+    unique_key   text,
+    -- The failed attempts before it finished, as in `jobs.errors`; NULL when there were none.
+    errors       jsonb,
+    created_at   timestamptz NOT NULL,
+    run_at       timestamptz NOT NULL,
+    attempted_at timestamptz,
+    attempted_by text,
+    finished_at  timestamptz NOT NULL
+) PARTITION BY RANGE (finished_at);
+CREATE TABLE job_history_default PARTITION OF job_history DEFAULT;
 
 -- Periodic jobs without cron: every poller tries to advance a schedule's tick with a
 -- compare-and-set; the one that wins enqueues that tick's job in the same transaction.

@@ -49,3 +49,57 @@ BEGIN
     RAISE EXCEPTION 'job % attempt % is no longer running here (lease lost or cancelled)', p_id, p_attempt
         USING ERRCODE = 'FJ001';
 END $$;
+
+-- History partitions (Maintenance/HistoryPartitions.swift decides which ranges). Only the table's
+-- owner may create or drop partitions, hence SECURITY DEFINER; the poller may call nothing else
+-- of the kind. A new partition is created apart and then ATTACHed (SHARE UPDATE EXCLUSIVE on
+-- job_history: completions keep inserting meanwhile). Dropping one needs ACCESS EXCLUSIVE on
+-- job_history for an instant (completions hold it for one round trip, with their COMMIT); both
+-- give up after 200 ms rather than queue completions behind them, and the next pass tries again
+-- (partitions are made hours ahead and dropped whenever the lock comes free).
+
+-- Creates the partition [p_from, p_to) unless one of that name exists. Returns false, creating
+-- nothing, when the range overlaps a partition of another width, rows for it already sit in the
+-- default partition, the lock is busy, or another poller is creating it right now.
+CREATE OR REPLACE FUNCTION public.job_history_create_partition(p_from timestamptz, p_to timestamptz) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET lock_timeout = '200ms' AS $$
+DECLARE
+    part_name text := 'job_history_' || pg_catalog.to_char(p_from AT TIME ZONE 'UTC', 'YYYYMMDD"t"HH24MISS');
+BEGIN
+    IF p_to <= p_from THEN
+        RAISE EXCEPTION 'job_history partition: empty range [%, %)', p_from, p_to USING ERRCODE = '22023';
+    END IF;
+    IF pg_catalog.to_regclass('public.' || part_name) IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE pg_catalog.format('CREATE TABLE public.%I (LIKE public.job_history)', part_name);
+    EXECUTE pg_catalog.format('ALTER TABLE public.job_history ATTACH PARTITION public.%I FOR VALUES FROM (%L) TO (%L)',
+                              part_name, p_from, p_to);
+    RETURN true;
+EXCEPTION WHEN invalid_object_definition OR check_violation OR duplicate_table OR unique_violation OR lock_not_available THEN
+    RETURN false;
+END $$;
+
+-- Drops every partition whose range ends at or before p_before, and deletes the default
+-- partition's rows finished before it. Returns the names dropped.
+CREATE OR REPLACE FUNCTION public.job_history_drop_partitions(p_before timestamptz) RETURNS SETOF text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET lock_timeout = '200ms' AS $$
+DECLARE
+    part record;
+BEGIN
+    FOR part IN
+        SELECT c.relname,
+               pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)')::timestamptz AS upper_bound
+        FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'public.job_history'::regclass
+    LOOP
+        CONTINUE WHEN part.upper_bound IS NULL OR part.upper_bound > p_before;  -- the default partition, or still kept
+        BEGIN
+            EXECUTE pg_catalog.format('DROP TABLE public.%I', part.relname);
+            RETURN NEXT part.relname;
+        EXCEPTION WHEN lock_not_available THEN
+            NULL;  -- busy: the next pass drops it
+        END;
+    END LOOP;
+    DELETE FROM public.job_history_default WHERE finished_at < p_before;
+END $$;

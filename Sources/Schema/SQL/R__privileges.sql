@@ -18,8 +18,12 @@ REVOKE ALL ON SCHEMA wallet, finance FROM PUBLIC;
 -- ── The poller ───────────────────────────────────────────────────────────────────────────────
 GRANT USAGE ON SCHEMA wallet TO followup_poller;
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.jobs, public.job_schedules TO followup_poller;
+-- A completion writes the job's history; the partitions are made and dropped by the two functions.
+GRANT SELECT, INSERT ON public.job_history TO followup_poller;
 GRANT EXECUTE ON FUNCTION public.jobs_enqueue(text, jsonb, text, timestamptz, smallint, integer, text),
-                          public.jobs_lease_lost(bigint, integer) TO followup_poller;
+                          public.jobs_lease_lost(bigint, integer),
+                          public.job_history_create_partition(timestamptz, timestamptz),
+                          public.job_history_drop_partitions(timestamptz) TO followup_poller;
 GRANT SELECT ON public.channels, public.customers, public.customer_devices, public.chats, public.messages,
                 public.chat_reads, public.activity, public.push_receipts TO followup_poller;
 GRANT SELECT, INSERT, UPDATE ON public.follow_ups, public.deliveries TO followup_poller;
@@ -83,7 +87,7 @@ GRANT SELECT ON public.email_domain_records TO followup_app;
 -- ── Operators ────────────────────────────────────────────────────────────────────────────────
 GRANT USAGE ON SCHEMA wallet, finance TO followup_operator;
 GRANT SELECT ON public.channels, public.customers, public.chats, public.follow_ups, public.deliveries,
-                public.delivery_report, public.jobs, public.job_schedules TO followup_operator;
+                public.delivery_report, public.jobs, public.job_history, public.job_schedules TO followup_operator;
 -- Custom sender domains (followup channel domain add|verify|use|remove).
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.channel_email_domains TO followup_operator;
 GRANT UPDATE (email_domain, email_domain_verified) ON public.channels TO followup_operator;

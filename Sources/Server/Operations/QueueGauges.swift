@@ -29,7 +29,7 @@ actor QueueGauges {
 
     /// One statement, every family: (family, label values..., value). The jobs rows (counts per
     /// state, and the lag per queue and kind: 0 when nothing is waiting) are one pass over `jobs`
-    /// (pruned by retention); holds use the partial index on holds (`transfers_holds_idx`); the
+    /// (live, dead and cancelled jobs only: completed ones leave it for job_history); holds use the partial index on holds (`transfers_holds_idx`); the
     /// last-hour rows use the created_at indexes.
     static let statement: Query = """
         SELECT CASE WHEN GROUPING(j.state) = 0 THEN 'followup_jobs' ELSE 'followup_jobs_claim_lag_seconds' END,

@@ -32,10 +32,16 @@ public struct WorkerConfiguration: Sendable {
     public var backoff = Backoff()
     /// A failure's `RetryAfterHint` (a provider's `Retry-After`) is honoured up to this long.
     public var retryAfterCap: Duration = .seconds(600)
-    /// Completed and cancelled jobs are deleted after this long; dead ones after `deadRetention`.
+    /// Completed jobs' history (`job_history`) and cancelled jobs are kept this long; dead jobs
+    /// stay in `jobs` for `deadRetention`. A history partition is dropped once all of it is older.
     public var retention: Duration = .seconds(86_400)
     public var deadRetention: Duration = .seconds(7 * 86_400)
+    /// How often dead and cancelled jobs are pruned and history partitions made and dropped.
     public var pruneInterval: Duration = .seconds(60)
+    /// The time range of one `job_history` partition (aligned to the epoch, UTC).
+    public var historyPartition: Duration = .seconds(3600)
+    /// Partitions kept ready beyond the current one.
+    public var historyPartitionsAhead = 3
     /// How often the worker logs its counters (claimed, completed, retried, dead, lateness) at info.
     public var metricsInterval: Duration = .seconds(60)
     /// After SIGTERM/SIGINT: how long in-flight jobs get to finish before they are handed back.
