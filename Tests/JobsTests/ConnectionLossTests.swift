@@ -51,7 +51,8 @@ struct ConnectionLossTests {
         #expect(transactionRuns.current == 2)
         #expect(try await admin.scalar("SELECT count(*)::int FROM runs WHERE step = 'sent' AND attempt = 1", as: Int.self) == 1)
         #expect(try await admin.scalar("SELECT count(*)::int FROM runs", as: Int.self) == 2)
-        #expect(try await admin.scalar("SELECT attempt FROM jobs", as: Int.self) == 1)
+        #expect(try await admin.scalar("SELECT attempt FROM job_history", as: Int.self) == 1)
+        #expect(try await admin.scalar("SELECT count(*)::int FROM jobs", as: Int.self) == 0)
         await admin.close()
     }
 }
