@@ -48,7 +48,11 @@ struct ResilienceTests {
             try await context.complete { tx in try await tx.execute("INSERT INTO runs VALUES (\(context.job.id), \(context.job.attempt), 'w')") }
             return .done
         }
-        let worker = RunningWorker(JobWorker(pool: db.anotherPool(), registry: registry, configuration: fastConfiguration(concurrency: 4)))
+        var configuration = fastConfiguration(concurrency: 4)
+        // Generous: the jobs take 400 ms, but a loaded CI machine once stretched their completion
+        // past 5 s; the stop waits for them by condition, so a long grace costs nothing here.
+        configuration.shutdownGrace = .seconds(60)
+        let worker = RunningWorker(JobWorker(pool: db.anotherPool(), registry: registry, configuration: configuration))
         #expect(try await eventually { try await count(db, "SELECT count(*)::int FROM jobs WHERE state = 'running'") == 4 })
         try await worker.stop()
         // The four in hand finished; no fifth was claimed.

@@ -76,7 +76,9 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER TABLE public.job_history ATTACH PARTITION public.%I FOR VALUES FROM (%L) TO (%L)',
                               part_name, p_from, p_to);
     RETURN true;
-EXCEPTION WHEN invalid_object_definition OR check_violation OR duplicate_table OR unique_violation OR lock_not_available THEN
+    -- Another poller made it at the same moment (CREATE TABLE races end in duplicate_table, or
+    -- duplicate_object/unique_violation on the row type): it exists, which is all that was asked.
+EXCEPTION WHEN invalid_object_definition OR check_violation OR duplicate_table OR duplicate_object OR unique_violation OR lock_not_available THEN
     RETURN false;
 END $$;
 
