@@ -25,9 +25,13 @@ fi
 timed="OutboundTests|ProvidersTests"
 flows="FollowUpTests"
 chaos="ChaosTests"
+# Alone too: the benchmarks' smoke tests (the sustained one checks that 100 jobs/s holds with
+# p99 < 1 s, which a machine busy with every other suite cannot promise).
+bench="BenchCommandTests"
 failover="FailoverTests"
 swift test --skip-build --filter "$timed"
 swift test --skip-build --filter "$flows"
-swift test --skip-build --skip "$timed" --skip "$flows" --skip "$chaos" --skip "$failover"
+swift test --skip-build --skip "$timed" --skip "$flows" --skip "$chaos" --skip "$failover" --skip "$bench"
 swift test --skip-build --filter "$chaos"
 swift test --skip-build --filter "$failover"
+swift test --skip-build --filter "$bench"
