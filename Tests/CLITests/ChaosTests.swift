@@ -20,18 +20,6 @@ import TestSupport
         URL(fileURLWithPath: ChildProcess.followupBinary).deletingLastPathComponent().appendingPathComponent("ChaosPoller").path
     }
 
-    /// Runs `body` until it succeeds (the database may be restarting), at most for `timeout`.
-    static func retrying<T>(_ timeout: Duration = .seconds(30), _ body: () async throws -> T) async throws -> T {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            do {
-                return try await body()
-            } catch let error as PostgresError where error.isConnectionError && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(100))
-            }
-        }
-    }
-
     @Test("SIGKILL, an immediate Postgres restart, slow providers: one text and at least one email per customer")
     func chaos() async throws {
         // Let the suite's start-up burst (its own cluster, the timing-sensitive HTTP tests) pass
@@ -81,7 +69,7 @@ import TestSupport
                 let channel = channels[n % channels.count]
                 let email = "chaos\(n)@example.com"
                 let phone = "+8210" + String(format: "%08d", 7_000_000 + n)
-                let chat = try await Self.retrying {
+                let chat = try await retryingThroughOutage {
                     if let chat = try await pool.first("""
                         SELECT ch.id FROM chats ch JOIN customers cu ON cu.id = ch.customer_id WHERE cu.email = \(email)
                         """) { return try chat.decode(Int64.self, at: 0) }
@@ -95,7 +83,7 @@ import TestSupport
                         SELECT id FROM ch
                         """, as: Int64.self)
                 }
-                try await Self.retrying {
+                try await retryingThroughOutage {
                     if try await pool.first("SELECT 1 FROM messages WHERE chat_id = \(chat) AND sender = 'manager'") != nil { return }
                     try await pool.execute("INSERT INTO messages (chat_id, sender, body) VALUES (\(chat), 'manager', \("It ships today, order \(n)."))")
                 }
@@ -166,14 +154,7 @@ import TestSupport
                 """).map { "\(try $0.decode(Int64.self, at: 0))/\(try $0.decode(Int64.self, at: 1))/\(try $0.decode(String.self, at: 2))/\(try $0.decode(String.self, at: 3))/\(try $0.decode(Int.self, at: 4))" }
         }
         #expect(foreignDuplicates.isEmpty, "a duplicate email with another Message-ID: \(foreignDuplicates) \(evidence)")
-        for channel in channels {
-            #expect(try await pool.scalar("SELECT held FROM wallet.balance(\(channel))", as: Int64.self) == 0, "a hold left open on channel \(channel)")
-        }
-        let problems = try await pool.query("SELECT check_name, subject FROM finance.integrity_checks")
-            .map { "\(try $0.decode(String.self, at: 0)): \(try $0.decode(String.self, at: 1))" }
-        #expect(problems.isEmpty, "ledger integrity: \(problems)")
-        let unsettled = try await pool.scalar("SELECT count(*)::int FROM deliveries WHERE status IN ('failed', 'unknown')", as: Int.self)
-        #expect(unsettled == 0, "\(statuses)")
+        try await expectMoneySettled(pool, channels: channels, statuses: "\(statuses)")
         await pool.close()
     }
 }

@@ -123,21 +123,17 @@ import TestSupport
             if mails[Self.email(n)]?.count != 1 { emailsWrong.append("\(n): \(mails[Self.email(n)]?.count ?? 0)") }
         }
         // Jobs claimed again (a claim or a completion the standby never got, a rescue): expected, harmless.
-        let again = (try? await pool.query("SELECT kind, count(*)::int FROM jobs WHERE attempt > 1 GROUP BY 1 ORDER BY 1")
+        let again = (try? await pool.query("""
+            SELECT kind, count(*)::int FROM (SELECT kind, attempt FROM jobs UNION ALL SELECT kind, attempt FROM job_history) j
+            WHERE attempt > 1 GROUP BY 1 ORDER BY 1
+            """)
             .map { "\(try $0.decode(String.self, at: 0)): \(try $0.decode(Int.self, at: 1))" }) ?? []
         print("failover: \(Self.customers) customers, \(textsBefore) texts before the primary stopped, settled " +
               "\(ContinuousClock.now - promoted) after the promotion; jobs run again \(again); " +
               "texts \(fakes.twilio.messages.count), emails \(fakes.smtp.messages.count); \(statuses)")
         #expect(textsWrong.isEmpty, "not exactly one text (customer: texts): \(textsWrong)")
         #expect(emailsWrong.isEmpty, "not exactly one email (customer: emails): \(emailsWrong)")
-        for channel in channels {
-            #expect(try await pool.scalar("SELECT held FROM wallet.balance(\(channel))", as: Int64.self) == 0, "a hold left open on channel \(channel)")
-        }
-        let problems = try await pool.query("SELECT check_name, subject FROM finance.integrity_checks")
-            .map { "\(try $0.decode(String.self, at: 0)): \(try $0.decode(String.self, at: 1))" }
-        #expect(problems.isEmpty, "ledger integrity: \(problems)")
-        let unsettled = try await pool.scalar("SELECT count(*)::int FROM deliveries WHERE status IN ('failed', 'unknown')", as: Int.self)
-        #expect(unsettled == 0, "\(statuses)")
+        try await expectMoneySettled(pool, channels: channels, statuses: "\(statuses)")
         await pool.close()
     }
 
@@ -148,7 +144,7 @@ import TestSupport
     /// written once even when the database goes away in between (the statement is retried).
     static func arrive(_ n: Int, channel: Int64, pool: ConnectionPool) async throws {
         let email = email(n)
-        let chat = try await retrying {
+        let chat = try await retryingThroughOutage {
             if let chat = try await pool.first("""
                 SELECT ch.id FROM chats ch JOIN customers cu ON cu.id = ch.customer_id WHERE cu.email = \(email)
                 """) { return try chat.decode(Int64.self, at: 0) }
@@ -162,21 +158,9 @@ import TestSupport
                 SELECT id FROM ch
                 """, as: Int64.self)
         }
-        try await retrying {
+        try await retryingThroughOutage {
             if try await pool.first("SELECT 1 FROM messages WHERE chat_id = \(chat) AND sender = 'manager'") != nil { return }
             try await pool.execute("INSERT INTO messages (chat_id, sender, body) VALUES (\(chat), 'manager', \("It ships today, order \(n)."))")
-        }
-    }
-
-    /// Runs `body` until it succeeds (the database may be failing over), at most for `timeout`.
-    static func retrying<T>(_ timeout: Duration = .seconds(30), _ body: () async throws -> T) async throws -> T {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            do {
-                return try await body()
-            } catch let error as PostgresError where error.isConnectionError && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(100))
-            }
         }
     }
 }
