@@ -50,13 +50,19 @@ struct ServiceDecisionTests {
     @Test("history partitions: aligned to the width, the current one and `ahead` more; dropped once older than the retention")
     func historyPlan() {
         let now = Date(timeIntervalSince1970: 1_800_000_000 + 1234)  // 1_800_000_000 is a multiple of 3600
-        let plan = HistoryPartitions.Plan(now: now, width: .seconds(3600), ahead: 2, retention: .seconds(86_400))
+        let plan = HistoryPartitions.Plan(now: now, width: .seconds(3600), ahead: 2, retention: .seconds(86_400), includingCurrent: true)
         #expect(plan.create.map(\.lowerBound.timeIntervalSince1970) == [1_800_000_000, 1_800_003_600, 1_800_007_200])
         #expect(plan.create.allSatisfy { $0.upperBound.timeIntervalSince($0.lowerBound) == 3600 })
         #expect(plan.create[0].contains(now))
         #expect(plan.dropBefore == now.addingTimeInterval(-86_400))
-        let daily = HistoryPartitions.Plan(now: now, width: .seconds(86_400), ahead: 0, retention: .seconds(3600))
-        #expect(daily.create.count == 1 && daily.create[0].contains(now))
+        // The periodic passes never ATTACH the range completions are writing into (23514 race),
+        // and always make at least the next one.
+        let periodic = HistoryPartitions.Plan(now: now, width: .seconds(3600), ahead: 2, retention: .seconds(86_400), includingCurrent: false)
+        #expect(periodic.create.map(\.lowerBound.timeIntervalSince1970) == [1_800_003_600, 1_800_007_200])
+        let daily = HistoryPartitions.Plan(now: now, width: .seconds(86_400), ahead: 0, retention: .seconds(3600), includingCurrent: true)
+        #expect(daily.create.count == 2 && daily.create[0].contains(now))
+        let dailyPeriodic = HistoryPartitions.Plan(now: now, width: .seconds(86_400), ahead: 0, retention: .seconds(3600), includingCurrent: false)
+        #expect(dailyPeriodic.create.count == 1 && dailyPeriodic.create[0].lowerBound > now)
     }
 
     @Test("JobState: every job_state value decodes, an unknown one is a clear error")

@@ -3,9 +3,17 @@ import Logging
 import Postgres
 import ServiceLifecycle
 
-/// Keeps `job_history`'s partitions: creates the current one and `historyPartitionsAhead` more,
-/// and drops each one once all of it is older than `retention` — every `pruneInterval`, by
-/// every worker (creating an existing partition or dropping a dropped one is a no-op).
+/// Keeps `job_history`'s partitions: creates the next `historyPartitionsAhead` ones, and drops each
+/// one once all of it is older than `retention` — every `pruneInterval`, by every worker (creating
+/// an existing partition or dropping a dropped one is a no-op).
+///
+/// The partition holding *now* is made only by the pass a worker runs at start-up, before it
+/// claims anything (`JobWorker.run`): ATTACHing the range completions are writing into races
+/// them — a completion routed to the default partition just before the ATTACH fails with 23514
+/// (its row would now belong to the new partition). Ranges ahead are attached an hour or more
+/// before any row can belong to them. If every worker was down for longer than the partitions
+/// ahead, the hour they come back in fills the default partition instead, which is correct, only
+/// not dropped by partition (`job_history_drop_partitions` deletes those rows).
 /// No extension needed: native range partitioning and two SECURITY DEFINER functions
 /// (`job_history_create_partition`, `job_history_drop_partitions` in R__jobs.sql).
 final class HistoryPartitions: Service, Sendable {
@@ -16,12 +24,13 @@ final class HistoryPartitions: Service, Sendable {
         /// Partitions ending at or before this are dropped.
         var dropBefore: Date
 
-        /// Partitions are `width` long, aligned to the Unix epoch (UTC): the one holding `now`,
-        /// then `ahead` more. Partitions ending at or before `now − retention` are dropped.
-        init(now: Date, width: Duration, ahead: Int, retention: Duration) {
+        /// Partitions are `width` long, aligned to the Unix epoch (UTC): the one holding `now`
+        /// when `includingCurrent` (start-up only), then `ahead` more (at least one). Partitions
+        /// ending at or before `now − retention` are dropped.
+        init(now: Date, width: Duration, ahead: Int, retention: Duration, includingCurrent: Bool) {
             let seconds = max(1, width.seconds.rounded())
             let start = (now.timeIntervalSince1970 / seconds).rounded(.down) * seconds
-            create = (0...max(0, ahead)).map { i in
+            create = ((includingCurrent ? 0 : 1)...max(1, ahead)).map { i in
                 let from = Date(timeIntervalSince1970: start + Double(i) * seconds)
                 return from..<from.addingTimeInterval(seconds)
             }
@@ -48,7 +57,7 @@ final class HistoryPartitions: Service, Sendable {
 
     func run() async throws {
         await loop.run {
-            let outcome = try await Self.maintain(configuration: self.configuration, on: self.pool)
+            let outcome = try await Self.maintain(includingCurrent: false, configuration: self.configuration, on: self.pool)
             if outcome.created > 0 || !outcome.dropped.isEmpty {
                 self.logger.info("job history partitions", metadata: ["created": "\(outcome.created)", "dropped": "\(outcome.dropped.count)"])
             }
@@ -57,11 +66,12 @@ final class HistoryPartitions: Service, Sendable {
 
     /// One pass. `now` overrides the database clock (tests move time with it).
     @discardableResult
-    static func maintain(now: Date? = nil, configuration: WorkerConfiguration, on db: some Queryable) async throws -> Outcome {
+    static func maintain(now: Date? = nil, includingCurrent: Bool, configuration: WorkerConfiguration,
+                         on db: some Queryable) async throws -> Outcome {
         let clock: Date
         if let now { clock = now } else { clock = try await db.scalar("SELECT now()", as: Date.self) }
         let plan = Plan(now: clock, width: configuration.historyPartition, ahead: configuration.historyPartitionsAhead,
-                        retention: configuration.retention)
+                        retention: configuration.retention, includingCurrent: includingCurrent)
         var created = 0
         for range in plan.create {
             if try await db.scalar(QueueSQL.createHistoryPartition(range), as: Bool.self) { created += 1 }
@@ -72,10 +82,11 @@ final class HistoryPartitions: Service, Sendable {
 }
 
 extension WorkerConfiguration {
-    /// One pass of `job_history` partition upkeep with these settings (creating ahead, dropping
-    /// past `retention`), for a deployment step or a test. `now` overrides the database clock.
+    /// One pass of `job_history` partition upkeep with these settings (the current partition and
+    /// the ones ahead, dropping past `retention`), as a worker runs at start-up — for a deployment
+    /// step or a test. `now` overrides the database clock.
     public func maintainJobHistory(now: Date? = nil, on db: some Queryable) async throws -> (created: Int, dropped: [String]) {
-        let outcome = try await HistoryPartitions.maintain(now: now, configuration: self, on: db)
+        let outcome = try await HistoryPartitions.maintain(now: now, includingCurrent: true, configuration: self, on: db)
         return (outcome.created, outcome.dropped)
     }
 }

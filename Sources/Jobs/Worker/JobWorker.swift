@@ -94,11 +94,24 @@ public final class JobWorker: Service, Sendable {
         // SIGINT are honoured from the first instant, also while it is unreachable at start-up.
         try await withGracefulShutdownHandler {
             guard try await waitForDatabase() else { return }
+            await makeCurrentHistoryPartition()
             try await group.run()
         } onGracefulShutdown: {
             self.shutdown()
         }
         logger.info("worker stopped")
+    }
+
+    /// Start-up, before the first claim: the `job_history` partition holding now (the periodic
+    /// passes only make the ones ahead; see `HistoryPartitions`). A failure is logged, not fatal:
+    /// completions then land in the default partition.
+    private func makeCurrentHistoryPartition() async {
+        do {
+            try await HistoryPartitions.maintain(includingCurrent: true, configuration: configuration, on: pool)
+        } catch {
+            logger.warning("job history partitions failed at start-up; completions use the default partition until the next pass",
+                           metadata: ["error": "\(error)"])
+        }
     }
 
     /// Start-up: the first round trip (registering the periodic schedules, or a bare `SELECT 1`).

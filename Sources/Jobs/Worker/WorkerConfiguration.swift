@@ -40,7 +40,7 @@ public struct WorkerConfiguration: Sendable {
     public var pruneInterval: Duration = .seconds(60)
     /// The time range of one `job_history` partition (aligned to the epoch, UTC).
     public var historyPartition: Duration = .seconds(3600)
-    /// Partitions kept ready beyond the current one.
+    /// Partitions kept ready beyond the current one (at least one).
     public var historyPartitionsAhead = 3
     /// How often the worker logs its counters (claimed, completed, retried, dead, lateness) at info.
     public var metricsInterval: Duration = .seconds(60)
