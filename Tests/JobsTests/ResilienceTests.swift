@@ -42,19 +42,25 @@ struct ResilienceTests {
         let db = try await TestDatabase.fresh()
         try await createRunsTable(db)
         try await JobQueue.enqueueMany(kind: Noop.kind, payloads: (0..<20).map { "{\"n\": \($0)}" }, on: db.pool)
+        // The handlers hold their jobs until the shutdown has begun (a loaded machine may take
+        // longer than any fixed sleep between "four are running" and the stop), then finish.
+        let shutdownBegun = LockedValue(false)
         var registry = JobRegistry()
         registry.register(Noop.self) { _, context in
-            try await Task.sleep(for: .milliseconds(400))
+            while !shutdownBegun.current { try await Task.sleep(for: .milliseconds(10)) }
+            try await Task.sleep(for: .milliseconds(200))
             try await context.complete { tx in try await tx.execute("INSERT INTO runs VALUES (\(context.job.id), \(context.job.attempt), 'w')") }
             return .done
         }
         var configuration = fastConfiguration(concurrency: 4)
-        // Generous: the jobs take 400 ms, but a loaded CI machine once stretched their completion
-        // past 5 s; the stop waits for them by condition, so a long grace costs nothing here.
+        // Generous: a loaded CI machine once stretched the jobs' completion past 5 s; the stop
+        // waits for them by condition, so a long grace costs nothing here.
         configuration.shutdownGrace = .seconds(60)
         let worker = RunningWorker(JobWorker(pool: db.anotherPool(), registry: registry, configuration: configuration))
         #expect(try await eventually { try await count(db, "SELECT count(*)::int FROM jobs WHERE state = 'running'") == 4 })
-        try await worker.stop()
+        worker.worker.shutdown()
+        shutdownBegun.withLock { $0 = true }
+        try await worker.task.value
         // The four in hand finished; no fifth was claimed.
         #expect(try await count(db, "SELECT count(*)::int FROM runs") == 4)
         #expect(try await count(db, "SELECT count(*)::int FROM job_history WHERE state = 'completed'") == 4)
