@@ -51,9 +51,8 @@ import TestSupport
                 chats.append(chat)
             }
             for chat in chats { _ = try await h.settled(chat: chat, count: 1) }
-            let ids = "{" + chats.map(String.init).joined(separator: ",") + "}"
             let rows = try await h.pool.query("""
-                SELECT country, route, cost_micros FROM deliveries WHERE chat_id = ANY(\(ids)::bigint[]) AND route <> 'email' ORDER BY chat_id
+                SELECT country, route, cost_micros FROM deliveries WHERE chat_id = ANY(\(chats)::bigint[]) AND route <> 'email' ORDER BY chat_id
                 """).map { (try $0.decode(String.self, at: 0), try $0.decode(String.self, at: 1), try $0.decode(Int64.self, at: 2)) }
             #expect(rows.count == 2)
             #expect(rows.first.map { $0 == ("KR", "sms", 15000) } == true, "\(rows)")
