@@ -10,15 +10,15 @@ import Testing
     @Test("left and a hidden tab are offline at once")
     func leftAndHidden() {
         let at = now.addingTimeInterval(-1)
-        #expect(Presence.decide(latest: ("left", at), now: now, timeoutSeconds: 270, fallbackSince: start)
+        #expect(Presence.decide(latest: (.left, at), now: now, timeoutSeconds: 270, fallbackSince: start)
                 == .offline(since: at, reason: "left the website"))
-        #expect(Presence.decide(latest: ("tab_hidden", at), now: now, timeoutSeconds: 270, fallbackSince: start)
+        #expect(Presence.decide(latest: (.tabHidden, at), now: now, timeoutSeconds: 270, fallbackSince: start)
                 == .offline(since: at, reason: "viewing another tab or page"))
     }
 
     @Test("recent activity is online until the timeout; then offline since the timeout passed",
-          arguments: ["heartbeat", "page_view", "tab_visible"])
-    func timeout(_ kind: String) {
+          arguments: [ActivityKind.heartbeat, .pageView, .tabVisible])
+    func timeout(_ kind: ActivityKind) {
         let recent = now.addingTimeInterval(-100)
         #expect(Presence.decide(latest: (kind, recent), now: now, timeoutSeconds: 270, fallbackSince: start)
                 == .online(offlineInSeconds: 170))
@@ -84,7 +84,7 @@ import Testing
             emailFromAddress: nil, emailDomain: nil, emailDomainVerified: false, defaultCountry: "KR",
             pushAckTimeoutSeconds: 30, textTemplate: nil, textSubject: nil, linkBaseURL: "https://chat.acme.example/")
         var followUp = FollowUpContext(
-            followUpID: 7, status: "pending", chatID: 42, offlineSince: Date(), firstMessageID: 1, lastMessageID: 2,
+            followUpID: 7, status: .pending, chatID: 42, offlineSince: Date(), firstMessageID: 1, lastMessageID: 2,
             channel: channel,
             customer: .init(id: 3, name: "Kim", phone: nil, email: "kim@example.com", country: "KR", language: "en"),
             messages: [.init(id: 1, sender: "manager", body: "Use <b>code</b> 42", createdAt: Date()),
@@ -123,7 +123,7 @@ import Testing
                                     body: "answer \(index) " + String(repeating: "가", count: 20_000), createdAt: Date())
         }
         let followUp = FollowUpContext(
-            followUpID: 7, status: "pending", chatID: 42, offlineSince: Date(), firstMessageID: 1, lastMessageID: 1_500,
+            followUpID: 7, status: .pending, chatID: 42, offlineSince: Date(), firstMessageID: 1, lastMessageID: 1_500,
             channel: channel, customer: .init(id: 3, name: "Kim", phone: nil, email: "kim@example.com", country: "KR", language: "en"),
             messages: messages)
         let email = EmailContent(followUp, settings: FollowUpSettings())
