@@ -19,17 +19,10 @@ import Wallet
 ///     …
 /// }
 /// ```
-func withFollowUpHarness<T>(settings: FollowUpSettings = .fast(), providerTimeoutSeconds: Double = 5,
+func withFollowUpHarness<T>(settings: FollowUpSettings = .fast(), providerTimeoutSeconds: Double = 5, throughPgBouncer: Bool = false,
                             _ body: (FollowUpHarness) async throws -> T) async throws -> T {
-    let h = try await FollowUpHarness(settings: settings, providerTimeoutSeconds: providerTimeoutSeconds)
-    do {
-        let result = try await body(h)
-        await h.stop()
-        return result
-    } catch {
-        await h.stop()
-        throw error
-    }
+    let h = try await FollowUpHarness(settings: settings, providerTimeoutSeconds: providerTimeoutSeconds, throughPgBouncer: throughPgBouncer)
+    return try await withCleanup({ try await body(h) }, cleanup: { await h.stop() })
 }
 
 /// One test's world: a fresh database, loopback provider fakes (Twilio, Kakao, FCM, SMTP), the
@@ -48,6 +41,8 @@ final class FollowUpHarness: Sendable {
     let providers: FollowUpProviders
     let settings: FollowUpSettings
     private let workers: LockedValue<[(JobWorker, Task<Void, Error>)]>
+    /// What a test opens beside the harness (another login's pool, a server): closed first by `stop()`.
+    let scope = TestScope()
 
     var pool: ConnectionPool { db.pool }
     var twilio: FakeTwilio { fakes.twilio }
@@ -113,6 +108,7 @@ final class FollowUpHarness: Sendable {
 
     /// Drains the pollers and closes the fakes and pools (`withFollowUpHarness` calls it).
     func stop() async {
+        await scope.end()
         for (worker, task) in workers.withLock({ $0 }) {
             worker.shutdown()
             _ = try? await task.value

@@ -22,8 +22,7 @@ import TestSupport
                         "GRANT CREATE ON SCHEMA public TO \(attacker)"] {
                 try await h.pool.execute(Query(sql: sql))
             }
-            let evil = ConnectionPool(try h.db.configuration.login(attacker, password: password), maxConnections: 2)
-            defer { Task { await evil.close() } }
+            let evil = h.scope.closing(ConnectionPool(try h.db.configuration.login(attacker, password: password), maxConnections: 2))
             // Each planted function logs who ran it, and tries to make the attacker superuser.
             func planted(_ signature: String, returns: String, body: String) -> String {
                 """
