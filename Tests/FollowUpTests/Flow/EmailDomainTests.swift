@@ -60,10 +60,7 @@ struct EmailDomainTests {
         func followUpEmail(channel: Int64, customerName: String) async throws -> (ReceivedMail, DeliveryReport.Row) {
             let before = h.smtp.messages.count
             let customer = try await h.customer(channel: channel, name: customerName, phone: nil)
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Is my order on its way?")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Yes, it ships today.")
+            let chat = try await h.offlineChat(channel: channel, customer: customer, asks: "Is my order on its way?", answer: "Yes, it ships today.")
             let rows = try await h.settled(chat: chat, count: 2)
             #expect(rows.contains { $0.route == "email" && $0.status == "sent" }, "\(rows)")
             let mails = await h.smtp.waitForMessages(count: before + 1, timeout: .seconds(5))

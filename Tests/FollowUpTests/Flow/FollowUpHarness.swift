@@ -132,6 +132,14 @@ final class FollowUpHarness: Sendable {
         var offlineTimeout = "270 seconds"
         var pushAckTimeout = "30 seconds"
         var credit: Int64 = 5_000_000
+
+        /// A channel with push integrated, whose acknowledgement wait is `ackTimeout` ("1 second").
+        static func push(ackTimeout: String) -> ChannelOptions {
+            var options = ChannelOptions()
+            options.push = true
+            options.pushAckTimeout = ackTimeout
+            return options
+        }
     }
 
     func channel(_ options: ChannelOptions = ChannelOptions()) async throws -> Int64 {
@@ -184,11 +192,18 @@ final class FollowUpHarness: Sendable {
                      answer: String = "Answer") async throws -> (channel: Int64, customer: Int64, chat: Int64) {
         let channel = try await self.channel(options)
         let customer = try await self.customer(channel: channel, phone: phone, email: email)
+        let chat = try await offlineChat(channel: channel, customer: customer, asks: asks, answer: answer)
+        return (channel, customer, chat)
+    }
+
+    /// A chat of `customer` on `channel` in which they ask, leave, and are answered: a follow-up
+    /// is on its way. Returns the chat.
+    func offlineChat(channel: Int64, customer: Int64, asks: String = "Hello", answer: String = "Answer") async throws -> Int64 {
         let chat = try await self.chat(channel: channel, customer: customer)
         try await message(chat: chat, "customer", asks)
         try await activity(customer: customer, "left")
         try await message(chat: chat, "manager", answer)
-        return (channel, customer, chat)
+        return chat
     }
 
     // MARK: Looking

@@ -17,10 +17,7 @@ import Wallet
             for n in 0..<5 {
                 let customer = try await h.customer(channel: channel, phone: "+8210000001\(String(format: "%02d", n))",
                                                     email: "b\(n)@example.com")
-                let chat = try await h.chat(channel: channel, customer: customer)
-                try await h.message(chat: chat, "customer", "Question \(n)")
-                try await h.activity(customer: customer, "left")
-                try await h.message(chat: chat, "manager", "Answer \(n)")
+                let chat = try await h.offlineChat(channel: channel, customer: customer, asks: "Question \(n)", answer: "Answer \(n)")
             }
             #expect(try await eventually(timeout: .seconds(30)) {
                 try await h.pool.scalar("SELECT count(*)::int FROM deliveries WHERE status = 'sent'", as: Int.self) == 10

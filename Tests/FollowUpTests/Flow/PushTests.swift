@@ -8,10 +8,7 @@ import TestSupport
 /// Mobile SDK push integrated: push first; a receipt within the timeout ends it; otherwise text and email.
 @Suite("Push first") struct PushTests {
     func pushChannel(_ h: FollowUpHarness, ackTimeout: String) async throws -> (channel: Int64, customer: Int64, chat: Int64) {
-        var options = FollowUpHarness.ChannelOptions()
-        options.push = true
-        options.pushAckTimeout = ackTimeout
-        let channel = try await h.channel(options)
+        let channel = try await h.channel(.push(ackTimeout: ackTimeout))
         let customer = try await h.customer(channel: channel)
         let chat = try await h.chat(channel: channel, customer: customer)
         try await h.message(chat: chat, "customer", "Is my refund done?")

@@ -44,10 +44,7 @@ import TestSupport
             let american = try await h.customer(channel: channel, phone: "+14155550123", country: "XX")
             var chats: [Int64] = []
             for customer in [korean, american] {
-                let chat = try await h.chat(channel: channel, customer: customer)
-                try await h.message(chat: chat, "customer", "Hello")
-                try await h.activity(customer: customer, "left")
-                try await h.message(chat: chat, "manager", "Your order shipped.")
+                let chat = try await h.offlineChat(channel: channel, customer: customer, asks: "Hello", answer: "Your order shipped.")
                 chats.append(chat)
             }
             for chat in chats { _ = try await h.settled(chat: chat, count: 1) }
