@@ -124,11 +124,7 @@ struct ChannelPlan: Sendable {
             push.insert(for: followUp, settings: settings, on: tx)
         }
         let timeout = settings.pushAckTimeout ?? .milliseconds(Int64(followUp.channel.pushAckTimeoutSeconds * 1000))
-        let deadline = try await tx.scalar("""
-            UPDATE public.follow_ups SET status = 'awaiting_push_ack',
-                push_deadline = greatest(now(), \(held)::timestamptz) + \(timeout)::interval
-            WHERE id = \(record.id) RETURNING push_deadline
-            """, as: Date.self)
+        let deadline = try await record.awaitPushAck(heldUntil: held, timeout: timeout, on: tx)
         try await JobQueue.enqueue(FollowUpJobs.PushTimeout(followUpID: record.id),
                                    options: EnqueueOptions(queue: settings.queue, runAt: deadline,
                                                            uniqueKey: FollowUpJobs.PushTimeout.uniqueKey(record.id)),

@@ -24,23 +24,27 @@ public struct ChannelSettings: Sendable, CustomStringConvertible {
     /// Reads channel `id`; nil when there is none.
     public static func load(_ id: Int64, on db: some Queryable) async throws -> ChannelSettings? {
         guard let row = try await db.first("""
-            SELECT id, name, plan, phone_enabled, email_enabled, extract(epoch FROM offline_timeout)::float8,
-                   extract(epoch FROM push_ack_timeout)::float8, extract(epoch FROM follow_up_cooldown)::float8,
+            SELECT id, name, plan, phone_enabled, email_enabled,
+                   extract(epoch FROM offline_timeout)::float8 AS offline_timeout_seconds,
+                   extract(epoch FROM push_ack_timeout)::float8 AS push_ack_timeout_seconds,
+                   extract(epoch FROM follow_up_cooldown)::float8 AS cooldown_seconds,
                    max_texts_per_chat_per_day, max_emails_per_chat_per_day,
-                   to_char(quiet_hours_start, 'HH24:MI'), to_char(quiet_hours_end, 'HH24:MI'),
+                   to_char(quiet_hours_start, 'HH24:MI') AS quiet_start, to_char(quiet_hours_end, 'HH24:MI') AS quiet_end,
                    quiet_hours_hold_email, quiet_hours_hold_push, time_zone
             FROM public.channels WHERE id = \(id)
             """) else { return nil }
-        let start = try row.decode(String?.self, at: 10), end = try row.decode(String?.self, at: 11)
+        let start = try row.decode("quiet_start", as: String?.self), end = try row.decode("quiet_end", as: String?.self)
         return ChannelSettings(
-            id: try row.decode(Int64.self, at: 0), name: try row.decode(String.self, at: 1), plan: try row.decode(String.self, at: 2),
-            phoneEnabled: try row.decode(Bool.self, at: 3), emailEnabled: try row.decode(Bool.self, at: 4),
-            offlineTimeoutSeconds: try row.decode(Double.self, at: 5), pushAckTimeoutSeconds: try row.decode(Double.self, at: 6),
-            cooldownSeconds: try row.decode(Double.self, at: 7), maxTextsPerChatPerDay: try row.decode(Int?.self, at: 8),
-            maxEmailsPerChatPerDay: try row.decode(Int?.self, at: 9),
+            id: try row.decode("id"), name: try row.decode("name"), plan: try row.decode("plan"),
+            phoneEnabled: try row.decode("phone_enabled"), emailEnabled: try row.decode("email_enabled"),
+            offlineTimeoutSeconds: try row.decode("offline_timeout_seconds"),
+            pushAckTimeoutSeconds: try row.decode("push_ack_timeout_seconds"),
+            cooldownSeconds: try row.decode("cooldown_seconds"),
+            maxTextsPerChatPerDay: try row.decode("max_texts_per_chat_per_day"),
+            maxEmailsPerChatPerDay: try row.decode("max_emails_per_chat_per_day"),
             quietHours: start.flatMap { s in end.map { (s, $0) } },
-            quietHoursHoldEmail: try row.decode(Bool.self, at: 12), quietHoursHoldPush: try row.decode(Bool.self, at: 13),
-            timeZone: try row.decode(String.self, at: 14))
+            quietHoursHoldEmail: try row.decode("quiet_hours_hold_email"), quietHoursHoldPush: try row.decode("quiet_hours_hold_push"),
+            timeZone: try row.decode("time_zone"))
     }
 
     /// The settings, one per line, as `followup channel show` prints them.

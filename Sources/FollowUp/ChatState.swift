@@ -2,18 +2,18 @@ import Foundation
 import Postgres
 
 /// A chat as the offline check sees it, read under the chat's row lock.
-struct ChatState: Sendable {
+struct ChatState: Sendable, RowDecodable {
     var chatID: Int64
     var channelID: Int64
     var customerID: Int64
-    var kind: String
-    var openedBy: String
+    var kind: ChatKind
+    var openedBy: ChatOpener
     var createdAt: Date
     var offlineTimeoutSeconds: Double
     var customerEverWrote: Bool
     var hasOpenFollowUp: Bool
     /// The customer's newest activity row (kind, time), if any.
-    var latestActivity: (kind: String, at: Date)?
+    var latestActivity: (kind: ActivityKind, at: Date)?
     var now: Date
     /// One follow-up per absence: when an earlier follow-up of this chat went out and the
     /// customer has not come back since, a new one may not go out before this (that follow-up's
@@ -26,18 +26,19 @@ struct ChatState: Sendable {
     /// A row of it decodes with `init(row:)`; no row: no such chat.
     static func lockQuery(_ chatID: Int64) -> Query {
         """
-            SELECT c.id, c.channel_id, c.customer_id, c.kind, c.opened_by, c.created_at,
-                   extract(epoch FROM ch.offline_timeout)::float8,
-                   EXISTS (SELECT 1 FROM public.messages m WHERE m.chat_id = c.id AND m.sender = 'customer'),
-                   EXISTS (SELECT 1 FROM public.follow_ups f WHERE f.chat_id = c.id AND f.status IN ('pending', 'awaiting_push_ack')),
-                   now(), latest.kind, latest.at,
+            SELECT c.id AS chat_id, c.channel_id, c.customer_id, c.kind, c.opened_by, c.created_at,
+                   extract(epoch FROM ch.offline_timeout)::float8 AS offline_timeout_seconds,
+                   EXISTS (SELECT 1 FROM public.messages m WHERE m.chat_id = c.id AND m.sender = 'customer') AS customer_ever_wrote,
+                   EXISTS (SELECT 1 FROM public.follow_ups f WHERE f.chat_id = c.id AND f.status IN ('pending', 'awaiting_push_ack'))
+                       AS has_open_follow_up,
+                   now() AS now, latest.kind AS latest_kind, latest.at AS latest_at,
                    CASE WHEN prev.finished_at + ch.follow_up_cooldown > now()
                          AND NOT EXISTS (SELECT 1 FROM public.activity a WHERE a.customer_id = c.customer_id
                                            AND a.at > prev.offline_since AND a.kind IN ('heartbeat', 'page_view', 'tab_visible'))
                          AND NOT EXISTS (SELECT 1 FROM public.messages m WHERE m.chat_id = c.id AND m.sender = 'customer'
                                            AND m.id > prev.last_message_id)
                          AND NOT EXISTS (SELECT 1 FROM public.chat_reads r WHERE r.chat_id = c.id AND r.read_at > prev.finished_at)
-                    THEN prev.finished_at + ch.follow_up_cooldown END
+                    THEN prev.finished_at + ch.follow_up_cooldown END AS cooldown_until
             FROM public.chats c JOIN public.channels ch ON ch.id = c.channel_id
             LEFT JOIN LATERAL (\(NewestActivity.query(customer: "c.customer_id"))) latest ON true
             -- The chat's latest follow-up that reached the customer (text/email out, or push received).
@@ -51,8 +52,8 @@ struct ChatState: Sendable {
 
     /// Why this chat never gets a follow-up, or nil when it may.
     var ineligibility: String? {
-        if kind == "marketing" { return "marketing chats are not followed up" }
-        if openedBy == "manager" && !customerEverWrote { return "a manager opened the chat and the customer never replied" }
+        if kind == .marketing { return "marketing chats are not followed up" }
+        if openedBy == .manager && !customerEverWrote { return "a manager opened the chat and the customer never replied" }
         return nil
     }
 
@@ -96,14 +97,14 @@ struct UnseenMessages: Sendable {
 extension ChatState {
     /// A row of `lockQuery`.
     init(row: Row) throws {
-        let latest = try row.decode(String?.self, at: 10).map { (kind: $0, at: try row.decode(Date.self, at: 11)) }
-        self.init(chatID: try row.decode(Int64.self, at: 0), channelID: try row.decode(Int64.self, at: 1),
-                  customerID: try row.decode(Int64.self, at: 2), kind: try row.decode(String.self, at: 3),
-                  openedBy: try row.decode(String.self, at: 4), createdAt: try row.decode(Date.self, at: 5),
-                  offlineTimeoutSeconds: try row.decode(Double.self, at: 6),
-                  customerEverWrote: try row.decode(Bool.self, at: 7),
-                  hasOpenFollowUp: try row.decode(Bool.self, at: 8), latestActivity: latest,
-                  now: try row.decode(Date.self, at: 9), cooldownUntil: try row.decode(Date?.self, at: 12))
+        let latest = try row.decode("latest_kind", as: ActivityKind?.self).map { (kind: $0, at: try row.decode("latest_at", as: Date.self)) }
+        self.init(chatID: try row.decode("chat_id"), channelID: try row.decode("channel_id"),
+                  customerID: try row.decode("customer_id"), kind: try row.decode("kind"),
+                  openedBy: try row.decode("opened_by"), createdAt: try row.decode("created_at"),
+                  offlineTimeoutSeconds: try row.decode("offline_timeout_seconds"),
+                  customerEverWrote: try row.decode("customer_ever_wrote"),
+                  hasOpenFollowUp: try row.decode("has_open_follow_up"), latestActivity: latest,
+                  now: try row.decode("now"), cooldownUntil: try row.decode("cooldown_until"))
     }
 }
 

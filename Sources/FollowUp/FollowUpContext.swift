@@ -169,14 +169,3 @@ extension FollowUpContext.Message: RowDecodable {
                   body: try row.decode("body"), createdAt: try row.decode("created_at"))
     }
 }
-
-extension FollowUpContext {
-    /// A context whose status is spelled as its column text (`"pending"`), for fixtures written
-    /// that way (the rendering tests). A text that is no `FollowUpStatus` is a programming error.
-    init(followUpID: Int64, status: String, chatID: Int64, offlineSince: Date, firstMessageID: Int64, lastMessageID: Int64,
-         channel: Channel, customer: Customer, messages: [Message], notWanted: String? = nil) {
-        guard let known = FollowUpStatus(rawValue: status) else { preconditionFailure("no follow-up status \(status)") }
-        self.init(followUpID: followUpID, status: known, chatID: chatID, offlineSince: offlineSince, firstMessageID: firstMessageID,
-                  lastMessageID: lastMessageID, channel: channel, customer: customer, messages: messages, notWanted: notWanted)
-    }
-}

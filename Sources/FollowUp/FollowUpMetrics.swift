@@ -4,10 +4,17 @@ import Providers
 /// What the delivery runner reports through swift-metrics (docs/operations.md). Labels are small
 /// fixed sets (route, status, error class): never a recipient, a channel or a provider's text.
 enum FollowUpMetrics {
-    /// A delivery reached a status this run decided: sent, failed, retry, unknown, excluded.
-    static func delivery(_ route: Route, _ status: String) {
-        Counter(label: "deliveries_total", dimensions: [("route", route.rawValue), ("status", status)]).increment()
-        if status == DeliveryStatus.unknown.rawValue {
+    /// The `status` label of `deliveries_total`: what this run decided for a delivery.
+    enum DeliveryOutcome: String {
+        case sent, failed, unknown
+        /// Failed for now; the delivery is tried again.
+        case retry
+    }
+
+    /// A delivery reached an outcome this run decided.
+    static func delivery(_ route: Route, _ outcome: DeliveryOutcome) {
+        Counter(label: "deliveries_total", dimensions: [("route", route.rawValue), ("status", outcome.rawValue)]).increment()
+        if outcome == .unknown {
             // The counter to alert on (the log line says `alert=delivery_outcome_unknown`).
             Counter(label: "delivery_outcome_unknown_total", dimensions: [("route", route.rawValue)]).increment()
         }

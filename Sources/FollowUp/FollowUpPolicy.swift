@@ -77,7 +77,7 @@ struct PlanningLimits: Sendable {
     /// failed and the SMS that replaced it count once (only the SMS counts).
     static func load(_ followUp: FollowUpContext, on db: some Queryable) async throws -> PlanningLimits {
         guard let row = try await db.first("""
-            SELECT z.tz, q.until, to_char(q.until AT TIME ZONE z.tz, 'YYYY-MM-DD HH24:MI'),
+            SELECT z.tz, q.until, to_char(q.until AT TIME ZONE z.tz, 'YYYY-MM-DD HH24:MI') AS until_local,
                    ch.quiet_hours_hold_email, ch.quiet_hours_hold_push, ch.max_texts_per_chat_per_day, ch.max_emails_per_chat_per_day,
                    n.texts, n.emails
             FROM public.channels ch
@@ -103,10 +103,10 @@ struct PlanningLimits: Sendable {
             throw PostgresError(code: .invalidConfiguration, message: "channel \(followUp.channel.id) or its customer is gone")
         }
         return PlanningLimits(
-            timeZone: try row.decode(String.self, at: 0), quietUntil: try row.decode(Date?.self, at: 1),
-            quietUntilLocal: try row.decode(String?.self, at: 2), holdEmail: try row.decode(Bool.self, at: 3),
-            holdPush: try row.decode(Bool.self, at: 4), maxTexts: try row.decode(Int?.self, at: 5),
-            maxEmails: try row.decode(Int?.self, at: 6), textsToday: try row.decode(Int.self, at: 7),
-            emailsToday: try row.decode(Int.self, at: 8))
+            timeZone: try row.decode("tz"), quietUntil: try row.decode("until"),
+            quietUntilLocal: try row.decode("until_local"), holdEmail: try row.decode("quiet_hours_hold_email"),
+            holdPush: try row.decode("quiet_hours_hold_push"), maxTexts: try row.decode("max_texts_per_chat_per_day"),
+            maxEmails: try row.decode("max_emails_per_chat_per_day"), textsToday: try row.decode("texts"),
+            emailsToday: try row.decode("emails"))
     }
 }

@@ -1,7 +1,9 @@
 import Foundation
 import Postgres
 
-/// The `follow_ups` row, as the steps after the offline check read it.
+/// The `follow_ups` row, as the steps after the offline check read it, and the statements that
+/// change its status (pending → awaiting_push_ack → notified | acknowledged | cancelled). Creating
+/// one is the offline check's (`OfflineCheck`).
 struct FollowUpRecord: Sendable {
     var id: Int64
     var channelID: Int64
@@ -37,6 +39,16 @@ struct FollowUpRecord: Sendable {
             WHERE f.id = \(id) AND a.kind IN \(raw: ActivityKind.presentSQL)
             LIMIT 1
             """) != nil
+    }
+
+    /// pending → awaiting_push_ack: its pushes are queued; the acknowledgement wait of `timeout`
+    /// starts when they go (now, or when quiet hours hold them until). Returns the deadline.
+    func awaitPushAck(heldUntil: Date?, timeout: Duration, on tx: Transaction) async throws -> Date {
+        try await tx.scalar("""
+            UPDATE public.follow_ups SET status = 'awaiting_push_ack',
+                push_deadline = greatest(now(), \(heldUntil)::timestamptz) + \(timeout)::interval
+            WHERE id = \(id) RETURNING push_deadline
+            """, as: Date.self)
     }
 
     /// Ends the follow-up (`status`: notified, acknowledged or cancelled). When answers arrived

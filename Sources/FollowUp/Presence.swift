@@ -9,18 +9,17 @@ public enum Presence: Sendable, Equatable {
     /// Offline since `since` (database time), for `reason` (in words).
     case offline(since: Date, reason: String)
 
-    /// The rule itself. `latest` is the newest activity row (kind: an `ActivityKind` raw value,
-    /// time); nil when the customer never sent any, which counts as offline since
-    /// `fallbackSince` (e.g. the chat's start).
-    public static func decide(latest: (kind: String, at: Date)?, now: Date, timeoutSeconds: Double,
+    /// The rule itself. `latest` is the newest activity row (kind, time); nil when the customer
+    /// never sent any, which counts as offline since `fallbackSince` (e.g. the chat's start).
+    public static func decide(latest: (kind: ActivityKind, at: Date)?, now: Date, timeoutSeconds: Double,
                               fallbackSince: Date) -> Presence {
         guard let latest else { return .offline(since: fallbackSince, reason: "no activity recorded") }
-        switch ActivityKind(rawValue: latest.kind) {
+        switch latest.kind {
         case .left:
             return .offline(since: latest.at, reason: "left the website")
         case .tabHidden:
             return .offline(since: latest.at, reason: "viewing another tab or page")
-        case .heartbeat, .pageView, .tabVisible, nil:
+        case .heartbeat, .pageView, .tabVisible:
             let quiet = now.timeIntervalSince(latest.at)
             if quiet >= timeoutSeconds {
                 return .offline(since: latest.at.addingTimeInterval(timeoutSeconds),

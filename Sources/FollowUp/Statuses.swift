@@ -32,6 +32,16 @@ public enum FollowUpStatus: String, PostgresEnum, Sendable {
     public var isOpen: Bool { self == .pending || self == .awaitingPushAck }
 }
 
+/// `chats.kind`: marketing chats are never followed up.
+enum ChatKind: String, PostgresEnum, Sendable {
+    case support, marketing
+}
+
+/// `chats.opened_by`: who started the chat.
+enum ChatOpener: String, PostgresEnum, Sendable {
+    case customer, manager
+}
+
 /// `activity.kind`: what the app reports about the customer's presence.
 public enum ActivityKind: String, PostgresEnum, Sendable {
     case heartbeat
@@ -47,4 +57,18 @@ public enum ActivityKind: String, PostgresEnum, Sendable {
     /// `present` as a constant SQL list, `('heartbeat', 'page_view', 'tab_visible')`: written into
     /// the statement as constants (nothing from outside), as the queries always had them.
     static let presentSQL = "(" + present.map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
+}
+
+/// `channel_email_domains.status`: what the last DNS check found for a DKIM key
+/// (`DomainVerification`).
+public enum EmailDomainStatus: String, PostgresEnum, Sendable {
+    /// The records are not there yet, and the key never verified.
+    case pending
+    /// DKIM and SPF records as they should be: the key signs (when active).
+    case verified
+    /// A record is there but wrong, or went missing after the key had verified.
+    case broken
+    /// Never stored (not in the CHECK list): what `DomainVerification.verify` reports for a key
+    /// deleted while it was being checked.
+    case removed
 }

@@ -48,8 +48,8 @@ struct DomainCommand: AsyncParsableCommand {
     }
 
     static func describe(_ key: EmailDomains.Key) -> String {
-        let role = key.active ? (key.status == "verified" ? "signing" : "active (signs once verified)") : "standby (see `use`)"
-        var line = "\(key.dkimName): \(key.status), \(role)"
+        let role = key.active ? (key.status == .verified ? "signing" : "active (signs once verified)") : "standby (see `use`)"
+        var line = "\(key.dkimName): \(key.status.rawValue), \(role)"
         if let reason = key.reason { line += " — \(reason)" }
         if let checked = key.checkedAt { line += " (checked \(ISO8601DateFormatter().string(from: checked)))" }
         return line
@@ -94,7 +94,7 @@ struct DomainCommand: AsyncParsableCommand {
             var signing = false
             try await DomainCommand.run(database) { pool in
                 let keys = try await DomainVerification.verify(channelID: channel, settings: settings, logger: logger, on: pool)
-                signing = keys.contains { $0.active && $0.status == "verified" }
+                signing = keys.contains { $0.active && $0.status == .verified }
                 if keys.isEmpty { return "Channel \(channel) has no domain keys; add one with `followup channel domain add \(channel) DOMAIN`." }
                 return keys.map(DomainCommand.describe).joined(separator: "\n")
             }

@@ -49,25 +49,25 @@ struct DeliveriesCommand: AsyncParsableCommand {
                 let counts = try await DeliveryReport.summary(channelID: channel, since: since, on: pool)
                 if counts.isEmpty { print("No deliveries yet."); return }
                 print(DeliveriesTable.render(header: ["kind", "status", "count", "cost"], counts.map {
-                    [$0.kind, $0.status, String($0.count), DeliveriesTable.money($0.costMicros)]
+                    [$0.kind, $0.status.rawValue, String($0.count), DeliveriesTable.money($0.costMicros)]
                 }))
                 return
             }
-            let rows = try await DeliveryReport.list(.init(channelID: channel, chatID: chat, status: status, kind: kind,
+            let rows = try await DeliveryReport.list(.init(channelID: channel, chatID: chat, status: status.flatMap(DeliveryStatus.init(rawValue:)), kind: kind,
                                                            since: since, limit: limit), on: pool)
             if rows.isEmpty { print("No deliveries match."); return }
             print(DeliveriesTable.render(header: ["time (UTC)", "channel", "chat", "route", "status", "why", "cost"], rows.map { row in
                 var why = row.why
                 if let code = row.providerCode, !why.contains(code) { why += " [code \(code)]" }
                 if let route = row.replacedByRoute {
-                    why += " → replaced by \(route.uppercased()) (\(row.replacedByStatus ?? "?"))"
+                    why += " → replaced by \(route.uppercased()) (\(row.replacedByStatus?.rawValue ?? "?"))"
                 }
                 if let domain = row.fromDomain {
                     why += " · from \(domain), \(row.dkimSigned == true ? "DKIM-signed" : "not signed by the channel's key")"
                     if let note = row.senderNote { why += " (\(note))" }
                 }
                 return [DeliveriesTable.time(row.createdAt), String(row.channelID), row.chatID.map(String.init) ?? "-",
-                        row.route, row.status, why, DeliveriesTable.money(row.costMicros)]
+                        row.route, row.status.rawValue, why, DeliveriesTable.money(row.costMicros)]
             }))
         }
     }

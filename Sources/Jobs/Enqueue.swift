@@ -47,10 +47,9 @@ public enum JobQueue {
 
     /// Enqueues many jobs of one kind in one statement (benchmarks, backfills).
     public static func enqueueMany(kind: String, payloads: [String], queue: String = "default", delay: Duration? = nil, on db: some Queryable) async throws {
-        let array = "{" + payloads.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
         try await db.execute("""
             INSERT INTO public.jobs (kind, queue, payload, run_at)
-            SELECT \(kind), \(queue), p::jsonb, now() + coalesce(\(delay)::interval, '0') FROM unnest(\(array)::text[]) AS p
+            SELECT \(kind), \(queue), p::jsonb, now() + coalesce(\(delay)::interval, '0') FROM unnest(\(payloads)::text[]) AS p
             """)
     }
 }

@@ -94,7 +94,7 @@ enum QueueSQL {
         """
         WITH done AS (
             DELETE FROM public.jobs j
-            USING unnest(\(int64Array(ids))::bigint[], \(intArray(attempts))::int[]) AS mine(id, attempt)
+            USING unnest(\(ids)::bigint[], \(attempts)::int[]) AS mine(id, attempt)
             WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = \(raw: JobState.running.literal)
             RETURNING j.*
         ), kept AS (
@@ -146,7 +146,7 @@ enum QueueSQL {
     static func release(ids: [Int64], attempts: [Int]) -> Query {
         """
         UPDATE public.jobs j SET state = \(raw: JobState.available.literal), run_at = now(), max_attempts = j.max_attempts + 1, lease_expires_at = NULL
-        FROM unnest(\(int64Array(ids))::bigint[], \(intArray(attempts))::int[]) AS mine(id, attempt)
+        FROM unnest(\(ids)::bigint[], \(attempts)::int[]) AS mine(id, attempt)
         WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = \(raw: JobState.running.literal)
         """
     }
@@ -155,7 +155,7 @@ enum QueueSQL {
     static func heartbeat(ids: [Int64], attempts: [Int], lease: Duration) -> Query {
         """
         UPDATE public.jobs j SET lease_expires_at = now() + \(lease)::interval
-        FROM unnest(\(int64Array(ids))::bigint[], \(intArray(attempts))::int[]) AS mine(id, attempt)
+        FROM unnest(\(ids)::bigint[], \(attempts)::int[]) AS mine(id, attempt)
         WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = \(raw: JobState.running.literal)
         """
     }
@@ -199,7 +199,4 @@ enum QueueSQL {
     static func dropHistoryPartitions(before: Date) -> Query {
         "SELECT public.job_history_drop_partitions(\(before)::timestamptz)"
     }
-
-    static func int64Array(_ values: [Int64]) -> String { "{" + values.map(String.init).joined(separator: ",") + "}" }
-    static func intArray(_ values: [Int]) -> String { "{" + values.map(String.init).joined(separator: ",") + "}" }
 }

@@ -53,10 +53,10 @@ public enum AutoCharge {
             SELECT enabled, threshold_micros, amount_micros, monthly_cap_micros, payment_customer, consecutive_declines, retry_after
             FROM wallet.auto_charge WHERE channel_id = \(channelID)
             """) else { return AutoChargeRule() }
-        return AutoChargeRule(enabled: try row.decode(Bool.self, at: 0), thresholdMicros: try row.decode(Int64.self, at: 1),
-                              amountMicros: try row.decode(Int64.self, at: 2), monthlyCapMicros: try row.decode(Int64?.self, at: 3),
-                              paymentCustomer: try row.decode(String?.self, at: 4), consecutiveDeclines: try row.decode(Int.self, at: 5),
-                              retryAfter: try row.decode(Date?.self, at: 6))
+        return AutoChargeRule(enabled: try row.decode("enabled"), thresholdMicros: try row.decode("threshold_micros"),
+                              amountMicros: try row.decode("amount_micros"), monthlyCapMicros: try row.decode("monthly_cap_micros"),
+                              paymentCustomer: try row.decode("payment_customer"), consecutiveDeclines: try row.decode("consecutive_declines"),
+                              retryAfter: try row.decode("retry_after"))
     }
 
     /// Saves the rule (the decline counters are the system's and are left as they are).

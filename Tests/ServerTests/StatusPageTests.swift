@@ -49,14 +49,7 @@ import TestSupport
     /// Runs `body` in a fresh world and stops it afterwards (awaited), whether it returned or threw.
     static func withWorld<T>(operatorLogin: Bool = true, _ body: (World) async throws -> T) async throws -> T {
         let w = try await world(operatorLogin: operatorLogin)
-        do {
-            let result = try await body(w)
-            await w.stop()
-            return result
-        } catch {
-            await w.stop()
-            throw error
-        }
+        return try await withCleanup({ try await body(w) }, cleanup: { await w.stop() })
     }
 
     /// A dead job with two failed attempts, one error carrying markup.

@@ -76,7 +76,7 @@ extension DeliveryRunner {
     /// Back to queued and straight into a new attempt (same idempotency key, same Message-ID).
     func sendAgain(_ delivery: DeliveryRecord, _ context: JobContext) async throws -> JobResult {
         _ = try await context.fenced { tx in
-            try await tx.execute("UPDATE public.deliveries SET status = 'queued', updated_at = now() WHERE id = \(delivery.id) AND status = 'sending'")
+            try await tx.execute(DeliverySQL.requeueInterrupted(delivery.id))
         }
         return try await send(delivery.id, context)
     }
@@ -113,6 +113,6 @@ extension DeliveryRunner {
             try await release(delivery, on: tx)
         }
         logger.error("delivery outcome unknown", metadata: meta(delivery, ["alert": "delivery_outcome_unknown", "reason": "\(reason)"]))
-        FollowUpMetrics.delivery(delivery.route, "unknown")
+        FollowUpMetrics.delivery(delivery.route, .unknown)
     }
 }

@@ -4,7 +4,7 @@ import Postgres
 /// "Were my texts sent, and if not, why?" — the `delivery_report` view, for `followup deliveries`.
 public enum DeliveryReport {
     /// One delivery attempt, as the report shows it.
-    public struct Row: Sendable, Equatable {
+    public struct Row: Sendable, Equatable, RowDecodable {
         public var deliveryID: Int64
         public var channelID: Int64
         public var channelName: String
@@ -17,12 +17,12 @@ public enum DeliveryReport {
         public var route: String
         /// queued, sending, sent (accepted, no receipt yet), delivered, undelivered, bounced,
         /// suppressed (opted out), failed, excluded, capped or unknown.
-        public var status: String
+        public var status: DeliveryStatus
         /// Why, in words.
         public var why: String
         /// The SMS/LMS that replaced this messenger text, if any.
         public var replacedByRoute: String?
-        public var replacedByStatus: String?
+        public var replacedByStatus: DeliveryStatus?
         public var providerMessageID: String?
         public var segments: Int
         public var country: String?
@@ -42,13 +42,13 @@ public enum DeliveryReport {
     public struct Filter: Sendable {
         public var channelID: Int64?
         public var chatID: Int64?
-        public var status: String?
+        public var status: DeliveryStatus?
         /// text, email or push.
         public var kind: String?
         /// Only attempts created this recently (nil: any time).
         public var since: Duration?
         public var limit: Int
-        public init(channelID: Int64? = nil, chatID: Int64? = nil, status: String? = nil, kind: String? = nil,
+        public init(channelID: Int64? = nil, chatID: Int64? = nil, status: DeliveryStatus? = nil, kind: String? = nil,
                     since: Duration? = nil, limit: Int = 50) {
             self.channelID = channelID
             self.chatID = chatID
@@ -73,38 +73,43 @@ public enum DeliveryReport {
               AND (\(filter.since)::interval IS NULL OR created_at >= now() - \(filter.since)::interval)
             ORDER BY created_at DESC, delivery_id DESC
             LIMIT \(filter.limit)
-            """).map { row in
-                Row(deliveryID: try row.decode(Int64.self, at: 0), channelID: try row.decode(Int64.self, at: 1),
-                    channelName: try row.decode(String.self, at: 2), followUpID: try row.decode(Int64?.self, at: 3),
-                    chatID: try row.decode(Int64?.self, at: 4), customerID: try row.decode(Int64?.self, at: 5),
-                    kind: try row.decode(String.self, at: 6), route: try row.decode(String.self, at: 7),
-                    status: try row.decode(String.self, at: 8), why: try row.decode(String.self, at: 9),
-                    replacedByRoute: try row.decode(String?.self, at: 10), replacedByStatus: try row.decode(String?.self, at: 11),
-                    providerMessageID: try row.decode(String?.self, at: 12), segments: try row.decode(Int.self, at: 13),
-                    country: try row.decode(String?.self, at: 14), costMicros: try row.decode(Int64.self, at: 15),
-                    createdAt: try row.decode(Date.self, at: 16), sentAt: try row.decode(Date?.self, at: 17),
-                    fromDomain: try row.decode(String?.self, at: 18), dkimSigned: try row.decode(Bool?.self, at: 19),
-                    senderNote: try row.decode(String?.self, at: 20), providerCode: try row.decode(String?.self, at: 21))
-            }
+            """).decode(Row.self)
     }
 
     /// Counts per kind and status (and what they cost), for a one-screen answer.
     public struct Count: Sendable, Equatable {
         public var kind: String
-        public var status: String
+        public var status: DeliveryStatus
         public var count: Int
         public var costMicros: Int64
     }
 
     public static func summary(channelID: Int64?, since: Duration?, on db: some Queryable) async throws -> [Count] {
         try await db.query("""
-            SELECT kind, status, count(*)::int, coalesce(sum(cost_micros), 0)::bigint FROM public.delivery_report
+            SELECT kind, status, count(*)::int AS count, coalesce(sum(cost_micros), 0)::bigint AS cost_micros FROM public.delivery_report
             WHERE (\(channelID)::bigint IS NULL OR channel_id = \(channelID))
               AND (\(since)::interval IS NULL OR created_at >= now() - \(since)::interval)
             GROUP BY kind, status ORDER BY kind, status
             """).map {
-                Count(kind: try $0.decode(String.self, at: 0), status: try $0.decode(String.self, at: 1),
-                      count: try $0.decode(Int.self, at: 2), costMicros: try $0.decode(Int64.self, at: 3))
+                Count(kind: try $0.decode("kind"), status: try $0.decode("status"),
+                      count: try $0.decode("count"), costMicros: try $0.decode("cost_micros"))
             }
+    }
+}
+
+extension DeliveryReport.Row {
+    /// A row of the `delivery_report` view, by column name.
+    public init(row: Postgres.Row) throws {
+        self.init(deliveryID: try row.decode("delivery_id"), channelID: try row.decode("channel_id"),
+                  channelName: try row.decode("channel_name"), followUpID: try row.decode("follow_up_id"),
+                  chatID: try row.decode("chat_id"), customerID: try row.decode("customer_id"),
+                  kind: try row.decode("kind"), route: try row.decode("route"),
+                  status: try row.decode("status"), why: try row.decode("why"),
+                  replacedByRoute: try row.decode("replaced_by_route"), replacedByStatus: try row.decode("replaced_by_status"),
+                  providerMessageID: try row.decode("provider_message_id"), segments: try row.decode("segments"),
+                  country: try row.decode("country"), costMicros: try row.decode("cost_micros"),
+                  createdAt: try row.decode("created_at"), sentAt: try row.decode("sent_at"),
+                  fromDomain: try row.decode("from_domain"), dkimSigned: try row.decode("dkim_signed"),
+                  senderNote: try row.decode("sender_note"), providerCode: try row.decode("provider_code"))
     }
 }

@@ -15,11 +15,8 @@ extension DeliveryRunner {
                             _ context: JobContext) async throws -> JobResult {
         if delivery.route.canBeLookedUp {
             _ = try await context.fenced { tx in
-                try await tx.execute("""
-                    UPDATE public.deliveries SET reason = \("no answer heard (\(Self.describe(error))); looking it up at the provider"),
-                        provider_code = \(error.providerCode), updated_at = now()
-                    WHERE id = \(delivery.id) AND status = 'sending'
-                    """)
+                try await tx.execute(DeliverySQL.lookingUp(delivery.id, reason: "no answer heard (\(Self.describe(error))); looking it up at the provider",
+                                                           providerCode: error.providerCode))
             }
             logger.info("delivery answer not heard; will look it up", metadata: meta(delivery, ["error": "\(error)"]))
             return .snooze(settings.lookupGrace)
@@ -29,12 +26,9 @@ extension DeliveryRunner {
             return .done
         }
         _ = try await context.fenced { tx in
-            try await tx.execute("""
-                UPDATE public.deliveries SET status = 'queued',
-                    reason = \("no answer heard (\(Self.describe(error))); will send again with the same \(delivery.route == .email ? "Message-ID" : "collapse id")"),
-                    provider_code = \(error.providerCode), updated_at = now()
-                WHERE id = \(delivery.id)
-                """)
+            let sameID = delivery.route == .email ? "Message-ID" : "collapse id"
+            try await tx.execute(DeliverySQL.retryLater(delivery.id, reason: "no answer heard (\(Self.describe(error))); will send again with the same \(sameID)",
+                                                        providerCode: error.providerCode))
         }
         logger.info("delivery answer not heard; will send again with the same id", metadata: meta(delivery, ["error": "\(error)"]))
         return .snooze(delay)

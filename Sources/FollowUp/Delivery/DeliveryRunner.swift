@@ -70,7 +70,7 @@ struct DeliveryRunner: Sendable {
                 try await MessengerResults.follow(delivery, settings: settings, on: tx)
             }
             logger.info("delivery sent", metadata: meta(delivery))
-            FollowUpMetrics.delivery(delivery.route, "sent")
+            FollowUpMetrics.delivery(delivery.route, .sent)
             return .done
         case .failure(let error as ProviderError) where error.outcomeUnknown:
             // No answer heard, or a 2xx we could not read: the provider may have it.
@@ -83,19 +83,16 @@ struct DeliveryRunner: Sendable {
                 // The provider answered and did not take it: back to queued, tried again after `delay`.
                 // A rate-limited answer does not use up an attempt.
                 _ = try await context.fenced { tx in
-                    try await tx.execute("""
-                        UPDATE public.deliveries SET status = 'queued', reason = \("will retry: \(Self.describe(error))"),
-                            provider_code = \(error.providerCode), attempts = attempts - \(givesAttemptBack ? 1 : 0), updated_at = now()
-                        WHERE id = \(delivery.id)
-                        """)
+                    try await tx.execute(DeliverySQL.retryLater(delivery.id, reason: "will retry: \(Self.describe(error))",
+                                                                providerCode: error.providerCode, givingAttemptBack: givesAttemptBack))
                 }
                 logger.info("delivery failed; will retry", metadata: meta(delivery, ["error": "\(error)", "retry_in_ms": "\(Int(delay.seconds * 1000))"]))
-                FollowUpMetrics.delivery(delivery.route, "retry")
+                FollowUpMetrics.delivery(delivery.route, .retry)
                 return .snooze(delay)
             case .fail(let reason):
                 try await fail(delivery, followUp, reason: reason, providerCode: error.providerCode, context)
                 logger.info("delivery failed", metadata: meta(delivery, ["error": "\(error)"]))
-                FollowUpMetrics.delivery(delivery.route, "failed")
+                FollowUpMetrics.delivery(delivery.route, .failed)
                 return .done
             }
         case .failure(let error):
@@ -187,12 +184,7 @@ struct DeliveryRunner: Sendable {
                 logger.info("email falls back to the product's sender", metadata: meta(delivery, [
                     "channel_id": "\(delivery.channelID)", "why": "\(note)"]))
             }
-            tx.queue("""
-                UPDATE public.deliveries SET status = 'sending', sending_at = coalesce(sending_at, now()), attempts = attempts + 1,
-                    price_micros = \(price), reason = NULL, updated_at = now(),
-                    from_domain = \(sender?.fromDomain), dkim_selector = \(sender?.key?.selector), sender_note = \(sender?.note)
-                WHERE id = \(delivery.id)
-                """)
+            tx.queue(DeliverySQL.markSending(delivery.id, priceMicros: price, sender: sender))
             do {
                 try await Wallet.hold(channelID: delivery.channelID, deliveryID: delivery.id, amountMicros: price,
                                       route: delivery.route == .push ? nil : delivery.route.rawValue, on: tx)
@@ -270,24 +262,11 @@ struct DeliveryRunner: Sendable {
         if delivery.priceMicros > 0 { try await Wallet.release(deliveryID: delivery.id, on: tx) }
     }
 
-    /// Records the delivery's outcome. Queued: it travels with the transaction's next statement
-    /// or its COMMIT (nothing here needs its answer). A `sent` meets a receipt the provider already
-    /// reported while the send was in flight (`DeliveryReceipts`): the receipt's status wins.
+    /// Records the delivery's outcome (`DeliverySQL.finish`). Queued: it travels with the
+    /// transaction's next statement or its COMMIT (nothing here needs its answer).
     func finish(_ id: Int64, _ status: DeliveryStatus, reason: String?, providerMessageID: String? = nil,
                 providerCode: String? = nil, on tx: Transaction) {
-        tx.queue("""
-            UPDATE public.deliveries SET status = CASE WHEN \(status) = 'sent' THEN coalesce(receipt_status, 'sent') ELSE \(status) END,
-                reason = \(reason),
-                provider_message_id = coalesce(\(providerMessageID), provider_message_id),
-                provider_code = coalesce(\(providerCode), provider_code),
-                sent_at = CASE WHEN \(status) IN ('sent', 'delivered') THEN coalesce(sent_at, now()) ELSE sent_at END,
-                delivered_at = CASE WHEN \(status) = 'delivered' THEN now()
-                                    WHEN \(status) = 'sent' AND receipt_status = 'delivered' THEN receipt_at
-                                    ELSE delivered_at END,
-                cost_micros = CASE WHEN \(status) IN ('sent', 'delivered') THEN price_micros ELSE 0 END,
-                finished_at = now(), updated_at = now()
-            WHERE id = \(id)
-            """)
+        tx.queue(DeliverySQL.finish(id, status, reason: reason, providerMessageID: providerMessageID, providerCode: providerCode))
     }
 
     func meta(_ delivery: DeliveryRecord, _ extra: Logger.Metadata = [:]) -> Logger.Metadata {

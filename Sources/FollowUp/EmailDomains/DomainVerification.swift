@@ -28,16 +28,16 @@ public enum DomainVerification {
         var spf: Part
 
         /// The new status, given whether the key had ever verified, and the reason (nil when verified).
-        func status(everVerified: Bool) -> (status: String, reason: String?) {
+        func status(everVerified: Bool) -> (status: EmailDomainStatus, reason: String?) {
             let problems = [dkim, spf].compactMap { part -> String? in
                 switch part {
                 case .ok: nil
                 case .missing(let why), .wrong(let why): why
                 }
             }
-            if problems.isEmpty { return ("verified", nil) }
+            if problems.isEmpty { return (.verified, nil) }
             let wrong = [dkim, spf].contains { if case .wrong = $0 { true } else { false } }
-            return (wrong || everVerified ? "broken" : "pending", problems.joined(separator: "; "))
+            return (wrong || everVerified ? .broken : .pending, problems.joined(separator: "; "))
         }
     }
 
@@ -48,7 +48,7 @@ public enum DomainVerification {
                               on pool: ConnectionPool, batch: Int? = nil) async throws -> [EmailDomains.Key] {
         let dns = try settings.dnsClient()
         let keys = try await pool.query("""
-            SELECT \(raw: EmailDomains.Key.columns) FROM public.channel_email_domains
+            SELECT \(EmailDomains.Key.columns) FROM public.channel_email_domains
             WHERE public_key IS NOT NULL AND (\(channelID)::bigint IS NULL OR channel_id = \(channelID))
             ORDER BY checked_at NULLS FIRST, id LIMIT \(batch ?? settings.verifyBatch)
             """).map(EmailDomains.Key.init(row:))
@@ -80,7 +80,7 @@ public enum DomainVerification {
         return results
     }
 
-    private static func store(_ key: EmailDomains.Key, status: String, reason: String?, settings: EmailDomainSettings,
+    private static func store(_ key: EmailDomains.Key, status: EmailDomainStatus, reason: String?, settings: EmailDomainSettings,
                               on pool: ConnectionPool) async throws -> EmailDomains.Key {
         try await pool.withTransaction { tx in
             // The key may have been removed meanwhile: then nothing is stored and it stays removed.
@@ -89,10 +89,10 @@ public enum DomainVerification {
                     verified_at = CASE WHEN \(status) = 'verified' THEN now() ELSE verified_at END,
                     spf_include = \(settings.spfInclude)
                 WHERE id = \(key.id) AND public_key = \(key.publicKey)
-                RETURNING \(raw: EmailDomains.Key.columns)
+                RETURNING \(EmailDomains.Key.columns)
                 """) else {
                 var gone = key
-                gone.status = "removed"
+                gone.status = .removed
                 return gone
             }
             try await EmailDomains.syncChannel(key.channelID, on: tx)
@@ -103,15 +103,15 @@ public enum DomainVerification {
     /// Logs a change of status; a domain that stops verifying says where its mail goes now.
     private static func report(from old: EmailDomains.Key, to new: EmailDomains.Key, logger: Logger) {
         let metadata: Logger.Metadata = ["channel_id": "\(new.channelID)", "domain": "\(new.domain)", "selector": "\(new.selector)",
-                                         "status": "\(new.status)", "reason": "\(new.reason ?? "")"]
+                                         "status": "\(new.status.rawValue)", "reason": "\(new.reason ?? "")"]
         guard old.status != new.status else {
             logger.debug("email domain checked", metadata: metadata)
             return
         }
-        if old.status == "verified" && new.active {
+        if old.status == .verified && new.active {
             logger.warning("custom sender domain stopped verifying; its mail now comes from the product's sender, unsigned by it",
                            metadata: metadata)
-        } else if new.status == "verified" {
+        } else if new.status == .verified {
             logger.info("custom sender domain verified", metadata: metadata)
         } else {
             logger.info("custom sender domain not verified", metadata: metadata)

@@ -7,7 +7,7 @@ import Providers
 /// Verification is in `DomainVerification`, choosing the sender at send time in `EmailSender`.
 public enum EmailDomains {
     /// One key of a channel's domain, as `followup channel domain` shows it (never the private key).
-    public struct Key: Sendable, Equatable {
+    public struct Key: Sendable, Equatable, RowDecodable {
         public var id: Int64
         public var channelID: Int64
         public var domain: String
@@ -15,25 +15,25 @@ public enum EmailDomains {
         /// The `p=` value; nil until the key is made (a row the app inserted, before the poller ran).
         public var publicKey: String?
         public var active: Bool
-        /// pending, verified or broken.
-        public var status: String
+        public var status: EmailDomainStatus
         public var reason: String?
         public var checkedAt: Date?
         public var verifiedAt: Date?
 
-        static let columns = "id, channel_id, domain, selector, public_key, active, status, reason, checked_at, verified_at"
+        /// The columns of `channel_email_domains` a `Key` is read from.
+        static let columns: Query = "id, channel_id, domain, selector, public_key, active, status, reason, checked_at, verified_at"
 
-        init(row: Row) throws {
-            id = try row.decode(Int64.self, at: 0)
-            channelID = try row.decode(Int64.self, at: 1)
-            domain = try row.decode(String.self, at: 2)
-            selector = try row.decode(String.self, at: 3)
-            publicKey = try row.decode(String?.self, at: 4)
-            active = try row.decode(Bool.self, at: 5)
-            status = try row.decode(String.self, at: 6)
-            reason = try row.decode(String?.self, at: 7)
-            checkedAt = try row.decode(Date?.self, at: 8)
-            verifiedAt = try row.decode(Date?.self, at: 9)
+        public init(row: Row) throws {
+            id = try row.decode("id")
+            channelID = try row.decode("channel_id")
+            domain = try row.decode("domain")
+            selector = try row.decode("selector")
+            publicKey = try row.decode("public_key")
+            active = try row.decode("active")
+            status = try row.decode("status")
+            reason = try row.decode("reason")
+            checkedAt = try row.decode("checked_at")
+            verifiedAt = try row.decode("verified_at")
         }
 
         /// Where the DKIM record goes.
@@ -122,7 +122,7 @@ public enum EmailDomains {
                 INSERT INTO public.channel_email_domains (channel_id, domain, selector, public_key, private_key_sealed, spf_include, active)
                 VALUES (\(channelID), \(domain), \(selector), \(publicKey), \(Bytea(Array(sealed))), \(settings.spfInclude),
                         NOT EXISTS (SELECT 1 FROM public.channel_email_domains WHERE channel_id = \(channelID) AND domain = \(domain) AND active))
-                RETURNING \(raw: Key.columns)
+                RETURNING \(Key.columns)
                 """) else { throw EmailDomainError("the key was not stored") }
             return try Key(row: row)
         }
@@ -165,7 +165,7 @@ public enum EmailDomains {
     /// A channel's keys, its sender domain's first, the active key first.
     public static func list(channelID: Int64, on db: some Queryable) async throws -> [Key] {
         try await db.query("""
-            SELECT \(raw: Key.columns) FROM public.channel_email_domains
+            SELECT \(Key.columns) FROM public.channel_email_domains
             WHERE channel_id = \(channelID) ORDER BY domain, active DESC, selector
             """).map(Key.init(row:))
     }
@@ -176,12 +176,12 @@ public enum EmailDomains {
         let domain = try normalize(rawDomain)
         return try await pool.withTransaction { tx in
             guard let row = try await tx.first("""
-                SELECT \(raw: Key.columns) FROM public.channel_email_domains
+                SELECT \(Key.columns) FROM public.channel_email_domains
                 WHERE channel_id = \(channelID) AND domain = \(domain) AND selector = \(selector) FOR UPDATE
                 """) else { throw EmailDomainError("channel \(channelID) has no key \(selector) for \(domain)") }
             let key = try Key(row: row)
-            guard key.status == "verified" else {
-                throw EmailDomainError("\(key.dkimName) is \(key.status)\(key.reason.map { " (\($0))" } ?? ""); publish its record and run `followup channel domain verify \(channelID)` first")
+            guard key.status == .verified else {
+                throw EmailDomainError("\(key.dkimName) is \(key.status.rawValue)\(key.reason.map { " (\($0))" } ?? ""); publish its record and run `followup channel domain verify \(channelID)` first")
             }
             try await tx.execute("""
                 UPDATE public.channel_email_domains SET active = false WHERE channel_id = \(channelID) AND domain = \(domain) AND active

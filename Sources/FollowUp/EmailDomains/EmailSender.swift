@@ -30,16 +30,16 @@ struct EmailSender: Sendable {
             """) else {
             return fallback("\(domain) has no DKIM key (followup channel domain add)")
         }
-        let selector = try row.decode(String.self, at: 0)
-        let status = try row.decode(String.self, at: 1)
-        guard status == "verified" else {
-            let reason = try row.decode(String?.self, at: 2)
-            return fallback("\(domain) is \(status == "pending" ? "not verified yet" : "broken")\(reason.map { " (\($0))" } ?? "")")
+        let selector = try row.decode("selector", as: String.self)
+        let status = try row.decode("status", as: EmailDomainStatus.self)
+        guard status == .verified else {
+            let reason = try row.decode("reason", as: String?.self)
+            return fallback("\(domain) is \(status == .pending ? "not verified yet" : "broken")\(reason.map { " (\($0))" } ?? "")")
         }
         guard let secrets = settings.emailDomains.secretsKey else {
             return fallback("FOLLOWUP_SECRETS_KEY is not set, so the DKIM key of \(domain) cannot be used")
         }
-        let sealed = try row.decode(Bytea.self, at: 3)
+        let sealed = try row.decode("private_key_sealed", as: Bytea.self)
         guard let key = try? DKIMPrivateKey.open(Data(sealed.bytes), domain: domain, selector: selector, with: secrets) else {
             return fallback("the DKIM key of \(domain) does not open with FOLLOWUP_SECRETS_KEY")
         }

@@ -11,7 +11,7 @@ import Postgres
 ///   set and changes nothing;
 /// - a receipt for a delivery still `sending` (the provider called back before our process
 ///   recorded the send) is kept in `receipt_status`; the send applies it when it records `sent`
-///   (see `DeliveryRunner.finish`), so the money bookkeeping of the send is never raced;
+///   (see `DeliverySQL.finish`), so the money bookkeeping of the send is never raced;
 /// - the money stays as the send left it: a text the provider accepted was charged, as the
 ///   provider charges us (documented in docs/webhooks.md).
 public enum DeliveryReceipts {
@@ -41,29 +41,9 @@ public enum DeliveryReceipts {
     ///   - reason: the log's words, e.g. "the carrier could not deliver it (Twilio: failed)".
     public static func apply(deliveryID: Int64, providerMessageID: String?, outcome: Outcome, reason: String?,
                              providerCode: String?, routes: [String], on db: some Queryable) async throws -> Applied {
-        let rows = try await db.query("""
-            WITH target AS (
-                SELECT id, status, receipt_status FROM public.deliveries
-                WHERE id = \(deliveryID) AND route = ANY(\(routes)::text[])
-                  AND (\(providerMessageID)::text IS NULL OR provider_message_id IS NULL OR provider_message_id = \(providerMessageID))
-                FOR UPDATE
-            ), changed AS (
-                UPDATE public.deliveries d SET
-                    receipt_status = \(outcome.rawValue), receipt_at = now(),
-                    provider_message_id = coalesce(d.provider_message_id, \(providerMessageID)),
-                    provider_code = coalesce(\(providerCode), d.provider_code),
-                    status = CASE WHEN d.status IN ('sent', 'unknown') THEN \(outcome.rawValue) ELSE d.status END,
-                    reason = CASE WHEN d.status IN ('sent', 'unknown') THEN \(reason) ELSE d.reason END,
-                    delivered_at = CASE WHEN d.status IN ('sent', 'unknown') AND \(outcome.rawValue) = 'delivered'
-                                        THEN now() ELSE d.delivered_at END,
-                    updated_at = now()
-                FROM target t
-                WHERE d.id = t.id AND t.receipt_status IS NULL AND t.status IN ('sending', 'sent', 'unknown')
-                RETURNING d.id
-            )
-            SELECT (SELECT count(*) FROM target)::int, (SELECT count(*) FROM changed)::int
-            """)
-        guard let row = rows.first, try row.decode(Int.self, at: 0) > 0 else { return .unknownDelivery }
-        return try row.decode(Int.self, at: 1) > 0 ? .recorded : .unchanged
+        let rows = try await db.query(DeliverySQL.applyReceipt(deliveryID: deliveryID, providerMessageID: providerMessageID, outcome: outcome,
+                                                               reason: reason, providerCode: providerCode, routes: routes))
+        guard let row = rows.first, try row.decode("matched", as: Int.self) > 0 else { return .unknownDelivery }
+        return try row.decode("changed", as: Int.self) > 0 ? .recorded : .unchanged
     }
 }

@@ -31,7 +31,7 @@ struct DemoDomain: Sendable {
         dns.setTXT(records.dmarcName, [records.dmarcValue])
         let verified = try await DomainVerification.verify(channelID: channelID, settings: settings,
                                                            logger: logger, on: pool)
-        let status = verified.first { $0.active }?.status ?? "missing"
+        let status = verified.first { $0.active }?.status.rawValue ?? "missing"
         print("Email domain: \(Self.domain) for Acme Shop — DKIM key \(key.selector) published on a local DNS server, \(status)\n")
     }
 

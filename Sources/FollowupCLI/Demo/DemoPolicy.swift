@@ -57,7 +57,7 @@ struct DemoPolicy: Sendable {
         }
         print("   Hana (Seoul, from her phone's country, inside the quiet hours):")
         for row in try await DeliveryReport.list(.init(chatID: hana, limit: 5), on: pool).reversed() {
-            print("   → \(row.kind): \(row.status) — \(row.why)")
+            print("   → \(row.kind): \(row.status.rawValue) — \(row.why)")
         }
     }
 

@@ -57,12 +57,12 @@ extension DemoStory {
         case "lms": label = "LMS (long text)"
         default: label = "Email"
         }
-        guard ["sent", "delivered"].contains(row.status) else {
-            var text = "\(label): \(row.status) — \(row.why)"
+        guard [.sent, .delivered].contains(row.status) else {
+            var text = "\(label): \(row.status.rawValue) — \(row.why)"
             if let replaced = row.replacedByRoute { text += "; replaced by \(replaced.uppercased())" }
             return text
         }
-        return "\(label): \(row.status)\(cost)\n     \(content(row, scenario))"
+        return "\(label): \(row.status.rawValue)\(cost)\n     \(content(row, scenario))"
     }
 
     /// What the provider fake actually received.

@@ -16,18 +16,19 @@ enum StatusQueries {
     static func kinds(on db: some Queryable) async throws -> [KindRow] {
         try await db.query("""
             SELECT j.queue, j.kind,
-                   count(*) FILTER (WHERE j.state = 'available' AND j.run_at <= now())::bigint,
-                   count(*) FILTER (WHERE j.state = 'available' AND j.run_at > now())::bigint,
-                   count(*) FILTER (WHERE j.state = 'running')::bigint,
-                   count(*) FILTER (WHERE j.state = 'dead')::bigint,
+                   count(*) FILTER (WHERE j.state = 'available' AND j.run_at <= now())::bigint AS due,
+                   count(*) FILTER (WHERE j.state = 'available' AND j.run_at > now())::bigint AS scheduled,
+                   count(*) FILTER (WHERE j.state = 'running')::bigint AS running,
+                   count(*) FILTER (WHERE j.state = 'dead')::bigint AS dead,
                    coalesce(extract(epoch FROM now() - min(j.run_at) FILTER (WHERE j.state = 'available' AND j.run_at <= now())), 0)::float8
+                       AS lag_seconds
             FROM public.jobs j WHERE j.state IN ('available', 'running', 'dead')
             GROUP BY 1, 2 ORDER BY 1, 2
             """).map { row in
-            KindRow(queue: try row.decode(String.self, at: 0), kind: try row.decode(String.self, at: 1),
-                    due: try row.decode(Int.self, at: 2), scheduled: try row.decode(Int.self, at: 3),
-                    running: try row.decode(Int.self, at: 4), dead: try row.decode(Int.self, at: 5),
-                    lagSeconds: try row.decode(Double.self, at: 6))
+            KindRow(queue: try row.decode("queue"), kind: try row.decode("kind"),
+                    due: try row.decode("due"), scheduled: try row.decode("scheduled"),
+                    running: try row.decode("running"), dead: try row.decode("dead"),
+                    lagSeconds: try row.decode("lag_seconds"))
         }
     }
 
@@ -41,14 +42,14 @@ enum StatusQueries {
         try await db.query("""
             SELECT j.id, j.queue, j.kind, j.attempt, j.finished_at,
                    coalesce((SELECT jsonb_agg(jsonb_build_array(e->>'attempt', e->>'at', e->>'error'))
-                             FROM jsonb_array_elements(j.errors) e), '[]')::text
+                             FROM jsonb_array_elements(j.errors) e), '[]')::text AS errors
             FROM public.jobs j WHERE j.state = 'dead' ORDER BY j.finished_at DESC NULLS LAST, j.id DESC LIMIT \(limit)
             """).map { row in
-            let json = try row.decode(String.self, at: 5)
+            let json = try row.decode("errors", as: String.self)
             let entries = (try? JSONDecoder().decode([[String?]].self, from: Data(json.utf8))) ?? []
-            return DeadJob(id: try row.decode(Int64.self, at: 0), queue: try row.decode(String.self, at: 1),
-                           kind: try row.decode(String.self, at: 2), attempt: try row.decode(Int.self, at: 3),
-                           finishedAt: try row.decode(Date?.self, at: 4),
+            return DeadJob(id: try row.decode("id"), queue: try row.decode("queue"),
+                           kind: try row.decode("kind"), attempt: try row.decode("attempt"),
+                           finishedAt: try row.decode("finished_at"),
                            errors: entries.map { (Int($0.first.flatMap { $0 } ?? "") ?? 0,
                                                   $0.count > 1 ? $0[1] ?? "" : "", $0.count > 2 ? $0[2] ?? "" : "") })
         }

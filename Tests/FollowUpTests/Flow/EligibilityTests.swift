@@ -103,16 +103,10 @@ import TestSupport
     func comingBackAtTheLastMoment() async throws {
         try await withFollowUpHarness { h in
             h.startWorker()
-            var options = FollowUpHarness.ChannelOptions()
-            options.push = true
-            options.pushAckTimeout = "1 second"
-            let channel = try await h.channel(options)
+            let channel = try await h.channel(.push(ackTimeout: "1 second"))
             let customer = try await h.customer(channel: channel)
             try await h.device(customer: customer, token: FollowUpHarness.androidToken("last-moment"))
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Question")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Answer")
+            let chat = try await h.offlineChat(channel: channel, customer: customer, asks: "Question", answer: "Answer")
             #expect(await eventually { h.fcm.pushes.count == 1 })
             // The push is out; no receipt; the customer comes back on the website just before the deadline.
             try await h.activity(customer: customer, "heartbeat")

@@ -42,14 +42,7 @@ struct EmailDomainTests {
         /// Runs `body` in a fresh world and stops it afterwards (awaited), whether it returned or threw.
         static func with<T>(_ body: (World) async throws -> T) async throws -> T {
             let w = try await World()
-            do {
-                let result = try await body(w)
-                await w.stop()
-                return result
-            } catch {
-                await w.stop()
-                throw error
-            }
+            return try await withCleanup({ try await body(w) }, cleanup: { await w.stop() })
         }
 
         /// Publishes what `followup channel domain add` printed, as the company would.
@@ -67,10 +60,7 @@ struct EmailDomainTests {
         func followUpEmail(channel: Int64, customerName: String) async throws -> (ReceivedMail, DeliveryReport.Row) {
             let before = h.smtp.messages.count
             let customer = try await h.customer(channel: channel, name: customerName, phone: nil)
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Is my order on its way?")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Yes, it ships today.")
+            let chat = try await h.offlineChat(channel: channel, customer: customer, asks: "Is my order on its way?", answer: "Yes, it ships today.")
             let rows = try await h.settled(chat: chat, count: 2)
             #expect(rows.contains { $0.route == "email" && $0.status == "sent" }, "\(rows)")
             let mails = await h.smtp.waitForMessages(count: before + 1, timeout: .seconds(5))
@@ -94,7 +84,7 @@ struct EmailDomainTests {
         try await World.with { w in
             let channel = try await w.h.channel()
             let key = try await EmailDomains.add(channelID: channel, domain: "Acme.Example.", settings: w.settings, on: w.h.pool)
-            #expect(key.domain == "acme.example" && key.selector == "followup1" && key.active && key.status == "pending")
+            #expect(key.domain == "acme.example" && key.selector == "followup1" && key.active && key.status == .pending)
             let publicKey = try #require(key.publicKey)
             #expect(Data(base64Encoded: publicKey)?.count == 294)  // SubjectPublicKeyInfo of an RSA-2048 key
             let records = EmailDomains.records(for: key, settings: w.settings)
@@ -131,45 +121,45 @@ struct EmailDomainTests {
             let key = try await EmailDomains.add(channelID: channel, domain: "acme.example", settings: w.settings, on: w.h.pool)
 
             var checked = try #require(try await w.verify(channel).first)
-            #expect(checked.status == "pending")
+            #expect(checked.status == .pending)
             #expect(checked.reason?.contains("DKIM record missing at followup1._domainkey.acme.example") == true)
             #expect(checked.reason?.contains("SPF record missing at acme.example") == true)
 
             w.publish(key)
             checked = try #require(try await w.verify(channel).first)
-            #expect(checked.status == "verified" && checked.reason == nil && checked.verifiedAt != nil)
+            #expect(checked.status == .verified && checked.reason == nil && checked.verifiedAt != nil)
             #expect(try await w.h.pool.scalar("SELECT email_domain_verified FROM channels WHERE id = \(channel)", as: Bool.self))
 
             // Another key at our selector: key mismatch.
             let other = try DKIMPrivateKey.generate(domain: "acme.example", selector: "followup1")
             w.dns.setTXT("followup1._domainkey.acme.example", ["v=DKIM1; k=rsa; p=\(try other.publicKeyBase64())"])
             checked = try #require(try await w.verify(channel).first)
-            #expect(checked.status == "broken")
+            #expect(checked.status == .broken)
             #expect(checked.reason?.contains("DKIM key mismatch") == true)
             #expect(try await w.h.pool.scalar("SELECT email_domain_verified FROM channels WHERE id = \(channel)", as: Bool.self) == false)
 
             // The right key, but SPF without our include.
             w.publish(key, spf: "v=spf1 include:_spf.google.com ~all")
             checked = try #require(try await w.verify(channel).first)
-            #expect(checked.status == "broken")
+            #expect(checked.status == .broken)
             #expect(checked.reason == "SPF without our include: the SPF record at acme.example lacks include:_spf.followup.example")
 
             // Fixed again; then the DKIM record disappears: broken (it had verified), not pending.
             w.publish(key)
-            #expect(try await w.verify(channel).first?.status == "verified")
+            #expect(try await w.verify(channel).first?.status == .verified)
             w.dns.remove("followup1._domainkey.acme.example")
             checked = try #require(try await w.verify(channel).first)
-            #expect(checked.status == "broken" && checked.reason == "DKIM record missing at followup1._domainkey.acme.example")
+            #expect(checked.status == .broken && checked.reason == "DKIM record missing at followup1._domainkey.acme.example")
 
             // DNS not answering changes no status; the reason says the check failed.
             w.publish(key)
-            #expect(try await w.verify(channel).first?.status == "verified")
+            #expect(try await w.verify(channel).first?.status == .verified)
             w.dns.setSilent(true)
             var impatient = w.settings
             impatient.dnsTimeout = .milliseconds(300)
             checked = try #require(try await DomainVerification.verify(channelID: channel, settings: impatient, logger: w.logs.logger,
                                                                        on: w.h.pool).first)
-            #expect(checked.status == "verified")
+            #expect(checked.status == .verified)
             #expect(checked.reason?.contains("could not ask DNS") == true)
         }
     }
@@ -181,7 +171,7 @@ struct EmailDomainTests {
             let key = try await EmailDomains.add(channelID: channel, domain: "acme.example", settings: w.settings, on: w.h.pool)
             try await w.h.pool.execute("UPDATE channels SET email_from_address = 'help@acme.example' WHERE id = \(channel)")
             w.publish(key)
-            #expect(try await w.verify(channel).first?.status == "verified")
+            #expect(try await w.verify(channel).first?.status == .verified)
 
             let (signed, signedRow) = try await w.followUpEmail(channel: channel, customerName: "Kim")
             #expect(signed.parsed.decodedHeader("From")?.contains("<help@acme.example>") == true)
@@ -195,7 +185,7 @@ struct EmailDomainTests {
             // The company deletes the DKIM record; the periodic job notices.
             w.dns.remove(record.dkimName)
             let keys = try await w.verify(channel)
-            #expect(keys.first?.status == "broken")
+            #expect(keys.first?.status == .broken)
             #expect(w.logs.lines.contains { $0.contains("stopped verifying") && $0.contains("acme.example") })
 
             let (fallback, fallbackRow) = try await w.followUpEmail(channel: channel, customerName: "Lee")
@@ -207,7 +197,7 @@ struct EmailDomainTests {
 
             // Removed keys never sign either.
             w.publish(key)
-            #expect(try await w.verify(channel).first?.status == "verified")
+            #expect(try await w.verify(channel).first?.status == .verified)
             #expect(try await EmailDomains.remove(channelID: channel, domain: "acme.example", on: w.h.pool) == 1)
             let (removed, removedRow) = try await w.followUpEmail(channel: channel, customerName: "Park")
             #expect(!removed.text.contains("DKIM-Signature"))
@@ -303,7 +293,7 @@ struct EmailDomainTests {
 
             let records = EmailDomains.records(for: second, settings: w.settings)
             w.dns.setTXT(records.dkimName, [records.dkimValue ?? ""])
-            #expect(try await w.verify(channel).allSatisfy { $0.status == "verified" })
+            #expect(try await w.verify(channel).allSatisfy { $0.status == .verified })
             let switched = try await EmailDomains.use(channelID: channel, domain: "acme.example", selector: "followup2", on: w.h.pool)
             #expect(switched.active)
             let (after, row) = try await w.followUpEmail(channel: channel, customerName: "Lee")

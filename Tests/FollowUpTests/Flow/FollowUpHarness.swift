@@ -19,17 +19,10 @@ import Wallet
 ///     …
 /// }
 /// ```
-func withFollowUpHarness<T>(settings: FollowUpSettings = .fast(), providerTimeoutSeconds: Double = 5,
+func withFollowUpHarness<T>(settings: FollowUpSettings = .fast(), providerTimeoutSeconds: Double = 5, throughPgBouncer: Bool = false,
                             _ body: (FollowUpHarness) async throws -> T) async throws -> T {
-    let h = try await FollowUpHarness(settings: settings, providerTimeoutSeconds: providerTimeoutSeconds)
-    do {
-        let result = try await body(h)
-        await h.stop()
-        return result
-    } catch {
-        await h.stop()
-        throw error
-    }
+    let h = try await FollowUpHarness(settings: settings, providerTimeoutSeconds: providerTimeoutSeconds, throughPgBouncer: throughPgBouncer)
+    return try await withCleanup({ try await body(h) }, cleanup: { await h.stop() })
 }
 
 /// One test's world: a fresh database, loopback provider fakes (Twilio, Kakao, FCM, SMTP), the
@@ -48,6 +41,8 @@ final class FollowUpHarness: Sendable {
     let providers: FollowUpProviders
     let settings: FollowUpSettings
     private let workers: LockedValue<[(JobWorker, Task<Void, Error>)]>
+    /// What a test opens beside the harness (another login's pool, a server): closed first by `stop()`.
+    let scope = TestScope()
 
     var pool: ConnectionPool { db.pool }
     var twilio: FakeTwilio { fakes.twilio }
@@ -113,6 +108,7 @@ final class FollowUpHarness: Sendable {
 
     /// Drains the pollers and closes the fakes and pools (`withFollowUpHarness` calls it).
     func stop() async {
+        await scope.end()
         for (worker, task) in workers.withLock({ $0 }) {
             worker.shutdown()
             _ = try? await task.value
@@ -136,6 +132,14 @@ final class FollowUpHarness: Sendable {
         var offlineTimeout = "270 seconds"
         var pushAckTimeout = "30 seconds"
         var credit: Int64 = 5_000_000
+
+        /// A channel with push integrated, whose acknowledgement wait is `ackTimeout` ("1 second").
+        static func push(ackTimeout: String) -> ChannelOptions {
+            var options = ChannelOptions()
+            options.push = true
+            options.pushAckTimeout = ackTimeout
+            return options
+        }
     }
 
     func channel(_ options: ChannelOptions = ChannelOptions()) async throws -> Int64 {
@@ -188,11 +192,18 @@ final class FollowUpHarness: Sendable {
                      answer: String = "Answer") async throws -> (channel: Int64, customer: Int64, chat: Int64) {
         let channel = try await self.channel(options)
         let customer = try await self.customer(channel: channel, phone: phone, email: email)
+        let chat = try await offlineChat(channel: channel, customer: customer, asks: asks, answer: answer)
+        return (channel, customer, chat)
+    }
+
+    /// A chat of `customer` on `channel` in which they ask, leave, and are answered: a follow-up
+    /// is on its way. Returns the chat.
+    func offlineChat(channel: Int64, customer: Int64, asks: String = "Hello", answer: String = "Answer") async throws -> Int64 {
         let chat = try await self.chat(channel: channel, customer: customer)
         try await message(chat: chat, "customer", asks)
         try await activity(customer: customer, "left")
         try await message(chat: chat, "manager", answer)
-        return (channel, customer, chat)
+        return chat
     }
 
     // MARK: Looking

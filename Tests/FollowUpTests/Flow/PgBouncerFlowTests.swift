@@ -9,26 +9,23 @@ import Wallet
 @Suite("Behind PgBouncer") struct PgBouncerFlowTests {
     @Test("two pollers through PgBouncer follow up every chat by text and email, once each")
     func followUps() async throws {
-        let h = try await FollowUpHarness(throughPgBouncer: true)
-        defer { Task { await h.stop() } }
-        #expect(!h.poller.supportsListen)
-        h.startWorker()
-        h.startWorker()
-        let channel = try await h.channel()
-        for n in 0..<5 {
-            let customer = try await h.customer(channel: channel, phone: "+8210000001\(String(format: "%02d", n))",
-                                                email: "b\(n)@example.com")
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Question \(n)")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Answer \(n)")
+        try await withFollowUpHarness(throughPgBouncer: true) { h in
+            #expect(!h.poller.supportsListen)
+            h.startWorker()
+            h.startWorker()
+            let channel = try await h.channel()
+            for n in 0..<5 {
+                let customer = try await h.customer(channel: channel, phone: "+8210000001\(String(format: "%02d", n))",
+                                                    email: "b\(n)@example.com")
+                let chat = try await h.offlineChat(channel: channel, customer: customer, asks: "Question \(n)", answer: "Answer \(n)")
+            }
+            #expect(try await eventually(timeout: .seconds(30)) {
+                try await h.pool.scalar("SELECT count(*)::int FROM deliveries WHERE status = 'sent'", as: Int.self) == 10
+            })
+            #expect(try await h.idle())
+            #expect(h.twilio.messages.count == 5)
+            #expect(h.smtp.messages.count == 5)
+            #expect(try await Wallet.integrityProblems(on: h.pool).isEmpty)
         }
-        #expect(try await eventually(timeout: .seconds(30)) {
-            try await h.pool.scalar("SELECT count(*)::int FROM deliveries WHERE status = 'sent'", as: Int.self) == 10
-        })
-        #expect(try await h.idle())
-        #expect(h.twilio.messages.count == 5)
-        #expect(h.smtp.messages.count == 5)
-        #expect(try await Wallet.integrityProblems(on: h.pool).isEmpty)
     }
 }

@@ -81,10 +81,7 @@ import TestSupport
             options.email = false
             let channel = try await h.channel(options)
             let customer = try await h.customer(channel: channel, phone: "+14155550100", country: "US")
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Hi")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Done!")
+            let chat = try await h.offlineChat(channel: channel, customer: customer, asks: "Hi", answer: "Done!")
             let rows = try await h.settled(chat: chat, count: 2)
             #expect(rows.first?.route == "sms" && rows.first?.status == "sent", "\(rows)")
             let row = try await h.pool.first("SELECT segments, cost_micros FROM deliveries WHERE chat_id = \(chat) AND route = 'sms'")

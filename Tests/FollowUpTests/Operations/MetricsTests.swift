@@ -23,7 +23,7 @@ import TestSupport
             let server = try await RunningServer.start(.init(
                 pool: h.pool, settings: ServerSettings(followUps: followUps, publicURL: nil, twilioAuthToken: nil, inboundMailSecret: nil),
                 logger: Logger(label: "test.serve")))
-            defer { Task { await server.stop() } }
+            h.scope.onEnd { await server.stop() }
             func scrape() async throws -> [PrometheusParser.Sample] {
                 let response = try await h.client.send(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(server.port)/metrics", timeout: .seconds(10)))
                 #expect(response.status == 200)

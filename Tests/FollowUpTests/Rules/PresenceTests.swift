@@ -10,15 +10,15 @@ import Testing
     @Test("left and a hidden tab are offline at once")
     func leftAndHidden() {
         let at = now.addingTimeInterval(-1)
-        #expect(Presence.decide(latest: ("left", at), now: now, timeoutSeconds: 270, fallbackSince: start)
+        #expect(Presence.decide(latest: (.left, at), now: now, timeoutSeconds: 270, fallbackSince: start)
                 == .offline(since: at, reason: "left the website"))
-        #expect(Presence.decide(latest: ("tab_hidden", at), now: now, timeoutSeconds: 270, fallbackSince: start)
+        #expect(Presence.decide(latest: (.tabHidden, at), now: now, timeoutSeconds: 270, fallbackSince: start)
                 == .offline(since: at, reason: "viewing another tab or page"))
     }
 
     @Test("recent activity is online until the timeout; then offline since the timeout passed",
-          arguments: ["heartbeat", "page_view", "tab_visible"])
-    func timeout(_ kind: String) {
+          arguments: [ActivityKind.heartbeat, .pageView, .tabVisible])
+    func timeout(_ kind: ActivityKind) {
         let recent = now.addingTimeInterval(-100)
         #expect(Presence.decide(latest: (kind, recent), now: now, timeoutSeconds: 270, fallbackSince: start)
                 == .online(offlineInSeconds: 170))
@@ -61,12 +61,10 @@ import Testing
 
     @Test("From: the channel's domain when a verified key signs for it, else the product's sender")
     func sender() {
-        var channel = FollowUpContext.Channel(
-            id: 1, name: "Acme", phoneEnabled: true, emailEnabled: true, pushIntegrated: false,
-            messengerSenderKey: nil, messengerTemplateCode: nil, smsFrom: nil, emailFromName: nil,
-            emailFromAddress: "help@acme.example", emailDomain: "acme.example", emailDomainVerified: true,
-            defaultCountry: "KR", pushAckTimeoutSeconds: 30, textTemplate: nil, textSubject: nil,
-            linkBaseURL: "https://chat.acme.example/")
+        var channel = Self.channel(name: "Acme")
+        channel.emailFromAddress = "help@acme.example"
+        channel.emailDomain = "acme.example"
+        channel.emailDomainVerified = true
         let settings = FollowUpSettings()
         // The app's flag alone does not make mail come from the company's domain: only a signing key does.
         #expect(EmailContent.sender(channel, signedDomain: nil, settings: settings) == "notifications@followup.example")
@@ -76,15 +74,20 @@ import Testing
         #expect(EmailContent.sender(channel, signedDomain: "acme.example", settings: settings) == "support@acme.example")
     }
 
-    @Test("the email carries every unseen answer, escaped, with the link and a Korean variant")
-    func rendering() {
-        let channel = FollowUpContext.Channel(
-            id: 1, name: "Acme & Co", phoneEnabled: true, emailEnabled: true, pushIntegrated: false,
+    /// A channel for the email tests: email on, no domain of its own, links under chat.acme.example.
+    static func channel(name: String) -> FollowUpContext.Channel {
+        FollowUpContext.Channel(
+            id: 1, name: name, phoneEnabled: true, emailEnabled: true, pushIntegrated: false,
             messengerSenderKey: nil, messengerTemplateCode: nil, smsFrom: nil, emailFromName: nil,
             emailFromAddress: nil, emailDomain: nil, emailDomainVerified: false, defaultCountry: "KR",
             pushAckTimeoutSeconds: 30, textTemplate: nil, textSubject: nil, linkBaseURL: "https://chat.acme.example/")
+    }
+
+    @Test("the email carries every unseen answer, escaped, with the link and a Korean variant")
+    func rendering() {
+        let channel = Self.channel(name: "Acme & Co")
         var followUp = FollowUpContext(
-            followUpID: 7, status: "pending", chatID: 42, offlineSince: Date(), firstMessageID: 1, lastMessageID: 2,
+            followUpID: 7, status: .pending, chatID: 42, offlineSince: Date(), firstMessageID: 1, lastMessageID: 2,
             channel: channel,
             customer: .init(id: 3, name: "Kim", phone: nil, email: "kim@example.com", country: "KR", language: "en"),
             messages: [.init(id: 1, sender: "manager", body: "Use <b>code</b> 42", createdAt: Date()),
@@ -113,17 +116,13 @@ import Testing
 
     @Test("1,500 unseen answers of 20,000 characters make one bounded email: the newest ten, each cut, the rest counted")
     func boundedEmail() {
-        let channel = FollowUpContext.Channel(
-            id: 1, name: "Acme", phoneEnabled: true, emailEnabled: true, pushIntegrated: false,
-            messengerSenderKey: nil, messengerTemplateCode: nil, smsFrom: nil, emailFromName: nil,
-            emailFromAddress: nil, emailDomain: nil, emailDomainVerified: false, defaultCountry: "KR",
-            pushAckTimeoutSeconds: 30, textTemplate: nil, textSubject: nil, linkBaseURL: "https://chat.acme.example/")
+        let channel = Self.channel(name: "Acme")
         let messages = (1...1_500).map { index in
             FollowUpContext.Message(id: Int64(index), sender: "manager",
                                     body: "answer \(index) " + String(repeating: "가", count: 20_000), createdAt: Date())
         }
         let followUp = FollowUpContext(
-            followUpID: 7, status: "pending", chatID: 42, offlineSince: Date(), firstMessageID: 1, lastMessageID: 1_500,
+            followUpID: 7, status: .pending, chatID: 42, offlineSince: Date(), firstMessageID: 1, lastMessageID: 1_500,
             channel: channel, customer: .init(id: 3, name: "Kim", phone: nil, email: "kim@example.com", country: "KR", language: "en"),
             messages: messages)
         let email = EmailContent(followUp, settings: FollowUpSettings())

@@ -137,10 +137,7 @@ import TestSupport
             try await h.app.execute("UPDATE customers SET time_zone = 'America/New_York' WHERE id = \(newYork)")
             var chats: [Int64] = []
             for customer in [seoul, newYork] {
-                let chat = try await h.chat(channel: channel, customer: customer)
-                try await h.message(chat: chat, "customer", "Hello?")
-                try await h.activity(customer: customer, "left")
-                try await h.message(chat: chat, "manager", "Hi, here is the answer.")
+                let chat = try await h.offlineChat(channel: channel, customer: customer, asks: "Hello?", answer: "Hi, here is the answer.")
                 chats.append(chat)
             }
             // New York: both out now.
@@ -178,10 +175,7 @@ import TestSupport
             var chats: [(customer: Int64, chat: Int64)] = []
             for (name, phone) in [("Back", "+821055500001"), ("Pref", "+821055500002")] {
                 let customer = try await h.customer(channel: channel, name: name, phone: phone, email: "\(name.lowercased())@example.com")
-                let chat = try await h.chat(channel: channel, customer: customer)
-                try await h.message(chat: chat, "customer", "Hello?")
-                try await h.activity(customer: customer, "left")
-                try await h.message(chat: chat, "manager", "Here is the answer.")
+                let chat = try await h.offlineChat(channel: channel, customer: customer, asks: "Hello?", answer: "Here is the answer.")
                 chats.append((customer, chat))
             }
             for (_, chat) in chats {
@@ -204,10 +198,7 @@ import TestSupport
     func heldPush() async throws {
         try await withFollowUpHarness { h in
             h.startWorker()
-            var options = FollowUpHarness.ChannelOptions()
-            options.push = true
-            options.pushAckTimeout = "1 second"
-            let channel = try await h.channel(options)
+            let channel = try await h.channel(.push(ackTimeout: "1 second"))
             try await h.pool.execute("""
                 UPDATE channels SET follow_up_cooldown = '0', quiet_hours_hold_push = true,
                     quiet_hours_start = ((now() AT TIME ZONE 'Asia/Seoul') - interval '1 hour')::time(0),
@@ -216,10 +207,7 @@ import TestSupport
                 """)
             let customer = try await h.customer(channel: channel)
             try await h.device(customer: customer, token: FollowUpHarness.androidToken("quiet"))
-            let chat = try await h.chat(channel: channel, customer: customer)
-            try await h.message(chat: chat, "customer", "Hello?")
-            try await h.activity(customer: customer, "left")
-            try await h.message(chat: chat, "manager", "Here is the answer.")
+            let chat = try await h.offlineChat(channel: channel, customer: customer, asks: "Hello?", answer: "Here is the answer.")
             #expect(try await eventually { try await h.deliveries(chat: chat).first?.reason?.hasPrefix("held for quiet hours") == true })
             let deadline = try await h.pool.scalar("""
                 SELECT f.push_deadline >= d.held_until + interval '1 second' FROM follow_ups f JOIN deliveries d ON d.follow_up_id = f.id

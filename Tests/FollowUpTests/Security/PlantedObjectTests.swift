@@ -22,8 +22,7 @@ import TestSupport
                         "GRANT CREATE ON SCHEMA public TO \(attacker)"] {
                 try await h.pool.execute(Query(sql: sql))
             }
-            let evil = ConnectionPool(try h.db.configuration.login(attacker, password: password), maxConnections: 2)
-            defer { Task { await evil.close() } }
+            let evil = h.scope.closing(ConnectionPool(try h.db.configuration.login(attacker, password: password), maxConnections: 2))
             // Each planted function logs who ran it, and tries to make the attacker superuser.
             func planted(_ signature: String, returns: String, body: String) -> String {
                 """
@@ -51,16 +50,10 @@ import TestSupport
 
             // The poller's paths: a push acknowledged, and a text and an email.
             h.startWorker()
-            var options = FollowUpHarness.ChannelOptions()
-            options.push = true
-            options.pushAckTimeout = "5 seconds"
-            let channel = try await h.channel(options)
+            let channel = try await h.channel(.push(ackTimeout: "5 seconds"))
             let pushed = try await h.customer(channel: channel)
             try await h.device(customer: pushed, token: FollowUpHarness.androidToken("planted"))
-            let pushChat = try await h.chat(channel: channel, customer: pushed)
-            try await h.message(chat: pushChat, "customer", "Where is my parcel?")
-            try await h.activity(customer: pushed, "left")
-            try await h.message(chat: pushChat, "manager", "It ships today.")
+            let pushChat = try await h.offlineChat(channel: channel, customer: pushed, asks: "Where is my parcel?", answer: "It ships today.")
             #expect(await eventually { h.fcm.pushes.count == 1 })
             let push = try #require(h.fcm.pushes.first)
             try await h.app.execute("""
@@ -69,10 +62,7 @@ import TestSupport
                 """)
             let textChannel = try await h.channel()
             let texted = try await h.customer(channel: textChannel, name: "Lee", phone: "+821055556666", email: "lee@example.com")
-            let textChat = try await h.chat(channel: textChannel, customer: texted)
-            try await h.message(chat: textChat, "customer", "Refund?")
-            try await h.activity(customer: texted, "left")
-            try await h.message(chat: textChat, "manager", "Refunded.")
+            let textChat = try await h.offlineChat(channel: textChannel, customer: texted, asks: "Refund?", answer: "Refunded.")
             let rows = try await h.settled(chat: textChat, count: 2)
             #expect(rows.map(\.route).sorted() == ["email", "sms"] && rows.allSatisfy { $0.status == "sent" }, "\(rows)")
             #expect(try await eventually { try await h.followUps(chat: pushChat).first?.status == "acknowledged" })

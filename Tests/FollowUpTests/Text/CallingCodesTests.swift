@@ -44,16 +44,12 @@ import TestSupport
             let american = try await h.customer(channel: channel, phone: "+14155550123", country: "XX")
             var chats: [Int64] = []
             for customer in [korean, american] {
-                let chat = try await h.chat(channel: channel, customer: customer)
-                try await h.message(chat: chat, "customer", "Hello")
-                try await h.activity(customer: customer, "left")
-                try await h.message(chat: chat, "manager", "Your order shipped.")
+                let chat = try await h.offlineChat(channel: channel, customer: customer, asks: "Hello", answer: "Your order shipped.")
                 chats.append(chat)
             }
             for chat in chats { _ = try await h.settled(chat: chat, count: 1) }
-            let ids = "{" + chats.map(String.init).joined(separator: ",") + "}"
             let rows = try await h.pool.query("""
-                SELECT country, route, cost_micros FROM deliveries WHERE chat_id = ANY(\(ids)::bigint[]) AND route <> 'email' ORDER BY chat_id
+                SELECT country, route, cost_micros FROM deliveries WHERE chat_id = ANY(\(chats)::bigint[]) AND route <> 'email' ORDER BY chat_id
                 """).map { (try $0.decode(String.self, at: 0), try $0.decode(String.self, at: 1), try $0.decode(Int64.self, at: 2)) }
             #expect(rows.count == 2)
             #expect(rows.first.map { $0 == ("KR", "sms", 15000) } == true, "\(rows)")
