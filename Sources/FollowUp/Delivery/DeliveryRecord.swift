@@ -146,7 +146,7 @@ struct NewDelivery: Sendable {
                         \(status), \(reason), \(recipient), \(subject), \(body), \(html), \(segments), \(country), \(deviceID), \(replaces),
                         CASE WHEN \(status) IN ('excluded', 'failed', 'suppressed', 'capped') THEN now() END,
                         CASE WHEN \(route.rawValue) = 'push' THEN gen_random_uuid()::text END, \(heldUntil)::timestamptz)
-                ON CONFLICT (follow_up_id, route, coalesce(device_id, 0)) WHERE follow_up_id IS NOT NULL DO NOTHING
+                ON CONFLICT (follow_up_id, route, coalesce(device_id, 0), channel_id) WHERE follow_up_id IS NOT NULL DO NOTHING
                 RETURNING id, status, held_until
             )
             SELECT d.id, CASE WHEN d.status = 'queued'

@@ -7,12 +7,17 @@
 -- nothing resolves through a schema another role can create objects in.
 
 -- Applies an entry to its account (wallet accounts: balance, version, floor by CHECK), and lets in
--- only the entries of the transfer being posted by wallet.post in this transaction.
+-- only the entries of the transfer being posted by wallet.post in this transaction. wallet.post
+-- gives each entry its transfer's channel; an insert that leaves it out gets it from the
+-- transfer (the foreign key (transfer_id, channel_id) checks a given one).
 CREATE OR REPLACE FUNCTION wallet.apply_entry() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF NEW.transfer_id IS DISTINCT FROM nullif(current_setting('wallet.posting', true), '')::bigint THEN
         RAISE EXCEPTION 'entries are posted by wallet functions only, with their transfer'
             USING ERRCODE = 'WL009';
+    END IF;
+    IF NEW.channel_id IS NULL THEN
+        NEW.channel_id := (SELECT t.channel_id FROM wallet.transfers t WHERE t.id = NEW.transfer_id);
     END IF;
     UPDATE wallet.accounts SET balance = balance + NEW.amount, version = version + 1
     WHERE id = NEW.account_id AND cached
@@ -145,8 +150,8 @@ BEGIN
     -- The legs go in ascending account order, and each one's trigger updates (so locks) its
     -- wallet account: the lock order every wallet operation uses, with no statement of its own.
     PERFORM set_config('wallet.posting', new_id::text, true);
-    INSERT INTO wallet.entries (transfer_id, account_id, amount)
-    SELECT new_id, l.account, l.amount FROM unnest(p_accounts, p_amounts) AS l(account, amount) ORDER BY l.account;
+    INSERT INTO wallet.entries (transfer_id, channel_id, account_id, amount)
+    SELECT new_id, p_channel, l.account, l.amount FROM unnest(p_accounts, p_amounts) AS l(account, amount) ORDER BY l.account;
     PERFORM set_config('wallet.posting', '', true);
     RETURN ROW(new_id, p_kind, positive, true)::wallet.posted;
 END $$;

@@ -108,7 +108,7 @@ BEGIN
     SELECT r.payment_customer INTO payment_customer FROM wallet.auto_charge r WHERE r.channel_id = t.channel_id;
     SELECT * INTO a FROM wallet.top_up_attempts x WHERE x.top_up_id = t.id AND x.state = 'started';
     IF NOT FOUND THEN
-        INSERT INTO wallet.top_up_attempts (top_up_id) VALUES (t.id) RETURNING * INTO a;
+        INSERT INTO wallet.top_up_attempts (top_up_id, channel_id) VALUES (t.id, t.channel_id) RETURNING * INTO a;
     END IF;
     reconcile := a.calls > 0;
     attempt_id := a.id;

@@ -50,7 +50,7 @@ WITH lines AS (
     FROM wallet.transfers t
     JOIN wallet.entries e ON e.transfer_id = t.id
     JOIN wallet.accounts a ON a.id = e.account_id AND a.channel_id IS NOT NULL
-    GROUP BY t.id
+    GROUP BY t.id, t.channel_id
 )
 SELECT channel_id, first_entry AS sequence, transfer_id, at, kind, reason, route, delivery_id, top_up_id, reverses, created_by,
        promotional_change_micros, paid_change_micros, held_change_micros,
@@ -74,7 +74,7 @@ SELECT t.id AS transfer_id, t.kind, t.amount AS amount_micros, count(e.id) AS en
        coalesce(sum(e.amount), 0)::bigint AS sum_micros
 FROM wallet.transfers t
 LEFT JOIN wallet.entries e ON e.transfer_id = t.id
-GROUP BY t.id
+GROUP BY t.id, t.channel_id
 HAVING count(e.id) < 2 OR coalesce(sum(e.amount), 0) <> 0
     OR coalesce(sum(e.amount) FILTER (WHERE e.amount > 0), 0) <> t.amount;
 
