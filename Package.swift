@@ -104,7 +104,7 @@ let package = Package(
         ]),
 
         // Shared by the tests: one embedded cluster per test run, a fresh database per test.
-        .target(name: "TestSupport", dependencies: ["Postgres", "EmbeddedPostgres", "Schema"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Postgres", "EmbeddedPostgres", "Schema", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "EmbeddedPostgres", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "Fakes"]),
         .testTarget(name: "ProvidersTests", dependencies: [

@@ -113,6 +113,11 @@ enum QueueSQL {
         """
     }
 
+    /// Whether autovacuum runs, and how many seconds it sleeps between looks at each database.
+    static let autovacuumSettings: Query = """
+        SELECT current_setting('autovacuum')::bool, extract(epoch FROM current_setting('autovacuum_naptime')::interval)::int
+        """
+
     /// The SQLSTATE of `jobs_lease_lost`.
     static let leaseLostState = "FJ001"
 

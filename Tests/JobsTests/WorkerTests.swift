@@ -190,6 +190,20 @@ struct WorkerTests {
         try await worker.stop()
         #expect(try await db.pool.scalar("SELECT string_agg(kind, ',' ORDER BY kind) FROM jobs", as: String.self) == "new,olddead,waiting")
     }
+
+    @Test("a server whose autovacuum looks only every minute gets one warning naming the setting at start-up")
+    func autovacuumWarning() async throws {
+        let db = try await TestDatabase.fresh()  // the test cluster keeps the server's default naptime (60 s)
+        let logs = CapturedLogs()
+        let worker = RunningWorker(JobWorker(pool: db.anotherPool(), registry: JobRegistry(), configuration: fastConfiguration(),
+                                             logger: logs.logger(label: "test.worker")))
+        #expect(await eventually { logs.records.contains { $0.message.contains("autovacuum_naptime = 5s") } })
+        try await worker.stop()
+        let warnings = logs.records.filter { $0.message.contains("autovacuum") }
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.level == .warning)
+        #expect(warnings.first?.metadata["autovacuum_naptime_s"]?.description == "60")
+    }
 }
 
 @Suite("Retry-After hints")

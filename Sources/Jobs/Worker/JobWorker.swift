@@ -95,6 +95,7 @@ public final class JobWorker: Service, Sendable {
         try await withGracefulShutdownHandler {
             guard try await waitForDatabase() else { return }
             await makeCurrentHistoryPartition()
+            await warnAboutAutovacuum()
             try await group.run()
         } onGracefulShutdown: {
             self.shutdown()
@@ -111,6 +112,19 @@ public final class JobWorker: Service, Sendable {
         } catch {
             logger.warning("job history partitions failed at start-up; completions use the default partition until the next pass",
                            metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Every claim walks the claim index past the entries of jobs claimed since the last vacuum;
+    /// with the server's default `autovacuum_naptime` (60 s) a busy queue piles up hundreds of
+    /// thousands of them and its rate falls by half (docs/queue.md, "The server's autovacuum").
+    /// Said once at start-up, not enforced: it is the operator's server.
+    private func warnAboutAutovacuum() async {
+        guard let row = try? await pool.first(QueueSQL.autovacuumSettings),
+              let enabled = try? row.decode(Bool.self, at: 0), let naptime = try? row.decode(Int.self, at: 1) else { return }
+        if !enabled || naptime > 15 {
+            logger.warning("autovacuum is \(enabled ? "slow to look" : "off") on this server: a busy queue slows down as dead claim entries pile up; set autovacuum_naptime = 5s (docs/queue.md)",
+                           metadata: ["autovacuum": "\(enabled)", "autovacuum_naptime_s": "\(naptime)"])
         }
     }
 

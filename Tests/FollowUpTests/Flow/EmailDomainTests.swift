@@ -30,7 +30,7 @@ struct EmailDomainTests {
             h = try await FollowUpHarness(settings: settings)
             logs = CapturedLogs()
             var registry = JobRegistry()
-            FollowUpRuntime.register(in: &registry, providers: h.providers, settings: settings, logger: logs.logger)
+            FollowUpRuntime.register(in: &registry, providers: h.providers, settings: settings, logger: logs.logger(label: "test.domains"))
             h.startWorker(registry: registry)
         }
 
@@ -53,7 +53,7 @@ struct EmailDomainTests {
         }
 
         func verify(_ channel: Int64) async throws -> [EmailDomains.Key] {
-            try await DomainVerification.verify(channelID: channel, settings: settings, logger: logs.logger, on: h.pool)
+            try await DomainVerification.verify(channelID: channel, settings: settings, logger: logs.logger(label: "test.domains"), on: h.pool)
         }
 
         /// One follow-up email to a customer who left; returns what the SMTP server received and the report row.
@@ -157,7 +157,7 @@ struct EmailDomainTests {
             w.dns.setSilent(true)
             var impatient = w.settings
             impatient.dnsTimeout = .milliseconds(300)
-            checked = try #require(try await DomainVerification.verify(channelID: channel, settings: impatient, logger: w.logs.logger,
+            checked = try #require(try await DomainVerification.verify(channelID: channel, settings: impatient, logger: w.logs.logger(label: "test.domains"),
                                                                        on: w.h.pool).first)
             #expect(checked.status == .verified)
             #expect(checked.reason?.contains("could not ask DNS") == true)
@@ -301,36 +301,6 @@ struct EmailDomainTests {
             #expect(row.dkimSigned == true)
             let verdicts = try DKIMCheck.verdicts(["rotated": after.data], recordName: records.dkimName, recordValue: records.dkimValue ?? "")
             #expect(verdicts["rotated"] == "pass", "\(verdicts)")
-        }
-    }
-}
-
-/// Every log line (message and metadata) a logger wrote, for checking what logs may never hold.
-final class CapturedLogs: Sendable {
-    private let box = LockedValue<[String]>([])
-    var lines: [String] { box.withLock { $0 } }
-
-    var logger: Logger {
-        let box = self.box
-        var logger = Logger(label: "test.domains") { _ in Handler(box: box) }
-        logger.logLevel = .trace
-        return logger
-    }
-
-    struct Handler: LogHandler {
-        let box: LockedValue<[String]>
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            let all = metadata.merging(event.metadata ?? [:]) { $1 }
-            let error = event.error.map { " error=\($0)" } ?? ""
-            box.withLock {
-                $0.append("\(event.level) \(event.message) \(all.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " "))\(error)")
-            }
         }
     }
 }
