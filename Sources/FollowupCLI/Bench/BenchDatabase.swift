@@ -23,6 +23,9 @@ struct BenchDatabase {
         // entries pile up between passes (1 M drain: 952 → 266 buffers per claim, 0.55 → 0.93
         // of the 50 k rate). compare_queue.sh gives every system it measures the same setting.
         clusterOptions.extraSettings["autovacuum_naptime"] = "5s"
+        // The same server as compare_queue.sh's, so figures from both read alike.
+        clusterOptions.sharedBuffers = "256MB"
+        clusterOptions.extraSettings["max_wal_size"] = "4GB"
         let cluster = try await EmbeddedCluster.start(options: clusterOptions, logger: Logger(label: "bench"))
         let pool = ConnectionPool(cluster.configuration, maxConnections: connections)
         try await ProductSchema.migrate(pool)
