@@ -12,7 +12,7 @@ public enum WalletBucket: String, Sendable, CaseIterable {
 /// A posted transfer, as the admin operations return it.
 public struct WalletTransfer: Sendable, Equatable {
     public var id: Int64
-    public var kind: String
+    public var kind: TransferKind
     public var amountMicros: Int64
     /// False when the idempotency key had already been used for the same transfer (nothing new was posted).
     public var created: Bool
@@ -65,7 +65,7 @@ extension Wallet {
     static func post(_ query: Query, on db: some Queryable) async throws -> WalletTransfer {
         let row = try await walletErrors { try await db.first(query) }
         guard let row else { throw WalletError.invalid("the wallet function returned nothing") }
-        return WalletTransfer(id: try row.decode(Int64.self, at: 0), kind: try row.decode(String.self, at: 1),
+        return WalletTransfer(id: try row.decode(Int64.self, at: 0), kind: try row.decode(TransferKind.self, at: 1),
                               amountMicros: try row.decode(Int64.self, at: 2), created: try row.decode(Bool.self, at: 3))
     }
 }

@@ -25,7 +25,7 @@ public enum WalletConsole {
         formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withSpaceBetweenDateAndTime]
         var rows: [[String]] = [["transfer", "at (UTC)", "kind", "promotional", "paid", "held", "available after", "reason"]]
         for line in lines {
-            rows.append([String(line.transferID), formatter.string(from: line.at), line.kind,
+            rows.append([String(line.transferID), formatter.string(from: line.at), line.kind.rawValue,
                          signed(line.promotionalChangeMicros), signed(line.paidChangeMicros), signed(line.heldChangeMicros),
                          Money.format(line.availableAfterMicros), line.reason + (line.createdBy == "system" ? "" : " (by \(line.createdBy))")])
         }

@@ -5,8 +5,7 @@ import Postgres
 public struct StatementLine: Sendable, Equatable {
     public var transferID: Int64
     public var at: Date
-    /// hold, capture, release, top_up, monthly_credit, credit, adjustment, reversal.
-    public var kind: String
+    public var kind: TransferKind
     public var reason: String
     public var deliveryID: Int64?
     public var reverses: Int64?
@@ -36,7 +35,7 @@ extension Wallet {
             """)
         return try rows.map { row in
             StatementLine(transferID: try row.decode(Int64.self, "transfer_id"), at: try row.decode(Date.self, "at"),
-                          kind: try row.decode(String.self, "kind"), reason: try row.decode(String.self, "reason"),
+                          kind: try row.decode(TransferKind.self, "kind"), reason: try row.decode(String.self, "reason"),
                           deliveryID: try row.decode(Int64?.self, "delivery_id"), reverses: try row.decode(Int64?.self, "reverses"),
                           createdBy: try row.decode(String.self, "created_by"),
                           promotionalChangeMicros: try row.decode(Int64.self, "promotional_change_micros"),

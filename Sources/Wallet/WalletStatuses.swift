@@ -4,6 +4,13 @@ import Postgres
 // decode themselves (`PostgresEnum`): Swift code compares cases, never bare strings. Each list
 // is its column's CHECK constraint or its function's answers (SQL/).
 
+/// `wallet.transfers.kind` (the `transfers_kind_known` CHECK).
+public enum TransferKind: String, PostgresEnum, Sendable {
+    case hold, capture, release, credit, adjustment, reversal
+    case topUp = "top_up"
+    case monthlyCredit = "monthly_credit"
+}
+
 /// `wallet.top_ups.state`.
 public enum TopUpState: String, PostgresEnum, Sendable {
     case pending, charging, succeeded, declined, failed

@@ -84,7 +84,7 @@ struct MonthlyCreditTests {
         try await worker.stop()
         #expect(try await credits(db, channel: flipper) == 1)
         #expect(try await Wallet.balance(channelID: flipper, on: db.pool).promotionalMicros == 10_000_000)
-        #expect(try await Fixtures.transfers(db.pool, kind: "monthly_credit") == 1)
+        #expect(try await Fixtures.transfers(db.pool, kind: .monthlyCredit) == 1)
         try await Fixtures.expectSound(db.pool)
         await db.pool.close()
     }
@@ -131,7 +131,7 @@ struct MonthlyCreditTests {
             "\(paidB) 2026-01", "\(paidB) 2026-02", "\(paidB) 2026-03", "\(paidB) \(now)",
             "\(upgrader) 2026-02", "\(upgrader) 2026-03", "\(upgrader) \(now)",
         ].sorted())
-        #expect(try await Fixtures.transfers(db.pool, kind: "monthly_credit") == 11)
+        #expect(try await Fixtures.transfers(db.pool, kind: .monthlyCredit) == 11)
         #expect(try await Wallet.balance(channelID: paidA, on: db.pool).promotionalMicros == 40_000_000)
         #expect(try await Wallet.balance(channelID: free, on: db.pool).availableMicros == 0)
         try await Fixtures.expectSound(db.pool)

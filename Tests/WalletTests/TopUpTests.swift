@@ -69,7 +69,7 @@ struct TopUpTests {
     /// Money taken at the provider = money credited to the wallet, once.
     func expectCreditedOnce(_ s: Setup) async throws {
         #expect(s.fake.chargesCreated == 1)
-        #expect(try await Fixtures.transfers(s.db.pool, kind: "top_up") == 1)
+        #expect(try await Fixtures.transfers(s.db.pool, kind: .topUp) == 1)
         #expect(try await Wallet.balance(channelID: s.channel, on: s.db.pool).paidMicros == 20_000_000)
         let intent = try #require(s.fake.intents.first { $0.status == "succeeded" })
         #expect(intent.amount == 2_000 && intent.currency == "usd" && intent.customer == "cus_acme")
@@ -148,7 +148,7 @@ struct TopUpTests {
         s.fake.decline(customer: "cus_acme", code: "insufficient_funds")
         #expect(try await runUntilSettled(s, payments: s.stripe) == "declined")
         #expect(s.fake.chargesCreated == 0)
-        #expect(try await Fixtures.transfers(s.db.pool, kind: "top_up") == 0)
+        #expect(try await Fixtures.transfers(s.db.pool, kind: .topUp) == 0)
         let row = try #require(try await s.db.pool.first("""
             SELECT u.failure, a.state, a.provider_payment_id IS NOT NULL, r.consecutive_declines, r.retry_after > now()
             FROM wallet.top_ups u JOIN wallet.top_up_attempts a ON a.top_up_id = u.id JOIN wallet.auto_charge r ON r.channel_id = u.channel_id

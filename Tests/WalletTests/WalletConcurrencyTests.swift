@@ -32,7 +32,7 @@ struct WalletConcurrencyTests {
         await other.close()
         #expect(successes == affordable)
         #expect(try await Wallet.balance(channelID: channel, on: db.pool) == WalletBalance(paidMicros: 0, promotionalMicros: 0, heldMicros: 0))
-        #expect(try await Fixtures.transfers(db.pool, kind: "capture") == affordable)
+        #expect(try await Fixtures.transfers(db.pool, kind: .capture) == affordable)
         let failed = try await db.pool.scalar("SELECT count(*)::int FROM deliveries WHERE status = 'failed' AND reason = 'insufficient SMS balance'", as: Int.self)
         #expect(failed == workers * perWorker - affordable)
         // Every entry on the paid account has a distinct version and the last balance_after is the balance.

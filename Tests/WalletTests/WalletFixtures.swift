@@ -51,7 +51,7 @@ enum Fixtures {
         #expect(total == 0, "the trial balance sums to \(total)", sourceLocation: sourceLocation)
     }
 
-    static func transfers(_ db: some Queryable, kind: String) async throws -> Int {
+    static func transfers(_ db: some Queryable, kind: TransferKind) async throws -> Int {
         try await db.scalar("SELECT count(*)::int FROM wallet.transfers WHERE kind = \(kind)", as: Int.self)
     }
 }

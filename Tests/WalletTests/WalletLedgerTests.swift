@@ -143,7 +143,7 @@ struct WalletLedgerTests {
             try await Wallet.reverse(transferID: credit.id, reason: "undo", by: "ops", on: db.pool)
         }
         let undo = try await Wallet.reverse(transferID: down.id, reason: "the adjustment was wrong", by: "ops", on: db.pool)
-        #expect(undo.kind == "reversal" && undo.amountMicros == 500_000)
+        #expect(undo.kind == .reversal && undo.amountMicros == 500_000)
         #expect(try await Wallet.balance(channelID: channel, on: db.pool).paidMicros == 2_000_000)
         await #expect(throws: WalletError.alreadyReversed(transferID: down.id, by: undo.id)) {
             try await Wallet.reverse(transferID: down.id, reason: "again", by: "ops", on: db.pool)
@@ -161,7 +161,7 @@ struct WalletLedgerTests {
             try await Wallet.credit(channelID: 777, amountMicros: 1, reason: "who?", by: "ops", on: db.pool)
         }
         let statement = try await Wallet.statement(channelID: channel, on: db.pool)
-        #expect(statement.map(\.kind) == ["credit", "adjustment", "reversal"])
+        #expect(statement.map(\.kind) == [TransferKind.credit, .adjustment, .reversal])
         #expect(statement.map(\.availableAfterMicros) == [2_000_000, 1_500_000, 2_000_000])
         #expect(statement.last?.reverses == down.id)
         try await Fixtures.expectSound(db.pool)
@@ -197,7 +197,7 @@ struct WalletLedgerTests {
                 try await Wallet.hold(channelID: channel, deliveryID: delivery, amountMicros: 7_900, on: tx)
             }
         }
-        #expect(try await Fixtures.transfers(db.pool, kind: "hold") == 1)
+        #expect(try await Fixtures.transfers(db.pool, kind: .hold) == 1)
         await #expect(throws: WalletError.idempotencyConflict(key: "hold:\(delivery)")) {
             try await db.pool.withTransaction { tx in
                 try await Wallet.hold(channelID: channel, deliveryID: delivery, amountMicros: 8_000, on: tx)
@@ -207,7 +207,7 @@ struct WalletLedgerTests {
             try await db.pool.withTransaction { tx in try await Wallet.capture(deliveryID: delivery, on: tx) }
         }
         try await Fixtures.markDelivery(db.pool, delivery, status: "sent")
-        #expect(try await Fixtures.transfers(db.pool, kind: "capture") == 1)
+        #expect(try await Fixtures.transfers(db.pool, kind: .capture) == 1)
         #expect(try await Wallet.balance(channelID: channel, on: db.pool).paidMicros == 1_000_300 - 7_900)
         try await Fixtures.expectSound(db.pool)
     }

@@ -111,7 +111,7 @@ extension DemoStory {
             for line in try await Wallet.statement(channelID: channel, on: pool) {
                 let change = line.promotionalChangeMicros + line.paidChangeMicros
                 let amount = change == 0 ? String(repeating: " ", count: 10) : (change > 0 ? "+" : "") + Money.format(change)
-                print("   \(line.kind.padding(toLength: 15, withPad: " ", startingAt: 0)) \(amount.padding(toLength: 10, withPad: " ", startingAt: 0))  available \(Money.format(line.availableAfterMicros))  — \(line.reason)")
+                print("   \(line.kind.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)) \(amount.padding(toLength: 10, withPad: " ", startingAt: 0))  available \(Money.format(line.availableAfterMicros))  — \(line.reason)")
             }
             let balance = try await Wallet.balance(channelID: channel, on: pool)
             print("   now: \(balance)\n")

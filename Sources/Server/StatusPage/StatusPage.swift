@@ -193,7 +193,7 @@ struct StatusPage: Sendable {
         }
         let lines = try await StatusQueries.statement(channelID: channelID, on: operatorPool)
         html += HTML.table(["transfer", "at", "kind", "reason", "paid", "promotional", "held", "available after"], lines.map { line in
-            ["\(line.transferID)", HTML.escape(Self.time(line.at)), HTML.escape(line.kind), HTML.escape(line.reason),
+            ["\(line.transferID)", HTML.escape(Self.time(line.at)), HTML.escape(line.kind.rawValue), HTML.escape(line.reason),
              HTML.escape(Money.format(line.paidChangeMicros)), HTML.escape(Money.format(line.promotionalChangeMicros)),
              HTML.escape(Money.format(line.heldChangeMicros)), HTML.escape(Money.format(line.availableAfterMicros))]
         }, empty: "No transfers for channel \(channelID).")
