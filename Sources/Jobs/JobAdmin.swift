@@ -21,24 +21,23 @@ public enum JobAdmin {
         let rows: Rows
         if state == .completed {
             rows = try await db.query("""
-                SELECT id, queue, kind, state, attempt, max_attempts, run_at, errors->-1->>'error'
+                SELECT id, queue, kind, state, attempt, max_attempts, run_at, errors->-1->>'error' AS last_error
                 FROM public.job_history
                 WHERE finished_at > now() - interval '1 hour' AND (\(kind)::text IS NULL OR kind = \(kind))
                 ORDER BY finished_at DESC, id DESC LIMIT \(limit)
                 """)
         } else {
             rows = try await db.query("""
-                SELECT id, queue, kind, state, attempt, max_attempts, run_at, errors->-1->>'error'
+                SELECT id, queue, kind, state, attempt, max_attempts, run_at, errors->-1->>'error' AS last_error
                 FROM public.jobs
                 WHERE (\(state)::public.job_state IS NULL OR state = \(state)::public.job_state) AND (\(kind)::text IS NULL OR kind = \(kind))
                 ORDER BY id DESC LIMIT \(limit)
                 """)
         }
         return try rows.map { row in
-            Summary(id: try row.decode(Int64.self, at: 0), queue: try row.decode(String.self, at: 1),
-                    kind: try row.decode(String.self, at: 2), state: try row.decode(JobState.self, at: 3),
-                    attempt: try row.decode(Int.self, at: 4), maxAttempts: try row.decode(Int.self, at: 5),
-                    runAt: try row.decode(Date.self, at: 6), lastError: try row.decode(String?.self, at: 7))
+            Summary(id: try row.decode("id"), queue: try row.decode("queue"), kind: try row.decode("kind"),
+                    state: try row.decode("state"), attempt: try row.decode("attempt"), maxAttempts: try row.decode("max_attempts"),
+                    runAt: try row.decode("run_at"), lastError: try row.decode("last_error", as: String?.self))
         }
     }
 

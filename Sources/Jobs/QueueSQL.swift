@@ -44,11 +44,10 @@ enum QueueSQL {
     }
 
     static func decodeJob(_ row: Row) throws -> Job {
-        Job(id: try row.decode(Int64.self, at: 0), queue: try row.decode(String.self, at: 1),
-            kind: try row.decode(String.self, at: 2), payload: try row.decode(String.self, at: 3),
-            attempt: try row.decode(Int.self, at: 4), maxAttempts: try row.decode(Int.self, at: 5),
-            priority: try row.decode(Int.self, at: 6), runAt: try row.decode(Date.self, at: 7),
-            createdAt: try row.decode(Date.self, at: 8), lateness: try row.decode(Double.self, at: 9))
+        Job(id: try row.decode("id"), queue: try row.decode("queue"), kind: try row.decode("kind"),
+            payload: try row.decode("payload"), attempt: try row.decode("attempt"), maxAttempts: try row.decode("max_attempts"),
+            priority: try row.decode("priority"), runAt: try row.decode("run_at"), createdAt: try row.decode("created_at"),
+            lateness: try row.decode("lateness"))
     }
 
     /// Seconds until the next job of the queue becomes due, by the database clock (NULL: none
