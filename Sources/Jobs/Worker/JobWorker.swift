@@ -17,14 +17,14 @@ import ServiceLifecycle
 /// | `Pruner` | Maintenance/ | dead and cancelled jobs past their retention |
 /// | `HistoryPartitions` | Maintenance/ | `job_history` partitions ahead, old ones dropped |
 /// | `LeaseHeartbeat` | Worker/ | extends the leases of the jobs in hand |
+/// | `NotificationListener` | Worker/ | LISTEN `jobs` → wakes claim loops (unless `listen` is off) |
 /// | `Executor` | Worker/ | runs jobs, records each attempt's end; drains at shutdown |
 /// | `Producer` | Worker/ | claim loops, one set per queue |
-/// | `NotificationListener` | Worker/ | LISTEN `jobs` → wakes claim loops (unless `listen` is off) |
 ///
 /// So on graceful shutdown (SIGTERM/SIGINT through an enclosing ServiceGroup, or `shutdown()`)
-/// the listener and the producer stop first (no new claims), the executor lets in-flight jobs
-/// finish within `shutdownGrace` and hands the rest back, while the heartbeat keeps their leases;
-/// maintenance stops last.
+/// the producer stops claiming at once (`shutdown()` tells it before the group's shutdown walks
+/// the services), then the executor lets in-flight jobs finish within `shutdownGrace` and hands
+/// the rest back, while the heartbeat keeps their leases; the listener and maintenance stop last.
 public final class JobWorker: Service, Sendable {
     public let configuration: WorkerConfiguration
     public let metrics: QueueMetrics
@@ -33,6 +33,7 @@ public final class JobWorker: Service, Sendable {
     private let periodic: [PeriodicJob]
     private let logger: Logger
     private let executor: Executor
+    private let producer: Producer
     private let group: ServiceGroup
     private let stopping = LockedValue(false)
     private let startupSignal = WakeSignal()
@@ -52,6 +53,8 @@ public final class JobWorker: Service, Sendable {
         let slots = QueueSlots(configuration)
         let executor = Executor(pool: pool, registry: registry, configuration: configuration, slots: slots, metrics: metrics, logger: logger)
         self.executor = executor
+        let producer = Producer(pool: pool, configuration: configuration, slots: slots, executor: executor, metrics: metrics, logger: logger)
+        self.producer = producer
         var services: [any Service] = [
             MetricsReporter(pool: pool, executor: executor, metrics: metrics, configuration: configuration, logger: logger),
         ]
@@ -61,12 +64,13 @@ public final class JobWorker: Service, Sendable {
             Pruner(pool: pool, configuration: configuration, logger: logger),
             HistoryPartitions(pool: pool, configuration: configuration, logger: logger),
             LeaseHeartbeat(pool: pool, executor: executor, configuration: configuration, logger: logger),
-            executor,
-            Producer(pool: pool, configuration: configuration, slots: slots, executor: executor, metrics: metrics, logger: logger),
         ]
         // Behind a transaction-mode pooler LISTEN cannot work: the claim loops wake by their
         // timers and the safety poll instead (docs/postgres-client.md).
         if configuration.listen && pool.configuration.supportsListen { services.append(NotificationListener(configuration: pool.configuration, slots: slots, logger: logger)) }
+        // The producer last, so the first to stop (a group shuts down in reverse order, each
+        // service after the one behind it has finished).
+        services += [executor, producer]
         // No signals of its own: an enclosing ServiceGroup's graceful shutdown reaches this one.
         var groupLogger = logger
         groupLogger.logLevel = max(logger.logLevel, .notice)  // its own start/stop chatter is debug detail
@@ -76,6 +80,7 @@ public final class JobWorker: Service, Sendable {
     /// Begins a graceful shutdown; `run()` returns once in-flight jobs finished or were handed back.
     public func shutdown() {
         stopping.withLock { $0 = true }
+        producer.stopClaiming()  // now, not once the group's shutdown reaches the producer
         startupSignal.signal()
         Task { [group] in await group.triggerGracefulShutdown() }
     }

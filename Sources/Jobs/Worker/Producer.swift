@@ -39,9 +39,19 @@ final class Producer: Service, Sendable {
                 }
             }
         } onGracefulShutdown: {
-            self.stopping.withLock { $0 = true }
-            self.slots.wakeAll()
+            self.stopClaiming()
         }
+        // `stopClaiming()` from `JobWorker.shutdown()` ends the loops before the group's shutdown
+        // reaches this service, and a service that returns before then fails the group.
+        try? await gracefulShutdown()
+    }
+
+    /// No claim starts after this returns (one in flight still hands its jobs to the executor).
+    /// `JobWorker.shutdown()` calls it at once, before the service group's shutdown reaches this
+    /// service, so no slot freed meanwhile is filled again.
+    func stopClaiming() {
+        stopping.withLock { $0 = true }
+        slots.wakeAll()
     }
 
     private func claimLoop(_ queue: WorkerConfiguration.QueueLimit, signal: WakeSignal) async {
