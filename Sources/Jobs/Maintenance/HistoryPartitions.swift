@@ -52,7 +52,9 @@ final class HistoryPartitions: Service, Sendable {
         self.pool = pool
         self.configuration = configuration
         self.logger = logger
-        self.loop = MaintenanceLoop(name: "job history partitions", interval: configuration.pruneInterval, logger: logger)
+        // The worker's start-up pass (the current partition too) is this loop's first.
+        self.loop = MaintenanceLoop(name: "job history partitions", interval: configuration.pruneInterval, logger: logger,
+                                    firstPassDone: true)
     }
 
     func run() async throws {

@@ -108,9 +108,10 @@ public final class JobWorker: Service, Sendable {
         logger.info("worker stopped")
     }
 
-    /// Start-up, before the first claim: the `job_history` partition holding now (the periodic
-    /// passes only make the ones ahead; see `HistoryPartitions`). A failure is logged, not fatal:
-    /// completions then land in the default partition.
+    /// Start-up, before the first claim: the first pass of `job_history` upkeep, with the
+    /// partition holding now (the periodic passes, from one `pruneInterval` later, only make the
+    /// ones ahead; see `HistoryPartitions`). A failure is logged, not fatal: completions then
+    /// land in the default partition.
     private func makeCurrentHistoryPartition() async {
         do {
             try await HistoryPartitions.maintain(includingCurrent: true, configuration: configuration, on: pool)
